@@ -1,0 +1,46 @@
+#pragma once
+
+#include "engine/retry_policy.hpp"
+#include "net/connection.hpp"
+#include "net/connection_pool.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace ferry {
+
+/// Everything an engine can be told, with the defaults `ferry get` uses.
+struct engine_config {
+    std::size_t max_files = 8;              ///< files in flight (-j)
+    std::size_t max_files_per_model = 8;    ///< files in flight per model (--jobs-per-model)
+    /// Connections per file (-x). 0: adaptive — start with a few and add more while the file's
+    /// aggregate rate keeps rising, up to `max_connections_per_file`.
+    std::size_t connections_per_file = 0;
+    std::size_t max_connections_per_file = 16;
+    std::size_t max_connections = 64;       ///< in total (--max-connections)
+    std::size_t max_connections_per_host = 16;
+    std::size_t max_queued_files = 100'000; ///< add() beyond this fails at once
+
+    std::uint64_t limit_rate = 0;           ///< overall bytes/s, 0 = unlimited (--limit-rate)
+    std::size_t buffer_size = 256 * 1024;   ///< bytes read per socket read and written per pwrite
+    std::size_t memory_budget = 64 * 1024 * 1024; ///< all body buffers together (--max-memory)
+    /// Smallest piece worth a request of its own; also the first request of each file.
+    std::uint64_t min_piece = 1024 * 1024;
+    /// Largest single ranged request; longer claims are fetched as several requests on one
+    /// keep-alive connection, so a steal rarely cuts a response short.
+    std::uint64_t max_request = 32 * 1024 * 1024;
+
+    retry_config retry;
+    connection_timeouts timeouts;
+    std::chrono::milliseconds idle_timeout{30'000};
+    int max_redirects = 10;
+    std::vector<std::pair<std::string, std::string>> headers; ///< sent to the URLs' own hosts only
+    std::filesystem::path ca_file;          ///< trusted in addition to the system store
+    bool fsync = true;                      ///< sync file and directory around the final rename
+};
+
+} // namespace ferry

@@ -1,0 +1,422 @@
+#include "engine/engine.hpp"
+
+#include "engine/file_transfer.hpp"
+#include "memory/buffer_pool.hpp"
+#include "memory/part_file.hpp"
+#include "memory/resume_journal.hpp"
+#include "net/tls_context.hpp"
+#include "net/url.hpp"
+#include "perf/rate_limiter.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <list>
+#include <mutex>
+#include <set>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace ferry {
+
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+
+/// Small files first: configs and tokenizers are what a model needs before its shards.
+void order_files(std::vector<file_spec>& files) {
+    std::stable_sort(files.begin(), files.end(), [](const file_spec& a, const file_spec& b) {
+        return a.size.value_or(UINT64_MAX) < b.size.value_or(UINT64_MAX);
+    });
+}
+
+std::string check_model(const model_spec& model) {
+    auto prefix = "model '" + model.id + "': ";
+    if (model.files.empty())
+        return prefix + "has no files";
+    std::set<std::string> destinations;
+    for (auto& file : model.files) {
+        auto name = file.path.generic_string();
+        if (auto problem = check_relative_path(name); !problem.empty())
+            return prefix + "file '" + name + "': " + problem;
+        if (!destinations.insert(name).second)
+            return prefix + "file '" + name + "': listed twice";
+        if (file.urls.empty())
+            return prefix + "file '" + name + "': no URL";
+        for (auto& u : file.urls)
+            if (auto parsed = parse_url(u); !parsed)
+                return prefix + "file '" + name + "': bad URL '" + u + "': " + parsed.error().message();
+    }
+    return {};
+}
+
+} // namespace
+
+struct engine::state : std::enable_shared_from_this<state> {
+    struct model_entry;
+
+    struct file_entry {
+        model_entry* model = nullptr;
+        file_spec spec;
+        std::unique_ptr<file_transfer> transfer;
+        bool running = false;
+        bool finished = false;
+        file_result result;
+    };
+
+    struct model_entry {
+        model_entry(asio::any_io_executor ex) : done_signal(ex, asio::steady_timer::time_point::max()) {}
+        model_spec spec;
+        std::uint64_t arrival = 0;
+        std::list<file_entry> files;
+        std::size_t running = 0;
+        std::size_t finished = 0;
+        bool paused = false;
+        bool cancelled = false;
+        bool discard = false;
+        asio::steady_timer done_signal; ///< cancelled when every file has finished
+        bool done() const noexcept { return finished == files.size(); }
+    };
+
+    state(asio::strand<asio::any_io_executor> strand, engine_config cfg)
+        : strand(strand), config(std::move(cfg)), tls(make_client_tls_context(config.ca_file)),
+          pool(strand, tls, pool_config_of(config)),
+          buffers(strand, std::max(config.memory_budget, config.buffer_size), config.buffer_size),
+          overall_rate(strand, config.limit_rate),
+          context{strand, config, pool, buffers, overall_rate, {}} {}
+
+    static pool_config pool_config_of(const engine_config& c) {
+        pool_config p;
+        p.max_connections = c.max_connections;
+        p.max_per_host = c.max_connections_per_host;
+        p.idle_timeout = c.idle_timeout;
+        p.timeouts = c.timeouts;
+        return p;
+    }
+
+    void schedule() {
+        if (stopped)
+            return;
+        std::vector<model_entry*> order;
+        for (auto& [id, m] : models)
+            if (!m->done() && !m->paused && !m->cancelled)
+                order.push_back(m.get());
+        std::sort(order.begin(), order.end(), [](auto* a, auto* b) {
+            return std::pair(a->spec.prio, a->arrival) < std::pair(b->spec.prio, b->arrival);
+        });
+        for (auto* m : order) {
+            for (auto& f : m->files) {
+                if (running_files >= config.max_files)
+                    return;
+                if (m->running >= config.max_files_per_model)
+                    break;
+                if (!f.running && !f.finished)
+                    start(f);
+            }
+        }
+    }
+
+    void start(file_entry& f) {
+        f.running = true;
+        ++f.model->running;
+        ++running_files;
+        f.transfer = std::make_unique<file_transfer>(context, f.model->spec.id, f.model->spec.dir, f.spec);
+        auto slot = f.transfer->slot();
+        asio::co_spawn(strand, f.transfer->run(),
+                       asio::bind_cancellation_slot(slot, [self = shared_from_this(), &f](std::exception_ptr e, file_result r) {
+                           if (e) {
+                               r.path = f.model->spec.dir / f.spec.path;
+                               r.outcome = file_outcome::failed;
+                               r.message = "internal error";
+                               try {
+                                   std::rethrow_exception(e);
+                               } catch (const std::exception& ex) {
+                                   r.message = std::string("internal error: ") + ex.what();
+                               } catch (...) {
+                               }
+                           }
+                           self->finished(f, std::move(r));
+                       }));
+    }
+
+    void finished(file_entry& f, file_result r) {
+        auto& m = *f.model;
+        f.running = false;
+        --m.running;
+        --running_files;
+        bytes_fetched += r.bytes_fetched;
+        bool requeue = r.outcome == file_outcome::cancelled && m.paused && !m.cancelled && !stopped;
+        // The transfer object goes once its coroutine is over (we are in its completion).
+        asio::post(strand, [t = std::shared_ptr<file_transfer>(std::move(f.transfer))] {});
+        if (!requeue) {
+            if (r.outcome == file_outcome::cancelled && m.discard) {
+                std::error_code ignored;
+                std::filesystem::remove(r.path.string() + ".part", ignored);
+                remove_journal(r.path.string() + ".part.journal");
+            }
+            f.finished = true;
+            f.result = std::move(r);
+            ++m.finished;
+            --queued_files;
+            if (m.done())
+                m.done_signal.cancel();
+        }
+        schedule();
+    }
+
+    void cancel_model(model_entry& m, bool discard) {
+        m.cancelled = true;
+        m.discard = m.discard || discard;
+        for (auto& f : m.files) {
+            if (f.running) {
+                f.transfer->cancel();
+            } else if (!f.finished) {
+                f.finished = true;
+                f.result.path = m.spec.dir / f.spec.path;
+                f.result.url = f.spec.urls.empty() ? "" : f.spec.urls.front();
+                f.result.outcome = file_outcome::cancelled;
+                ++m.finished;
+                --queued_files;
+            }
+        }
+        if (m.done())
+            m.done_signal.cancel();
+    }
+
+    model_result result_of(const model_entry& m) const {
+        model_result r;
+        r.id = m.spec.id;
+        for (auto& f : m.files)
+            r.files.push_back(f.result);
+        return r;
+    }
+
+    asio::strand<asio::any_io_executor> strand;
+    engine_config config;
+    asio::ssl::context tls;
+    connection_pool pool;
+    buffer_pool buffers;
+    rate_limiter overall_rate;
+    transfer_context context;
+
+    std::map<std::string, std::unique_ptr<model_entry>> models;
+    std::uint64_t arrivals = 0;
+    std::size_t running_files = 0;
+    std::uint64_t bytes_fetched = 0;
+    bool stopped = false;
+
+    // Touched from any thread by add(): ids and the queue bound.
+    std::mutex admission_mutex;
+    std::set<std::string> ids;
+    std::atomic<std::size_t> queued_files{0};
+    std::uint64_t generated_ids = 0;
+};
+
+engine::engine(asio::any_io_executor executor, engine_config config)
+    : strand_(asio::make_strand(executor)), state_(std::make_shared<state>(strand_, std::move(config))) {}
+
+engine::~engine() {
+    stop();
+}
+
+add_result engine::add(model_spec model) {
+    add_result out;
+    {
+        std::lock_guard lock(state_->admission_mutex);
+        if (model.id.empty())
+            model.id = "model-" + std::to_string(++state_->generated_ids);
+        out.id = model.id;
+        if (state_->ids.count(model.id)) {
+            out.error = "model '" + model.id + "': a model with this id was already added";
+            return out;
+        }
+        if (out.error = check_model(model); !out.error.empty())
+            return out;
+        if (state_->queued_files + model.files.size() > state_->config.max_queued_files) {
+            out.error = "model '" + model.id + "': queue full (" + std::to_string(state_->config.max_queued_files) +
+                        " files at most)";
+            return out;
+        }
+        state_->ids.insert(model.id);
+        state_->queued_files += model.files.size();
+    }
+    order_files(model.files);
+    asio::post(strand_, [s = state_, model = std::move(model)]() mutable {
+        auto entry = std::make_unique<state::model_entry>(s->strand);
+        entry->arrival = ++s->arrivals;
+        for (auto& spec : model.files) {
+            auto& f = entry->files.emplace_back();
+            f.model = entry.get();
+            f.spec = std::move(spec);
+        }
+        model.files.clear();
+        entry->spec = std::move(model);
+        auto& m = *entry;
+        s->models.emplace(m.spec.id, std::move(entry));
+        if (s->stopped)
+            s->cancel_model(m, false);
+        s->schedule();
+    });
+    return out;
+}
+
+asio::awaitable<model_result> engine::wait(std::string id) {
+    auto s = state_;
+    co_return co_await asio::co_spawn(
+        strand_,
+        [s, id]() -> asio::awaitable<model_result> {
+            for (;;) {
+                auto it = s->models.find(id);
+                if (it == s->models.end()) {
+                    model_result unknown;
+                    unknown.id = id;
+                    co_return unknown;
+                }
+                if (it->second->done())
+                    co_return s->result_of(*it->second);
+                co_await it->second->done_signal.async_wait(use_nothrow);
+            }
+        },
+        asio::use_awaitable);
+}
+
+asio::awaitable<std::optional<model_result>> engine::wait_for(std::string id, std::chrono::milliseconds timeout) {
+    using namespace asio::experimental::awaitable_operators;
+    asio::steady_timer deadline(co_await asio::this_coro::executor, timeout);
+    auto outcome = co_await (wait(std::move(id)) || deadline.async_wait(asio::use_awaitable));
+    if (outcome.index() == 0)
+        co_return std::get<0>(std::move(outcome));
+    co_return std::nullopt;
+}
+
+asio::awaitable<std::vector<model_result>> engine::wait_all() {
+    auto s = state_;
+    std::vector<std::string> ids = co_await asio::co_spawn(
+        strand_,
+        [s]() -> asio::awaitable<std::vector<std::string>> {
+            std::vector<std::pair<std::uint64_t, std::string>> order;
+            for (auto& [id, m] : s->models)
+                order.emplace_back(m->arrival, id);
+            std::sort(order.begin(), order.end());
+            std::vector<std::string> out;
+            for (auto& [arrival, id] : order)
+                out.push_back(id);
+            co_return out;
+        },
+        asio::use_awaitable);
+    std::vector<model_result> results;
+    for (auto& id : ids)
+        results.push_back(co_await wait(id));
+    co_return results;
+}
+
+void engine::pause(std::optional<std::string> id) {
+    asio::post(strand_, [s = state_, id = std::move(id)] {
+        for (auto& [mid, m] : s->models) {
+            if (id && *id != mid)
+                continue;
+            m->paused = true;
+            for (auto& f : m->files)
+                if (f.running)
+                    f.transfer->cancel();
+        }
+    });
+}
+
+void engine::resume(std::optional<std::string> id) {
+    asio::post(strand_, [s = state_, id = std::move(id)] {
+        for (auto& [mid, m] : s->models)
+            if (!id || *id == mid)
+                m->paused = false;
+        s->schedule();
+    });
+}
+
+void engine::cancel(const std::string& id, bool discard) {
+    asio::post(strand_, [s = state_, id, discard] {
+        if (auto it = s->models.find(id); it != s->models.end())
+            s->cancel_model(*it->second, discard);
+    });
+}
+
+void engine::set_priority(const std::string& id, priority p) {
+    asio::post(strand_, [s = state_, id, p] {
+        if (auto it = s->models.find(id); it != s->models.end())
+            it->second->spec.prio = p;
+        s->schedule();
+    });
+}
+
+void engine::set_limit_rate(std::uint64_t rate) {
+    asio::post(strand_, [s = state_, rate] { s->overall_rate.set_rate(rate); });
+}
+
+void engine::stop() {
+    asio::post(strand_, [s = state_] {
+        if (s->stopped)
+            return;
+        s->stopped = true;
+        for (auto& [id, m] : s->models)
+            s->cancel_model(*m, false);
+        s->pool.shutdown();
+    });
+}
+
+void engine::subscribe(std::function<void(const event&)> subscriber) {
+    asio::post(strand_, [s = state_, subscriber = std::move(subscriber)]() mutable {
+        s->context.emit = std::move(subscriber);
+    });
+}
+
+asio::awaitable<engine_stats> engine::stats() {
+    auto s = state_;
+    co_return co_await asio::co_spawn(
+        strand_,
+        [s]() -> asio::awaitable<engine_stats> {
+            engine_stats out;
+            out.files_running = s->running_files;
+            out.bytes_fetched = s->bytes_fetched;
+            for (auto& [id, m] : s->models) {
+                model_stats ms;
+                ms.id = id;
+                ms.prio = m->spec.prio;
+                ms.paused = m->paused;
+                for (auto& f : m->files) {
+                    ++ms.files_total;
+                    if (f.running) {
+                        ++ms.files_running;
+                        ms.bytes_done += f.transfer->bytes_done();
+                        ms.bytes_total += f.transfer->size() ? f.transfer->size() : f.spec.size.value_or(0);
+                        out.connections_active += f.transfer->connections();
+                        out.bytes_fetched += f.transfer->bytes_fetched();
+                    } else if (f.finished) {
+                        if (f.result.outcome == file_outcome::done || f.result.outcome == file_outcome::skipped) {
+                            ++ms.files_done;
+                            ms.bytes_done += f.result.size;
+                        } else if (f.result.outcome == file_outcome::failed) {
+                            ++ms.files_failed;
+                        }
+                        ms.bytes_total += f.result.size;
+                    } else {
+                        ms.bytes_total += f.spec.size.value_or(0);
+                    }
+                }
+                out.models.push_back(std::move(ms));
+            }
+            out.pool = s->pool.totals();
+            out.hosts = s->pool.per_origin();
+            out.buffers_allocated = s->buffers.allocated();
+            out.buffer_size = s->buffers.buffer_size();
+            co_return out;
+        },
+        asio::use_awaitable);
+}
+
+} // namespace ferry

@@ -1,0 +1,57 @@
+#pragma once
+
+#include "memory/sha256.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/system/error_code.hpp>
+
+namespace ferry {
+
+enum class priority { high = 0, normal = 1, low = 2 };
+const char* to_string(priority p) noexcept;
+std::optional<priority> parse_priority(std::string_view text) noexcept;
+
+/// One file to fetch.
+struct file_spec {
+    std::vector<std::string> urls;         ///< mirrors, tried and shared in order (at least one)
+    std::filesystem::path path;            ///< relative to the model's directory
+    std::optional<std::uint64_t> size;     ///< expected size, when known
+    std::optional<sha256_digest> sha256;   ///< expected digest, when known
+};
+
+/// A group of files fetched together under one priority.
+struct model_spec {
+    std::string id;                        ///< unique among the engine's models
+    priority prio = priority::normal;
+    std::filesystem::path dir;             ///< destination directory of its files (must exist or be creatable)
+    std::vector<file_spec> files;
+    std::uint64_t limit_rate = 0;          ///< bytes/s for the model, 0 = no limit of its own
+};
+
+enum class file_outcome { done, skipped, failed, cancelled };
+const char* to_string(file_outcome o) noexcept;
+
+struct file_result {
+    std::filesystem::path path;            ///< final path (model dir / file path)
+    std::string url;                       ///< the first URL, redacted
+    file_outcome outcome = file_outcome::failed;
+    boost::system::error_code error;
+    std::string message;                   ///< one line for the user when failed
+    std::uint64_t size = 0;
+    std::uint64_t bytes_fetched = 0;       ///< body bytes received this run
+    std::uint64_t bytes_resumed = 0;       ///< bytes already on disk from an earlier run
+    int retries = 0;
+};
+
+struct model_result {
+    std::string id;
+    std::vector<file_result> files;
+    bool ok() const noexcept;              ///< every file done or skipped
+};
+
+} // namespace ferry

@@ -1,0 +1,23 @@
+#pragma once
+
+#include "engine/config.hpp"
+#include "engine/events.hpp"
+#include "memory/buffer_pool.hpp"
+#include "net/connection_pool.hpp"
+#include "perf/rate_limiter.hpp"
+
+#include <functional>
+
+namespace ferry {
+
+/// What every file transfer of one engine shares. Lives on the engine's strand.
+struct transfer_context {
+    boost::asio::any_io_executor executor; ///< the engine's strand
+    const engine_config& config;
+    connection_pool& pool;
+    buffer_pool& buffers;
+    rate_limiter& overall_rate;
+    std::function<void(const event&)> emit; ///< progress events, called on the strand
+};
+
+} // namespace ferry

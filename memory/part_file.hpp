@@ -1,0 +1,68 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include <boost/system/error_code.hpp>
+#include <boost/system/result.hpp>
+
+namespace ferry {
+
+/// The file being downloaded: DEST.part beneath a destination directory, written at offsets and
+/// renamed to DEST once verified. Not thread-safe; one owner (the file's coroutine).
+///
+/// Paths are opened beneath the destination directory one component at a time without following
+/// symlinks (O_NOFOLLOW), so a planted symlink cannot send writes out of it; missing intermediate
+/// directories are created. Files get mode 0666 & ~umask.
+class part_file {
+public:
+    part_file() = default;
+    part_file(part_file&&) noexcept;
+    part_file& operator=(part_file&&) noexcept;
+    ~part_file();
+
+    /// Opens (creating if needed, keeping existing bytes) `relative` + ".part" beneath `dir`.
+    /// `relative` must be relative and free of `..` (checked: errc::invalid_argument).
+    static boost::system::result<part_file> open(const std::filesystem::path& dir,
+                                                 const std::filesystem::path& relative);
+
+    /// Reserves `size` bytes (fallocate; when the file system cannot, ftruncate instead).
+    /// ENOSPC is reported as errc::no_space_on_device.
+    boost::system::error_code preallocate(std::uint64_t size);
+    /// Sets the length (truncates or extends with zeros).
+    boost::system::error_code resize(std::uint64_t size);
+    /// Writes all of `data` at `offset` (pwrite, looping on short writes).
+    boost::system::error_code write_at(std::uint64_t offset, const void* data, std::size_t size);
+    /// Reads up to `size` bytes at `offset`; 0 at end of file.
+    boost::system::result<std::size_t> read_at(std::uint64_t offset, void* data, std::size_t size);
+    boost::system::result<std::uint64_t> size_on_disk() const;
+    boost::system::error_code sync();
+
+    /// Renames DEST.part to DEST (atomically replacing it) and, when `durable`, fsyncs the file
+    /// before and the directory after. The part_file is closed afterwards.
+    boost::system::error_code commit(bool durable);
+    /// Closes and deletes the .part file.
+    boost::system::error_code discard();
+
+    bool is_open() const noexcept { return fd_ >= 0; }
+    /// dir / relative + ".part", for messages.
+    const std::filesystem::path& path() const noexcept { return path_; }
+
+private:
+    int fd_ = -1;
+    int dir_fd_ = -1; ///< the directory holding the file, for renameat and fsync
+    std::string name_; ///< final file name within dir_fd_
+    std::filesystem::path path_;
+};
+
+/// Whether DEST exists beneath `dir` as a regular file (without following symlinks), and its size.
+boost::system::result<std::uint64_t> existing_file_size(const std::filesystem::path& dir,
+                                                        const std::filesystem::path& relative);
+
+/// Checks that a manifest or user path is relative, non-empty, and has no `..`, `.`-only or empty
+/// components. Returns a message saying what is wrong, or an empty string when it is fine.
+std::string check_relative_path(std::string_view path);
+
+} // namespace ferry

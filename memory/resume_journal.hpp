@@ -1,0 +1,43 @@
+#pragma once
+
+#include "queue/byte_range.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/system/error_code.hpp>
+
+namespace ferry {
+
+/// What a resume needs to know about a partial download, stored beside DEST.part as
+/// DEST.part.journal. Never holds credentials: the URL is stored without userinfo and query.
+struct journal_record {
+    std::string url;            ///< for messages only; resume matches on size and validator
+    std::uint64_t size = 0;     ///< total file size
+    std::string etag;           ///< strong ETag, may be empty
+    std::string last_modified;  ///< may be empty
+    std::vector<byte_range> done; ///< merged ranges already written
+};
+
+/// Text encoding with a trailing CRC-32 line, so a torn or edited journal is detected.
+std::string encode_journal(const journal_record& record);
+/// nullopt for anything malformed, inconsistent (ranges beyond size, overlapping) or with a bad
+/// checksum. Never throws, bounded work in the input size.
+std::optional<journal_record> decode_journal(std::string_view text);
+
+/// Path of the journal for a .part file: PART + ".journal".
+std::filesystem::path journal_path(const std::filesystem::path& part_path);
+
+/// Writes the journal atomically: to a temporary file, then rename over the old one. A kill at any
+/// instant leaves either the old or the new journal. No fsync (crash safety for process kills; the
+/// data it describes is in the page cache too).
+boost::system::error_code write_journal(const std::filesystem::path& path, const journal_record& record);
+/// nullopt when missing or unreadable/corrupt (the download then starts from zero).
+std::optional<journal_record> read_journal(const std::filesystem::path& path);
+void remove_journal(const std::filesystem::path& path);
+
+} // namespace ferry

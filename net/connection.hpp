@@ -1,0 +1,113 @@
+#pragma once
+
+#include "net/url.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/system/error_code.hpp>
+#include <boost/system/result.hpp>
+
+typedef struct ssl_session_st SSL_SESSION;
+
+namespace ferry {
+
+/// Time limits for one connection's steps. Each one ends the step with a net_error.
+struct connection_timeouts {
+    std::chrono::milliseconds connect{15'000};   ///< resolve + TCP connect
+    std::chrono::milliseconds handshake{15'000}; ///< TLS handshake
+    std::chrono::milliseconds first_byte{30'000};///< request sent → response head received
+    std::chrono::milliseconds stall{30'000};     ///< longest wait for any body bytes
+};
+
+/// A request: GET or HEAD of a target with extra header fields.
+struct http_request {
+    std::string method = "GET";
+    std::vector<std::pair<std::string, std::string>> fields; ///< sent in order
+};
+
+/// The parts of a response head the engine uses.
+struct response_head {
+    unsigned status = 0;
+    std::optional<std::uint64_t> content_length;
+    bool chunked = false;
+    bool keep_alive = false;
+    std::string content_range;
+    std::string etag;
+    std::string last_modified;
+    std::string location;
+    std::string retry_after;
+    std::string accept_ranges;
+};
+
+/// One HTTP/1.1 connection, over TLS (SNI and host-name verification on) or plain TCP.
+///
+/// A transfer reads top to bottom: open(), then for each request send(), read_head(), read_body()
+/// until it returns 0. Body bytes go straight from the socket (decrypted) into the caller's
+/// buffer. Every step has a timeout (connection_timeouts) enforced on the socket, so a stalled
+/// peer cannot hang a transfer.
+///
+/// Not thread-safe: use from the executor it was opened on (the engine's strand).
+class connection {
+public:
+    ~connection();
+    connection(const connection&) = delete;
+    connection& operator=(const connection&) = delete;
+
+    /// Resolves, connects and (for https) handshakes with `where`'s origin. `resume` is a TLS
+    /// session to offer (may be null). Errors: resolver/socket errors, net_error::connect_timeout,
+    /// handshake_timeout, and make_verify_error() for certificate failures.
+    static boost::asio::awaitable<boost::system::result<std::unique_ptr<connection>>>
+    open(boost::asio::any_io_executor executor, const url& where, boost::asio::ssl::context& tls,
+         SSL_SESSION* resume, const connection_timeouts& timeouts);
+
+    /// Sends a request for `target` (Host and User-Agent are added).
+    boost::asio::awaitable<boost::system::error_code> send(const url& target, const http_request& request);
+    /// Reads the response head (at most 64 KiB of header, 100 fields).
+    boost::asio::awaitable<boost::system::result<response_head>> read_head();
+    /// Reads body bytes into [data, data + size); 0 when the body is complete.
+    boost::asio::awaitable<boost::system::result<std::size_t>> read_body(void* data, std::size_t size);
+    /// Reads and drops a body of at most `limit` bytes (error pages, redirects); a longer one makes
+    /// the connection unusable instead of being read.
+    boost::asio::awaitable<void> discard_body(std::size_t limit = 64 * 1024);
+
+    /// Whether it can serve another request: the last response was read to its end, the server
+    /// keeps the connection alive, and no error, timeout or cancellation touched it.
+    bool reusable() const noexcept;
+    /// Marks it unusable (an abandoned body, a cancel): the pool will close it.
+    void poison() noexcept { broken_ = true; }
+    /// Body bytes of the current response not read yet (when its length is known).
+    std::optional<std::uint64_t> body_remaining() const noexcept;
+
+    /// The TLS session to offer on the next connection to this origin (null for plain HTTP);
+    /// the caller owns the returned reference (SSL_SESSION_free).
+    SSL_SESSION* take_session() const;
+    bool resumed_session() const noexcept { return resumed_; }
+    const std::string& origin() const noexcept { return origin_; }
+    std::uint64_t requests_served() const noexcept { return requests_; }
+    std::chrono::steady_clock::time_point idle_since() const noexcept { return idle_since_; }
+    void mark_idle() noexcept { idle_since_ = std::chrono::steady_clock::now(); }
+    void close() noexcept;
+
+private:
+    struct impl;
+    explicit connection(std::unique_ptr<impl> impl);
+
+    std::unique_ptr<impl> impl_;
+    std::string origin_;
+    bool broken_ = false;
+    bool resumed_ = false;
+    std::uint64_t requests_ = 0;
+    std::chrono::steady_clock::time_point idle_since_{};
+};
+
+} // namespace ferry

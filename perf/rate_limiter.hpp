@@ -1,0 +1,55 @@
+#pragma once
+
+#include "perf/token_bucket.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+namespace ferry {
+
+/// A token bucket shared by transfers, refilled by a steady_timer. Transfers ask for bytes before
+/// each read and are served in turn (first come, first served, so sharers get fair shares). While
+/// nobody waits the timer does not run, so an idle or unlimited limiter costs nothing.
+///
+/// Not thread-safe: use from one strand (the engine's). Must outlive its waiters.
+class rate_limiter {
+public:
+    /// `rate` in bytes/s; 0 = unlimited. `tick`: how often waiting transfers are served.
+    rate_limiter(boost::asio::any_io_executor executor, std::uint64_t rate,
+                 std::chrono::milliseconds tick = std::chrono::milliseconds(10));
+
+    /// Changes the rate; takes effect within a tick. Waiting transfers are re-served at once.
+    void set_rate(std::uint64_t rate);
+    std::uint64_t rate() const noexcept { return bucket_.rate(); }
+
+    /// Permission to read up to `want` bytes: returns between 1 and `want`. Waits when the bucket
+    /// is empty. Throws system_error(operation_aborted) when the caller is cancelled.
+    boost::asio::awaitable<std::size_t> acquire(std::size_t want);
+    /// Returns granted bytes that were not used.
+    void give_back(std::size_t n) noexcept { bucket_.give_back(n); }
+
+private:
+    struct waiter {
+        std::size_t want;
+        std::size_t granted = 0;
+        boost::asio::steady_timer* wake;
+    };
+
+    void serve();
+    void schedule_tick();
+
+    boost::asio::any_io_executor executor_;
+    token_bucket bucket_;
+    std::chrono::milliseconds tick_;
+    boost::asio::steady_timer ticker_;
+    bool ticking_ = false;
+    std::deque<waiter*> waiters_;
+};
+
+} // namespace ferry

@@ -1,0 +1,58 @@
+#include "tools/arguments.hpp"
+
+#include <charconv>
+#include <cmath>
+
+namespace ferry::cli {
+
+bool arguments::value(std::string_view arg, std::string_view long_name, std::string_view short_name,
+                      std::string& out) {
+    auto matches_with_equals = [&](std::string_view name) {
+        return !name.empty() && arg.size() > name.size() && arg.starts_with(name) &&
+               arg[name.size()] == '=';
+    };
+    if (matches_with_equals(long_name)) {
+        out = std::string(arg.substr(long_name.size() + 1));
+        return true;
+    }
+    if (arg != long_name && (short_name.empty() || arg != short_name))
+        return false;
+    if (done())
+        throw usage_error("option " + std::string(arg) + " needs a value");
+    out = std::string(take());
+    return true;
+}
+
+std::uint64_t parse_count(std::string_view option, std::string_view text) {
+    std::uint64_t n = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (ec != std::errc{} || end != text.data() + text.size() || n == 0)
+        throw usage_error("option " + std::string(option) + " needs a positive number, not '" +
+                          std::string(text) + "'");
+    return n;
+}
+
+std::optional<std::uint64_t> parse_size(std::string_view text) {
+    if (text.empty())
+        return std::nullopt;
+    double multiplier = 1;
+    switch (text.back()) {
+    case 'k': case 'K': multiplier = 1024.0; break;
+    case 'm': case 'M': multiplier = 1024.0 * 1024; break;
+    case 'g': case 'G': multiplier = 1024.0 * 1024 * 1024; break;
+    case 't': case 'T': multiplier = 1024.0 * 1024 * 1024 * 1024; break;
+    default: break;
+    }
+    if (multiplier != 1)
+        text.remove_suffix(1);
+    double number = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+    if (ec != std::errc{} || end != text.data() + text.size() || !(number >= 0))
+        return std::nullopt;
+    double bytes = std::floor(number * multiplier);
+    if (bytes >= 1.8e19)
+        return std::nullopt;
+    return static_cast<std::uint64_t>(bytes);
+}
+
+} // namespace ferry::cli

@@ -1,0 +1,211 @@
+// ferry get: download URLs and/or an input file (URL list or JSON manifest).
+#include "engine/manifest.hpp"
+#include "net/url.hpp"
+#include "tools/arguments.hpp"
+#include "tools/commands.hpp"
+#include "tools/download_session.hpp"
+
+#include <boost/url/parse.hpp>
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+namespace ferry::cli {
+
+namespace {
+
+constexpr const char* get_usage =
+    "usage: ferry get [OPTIONS] [URL...]\n"
+    "  -i, --input FILE        a URL list (one per line, # comments) or a JSON manifest (*.json)\n"
+    "  -d, --dir DIR           destination directory (default: .)\n"
+    "  -o, --output NAME       file name, with a single URL\n"
+    "  -j, --jobs N            files in flight at once (default 8)\n"
+    "  -x, --connections N     connections per file (default: adaptive, up to 16)\n"
+    "      --max-connections N connections in total (default 64)\n"
+    "      --limit-rate RATE   overall cap in bytes/s: 750K, 20M, 1G\n"
+    "      --ca-cert FILE      trust this PEM bundle as well as the system store\n"
+    "      --header 'K: V'     extra request header (repeatable; only sent to the URL's own host)\n"
+    "      --checksum sha256:HEX   expected digest, with a single URL\n"
+    "      --jobs-per-model N  files in flight per model (default 8)\n"
+    "      --retries N         failed attempts allowed per file without progress (default 5)\n"
+    "      --timeout SECONDS   stall timeout: no data for this long ends a request (default 30)\n"
+    "      --max-memory SIZE   memory budget for buffers (default 64M)\n"
+    "      --no-fsync          skip the syncs before the final rename\n"
+    "      --stats FILE        write the final statistics snapshot as JSON\n"
+    "      --progress auto|bar|jsonl|none   (auto: bars on a terminal, none otherwise)\n"
+    "  -q, --quiet             same as --progress none\n";
+
+std::string file_name_of(const std::string& text) {
+    auto parsed = boost::urls::parse_uri(text);
+    std::string name;
+    if (parsed) {
+        std::string path = parsed->path();
+        if (auto slash = path.rfind('/'); slash != std::string::npos)
+            name = path.substr(slash + 1);
+        else
+            name = path;
+    }
+    if (name.empty() || name == "." || name == "..")
+        name = "index.html";
+    return name;
+}
+
+std::vector<std::string> read_url_list(const std::string& path) {
+    std::ifstream in(path);
+    if (!in)
+        throw usage_error("cannot read input file " + path);
+    std::vector<std::string> urls;
+    std::string line;
+    while (std::getline(in, line)) {
+        auto first = line.find_first_not_of(" \t\r");
+        if (first == std::string::npos || line[first] == '#')
+            continue;
+        auto last = line.find_last_not_of(" \t\r");
+        urls.push_back(line.substr(first, last - first + 1));
+    }
+    return urls;
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        throw usage_error("cannot read input file " + path);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+} // namespace
+
+int run_get(std::span<const std::string_view> args) {
+    session_options options;
+    auto& config = options.engine;
+    std::vector<std::string> urls;
+    std::string input, dir = ".", output, checksum, value;
+
+    arguments a(args);
+    while (!a.done()) {
+        auto arg = a.take();
+        if (arg == "-h" || arg == "--help") {
+            std::cout << get_usage;
+            return 0;
+        } else if (a.value(arg, "--input", "-i", input)) {
+        } else if (a.value(arg, "--dir", "-d", dir)) {
+        } else if (a.value(arg, "--output", "-o", output)) {
+        } else if (a.value(arg, "--jobs", "-j", value)) {
+            config.max_files = parse_count("--jobs", value);
+        } else if (a.value(arg, "--connections", "-x", value)) {
+            config.connections_per_file = parse_count("--connections", value);
+            config.max_connections_per_file = std::max(config.max_connections_per_file, config.connections_per_file);
+            config.max_connections_per_host = std::max(config.max_connections_per_host, config.connections_per_file);
+        } else if (a.value(arg, "--max-connections", value)) {
+            config.max_connections = parse_count("--max-connections", value);
+        } else if (a.value(arg, "--jobs-per-model", value)) {
+            config.max_files_per_model = parse_count("--jobs-per-model", value);
+        } else if (a.value(arg, "--limit-rate", value)) {
+            auto rate = parse_size(value);
+            if (!rate)
+                throw usage_error("--limit-rate needs a rate like 750K, 20M or 1G, not '" + value + "'");
+            config.limit_rate = *rate;
+        } else if (a.value(arg, "--max-memory", value)) {
+            auto size = parse_size(value);
+            if (!size || *size < config.buffer_size)
+                throw usage_error("--max-memory needs a size of at least 256K, not '" + value + "'");
+            config.memory_budget = static_cast<std::size_t>(*size);
+        } else if (a.value(arg, "--ca-cert", value)) {
+            config.ca_file = value;
+        } else if (a.value(arg, "--header", value)) {
+            auto colon = value.find(':');
+            if (colon == std::string::npos || colon == 0)
+                throw usage_error("--header needs 'Name: value', not '" + value + "'");
+            auto field = value.substr(colon + 1);
+            field.erase(0, field.find_first_not_of(" \t"));
+            config.headers.emplace_back(value.substr(0, colon), field);
+        } else if (a.value(arg, "--checksum", checksum)) {
+        } else if (a.value(arg, "--retries", value)) {
+            config.retry.max_retries = static_cast<int>(parse_count("--retries", value));
+        } else if (a.value(arg, "--timeout", value)) {
+            auto seconds = std::chrono::seconds(parse_count("--timeout", value));
+            config.timeouts.stall = seconds;
+            config.timeouts.first_byte = seconds;
+        } else if (arg == "--no-fsync") {
+            config.fsync = false;
+        } else if (a.value(arg, "--stats", value)) {
+            options.stats_file = value;
+        } else if (a.value(arg, "--progress", value)) {
+            if (value == "auto") options.progress = progress_mode::automatic;
+            else if (value == "bar") options.progress = progress_mode::bar;
+            else if (value == "jsonl") options.progress = progress_mode::jsonl;
+            else if (value == "none") options.progress = progress_mode::none;
+            else throw usage_error("--progress takes auto, bar, jsonl or none, not '" + value + "'");
+        } else if (arg == "-q" || arg == "--quiet") {
+            options.progress = progress_mode::none;
+        } else if (arg.starts_with("-") && arg.size() > 1) {
+            throw usage_error("unknown option " + std::string(arg) + " (see ferry get --help)");
+        } else {
+            urls.emplace_back(arg);
+        }
+    }
+
+    std::vector<model_spec> models;
+    if (!input.empty() && input.ends_with(".json")) {
+        auto parsed = parse_manifest(read_file(input), dir);
+        if (!parsed.error.empty()) {
+            std::cerr << "ferry: " << input << ": " << parsed.error << "\n";
+            return 2;
+        }
+        models = std::move(parsed.models);
+    } else if (!input.empty()) {
+        auto listed = read_url_list(input);
+        urls.insert(urls.end(), listed.begin(), listed.end());
+    }
+    if (urls.empty() && models.empty())
+        throw usage_error("nothing to download: give URLs or --input FILE (see ferry get --help)");
+    if (!output.empty() && urls.size() != 1)
+        throw usage_error("--output needs exactly one URL");
+    if (!checksum.empty() && urls.size() != 1)
+        throw usage_error("--checksum needs exactly one URL");
+
+    if (!urls.empty()) {
+        model_spec direct;
+        direct.id = "urls";
+        direct.dir = dir;
+        for (auto& u : urls) {
+            if (auto parsed = parse_url(u); !parsed) {
+                std::cerr << "ferry: " << u << ": " << parsed.error().message() << "\n";
+                return 2;
+            }
+            file_spec f;
+            f.urls = {u};
+            f.path = output.empty() ? file_name_of(u) : output;
+            direct.files.push_back(std::move(f));
+        }
+        if (!checksum.empty()) {
+            auto digest = checksum.starts_with("sha256:") ? parse_sha256_hex(checksum.substr(7)) : std::nullopt;
+            if (!digest)
+                throw usage_error("--checksum needs sha256: and 64 hex digits");
+            direct.files.front().sha256 = digest;
+        }
+        models.push_back(std::move(direct));
+    }
+
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir, ec)) {
+        std::error_code mk;
+        std::filesystem::create_directories(dir, mk);
+        if (mk) {
+            std::cerr << "ferry: destination " << dir << ": " << mk.message() << "\n";
+            return 1;
+        }
+    }
+    try {
+        auto report = run_session(options, std::move(models));
+        return report.exit_status();
+    } catch (const std::invalid_argument& e) {
+        std::cerr << "ferry: " << e.what() << "\n";
+        return 2;
+    }
+}
+
+} // namespace ferry::cli

@@ -1,0 +1,19 @@
+#!/bin/sh
+# Installs the Debian 12 packages ferry needs to build, test and benchmark.
+# A no-op when everything is there; otherwise one `apt-get update`, then `apt-get install -y`.
+set -eu
+
+packages="g++ cmake make ccache pkg-config libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+libssl-dev doctest-dev nginx-light curl aria2 openssl procps time python3"
+
+missing=""
+for p in $packages; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+echo "ferry: installing$missing" >&2
+as_root=""
+[ "$(id -u)" -eq 0 ] || as_root="sudo"
+$as_root apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $as_root apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,52 @@
+// ferry: download engine for machine-learning model files.
+#include "tools/arguments.hpp"
+#include "tools/commands.hpp"
+
+#include <iostream>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+void usage(std::ostream& out) {
+    out << "usage: ferry COMMAND [OPTIONS]\n"
+           "\n"
+           "commands:\n"
+           "  get [OPTIONS] [URL...]   download URLs and/or an input file (ferry get --help)\n"
+           "  demo                     start a built-in origin and download a demo model from it\n"
+           "  origin [OPTIONS]         run the HTTPS origin used by tests and benchmarks\n"
+           "  help                     this text\n";
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    std::vector<std::string_view> args(argv + 1, argv + argc);
+    if (args.empty()) {
+        usage(std::cerr);
+        return 2;
+    }
+    auto command = args.front();
+    std::span<const std::string_view> rest(args.data() + 1, args.size() - 1);
+    try {
+        if (command == "get")
+            return ferry::cli::run_get(rest);
+        if (command == "demo")
+            return ferry::cli::run_demo(rest);
+        if (command == "origin")
+            return ferry::cli::run_origin(rest);
+        if (command == "help" || command == "--help" || command == "-h") {
+            usage(std::cout);
+            return 0;
+        }
+        std::cerr << "ferry: unknown command '" << command << "'\n";
+        usage(std::cerr);
+        return 2;
+    } catch (const ferry::cli::usage_error& e) {
+        std::cerr << "ferry: " << e.what() << "\n";
+        return 2;
+    } catch (const std::exception& e) {
+        std::cerr << "ferry: " << e.what() << "\n";
+        return 1;
+    }
+}
