@@ -190,6 +190,10 @@ struct engine::state : std::enable_shared_from_this<state> {
             m.done_signal.cancel();
     }
 
+    static asio::awaitable<model_result> wait_on_strand(std::shared_ptr<state> s, std::string id);
+    static asio::awaitable<std::vector<std::string>> ids_on_strand(std::shared_ptr<state> s);
+    static asio::awaitable<engine_stats> stats_on_strand(std::shared_ptr<state> s);
+
     model_result result_of(const model_entry& m) const {
         model_result r;
         r.id = m.spec.id;
@@ -267,53 +271,62 @@ add_result engine::add(model_spec model) {
     return out;
 }
 
+// The coroutines below run on the strand; the public members hop onto it with co_spawn. Each
+// awaitable is named before it is awaited: g++ 12 may destroy temporaries of a co_await
+// expression twice, which would release a captured shared_ptr one time too many.
+
+asio::awaitable<model_result> engine::state::wait_on_strand(std::shared_ptr<state> s, std::string id) {
+    for (;;) {
+        auto it = s->models.find(id);
+        if (it == s->models.end()) {
+            model_result unknown;
+            unknown.id = id;
+            co_return unknown;
+        }
+        if (it->second->done())
+            co_return s->result_of(*it->second);
+        co_await it->second->done_signal.async_wait(use_nothrow);
+    }
+}
+
+asio::awaitable<std::vector<std::string>> engine::state::ids_on_strand(std::shared_ptr<state> s) {
+    std::vector<std::pair<std::uint64_t, std::string>> order;
+    for (auto& [id, m] : s->models)
+        order.emplace_back(m->arrival, id);
+    std::sort(order.begin(), order.end());
+    std::vector<std::string> out;
+    for (auto& [arrival, id] : order)
+        out.push_back(id);
+    co_return out;
+}
+
 asio::awaitable<model_result> engine::wait(std::string id) {
-    auto s = state_;
-    co_return co_await asio::co_spawn(
-        strand_,
-        [s, id]() -> asio::awaitable<model_result> {
-            for (;;) {
-                auto it = s->models.find(id);
-                if (it == s->models.end()) {
-                    model_result unknown;
-                    unknown.id = id;
-                    co_return unknown;
-                }
-                if (it->second->done())
-                    co_return s->result_of(*it->second);
-                co_await it->second->done_signal.async_wait(use_nothrow);
-            }
-        },
-        asio::use_awaitable);
+    auto on_strand = state::wait_on_strand(state_, std::move(id));
+    auto spawned = asio::co_spawn(strand_, std::move(on_strand), asio::use_awaitable);
+    co_return co_await std::move(spawned);
 }
 
 asio::awaitable<std::optional<model_result>> engine::wait_for(std::string id, std::chrono::milliseconds timeout) {
     using namespace asio::experimental::awaitable_operators;
     asio::steady_timer deadline(co_await asio::this_coro::executor, timeout);
-    auto outcome = co_await (wait(std::move(id)) || deadline.async_wait(asio::use_awaitable));
+    auto waiting = wait(std::move(id));
+    auto expiry = deadline.async_wait(asio::use_awaitable);
+    auto race = std::move(waiting) || std::move(expiry);
+    auto outcome = co_await std::move(race);
     if (outcome.index() == 0)
         co_return std::get<0>(std::move(outcome));
     co_return std::nullopt;
 }
 
 asio::awaitable<std::vector<model_result>> engine::wait_all() {
-    auto s = state_;
-    std::vector<std::string> ids = co_await asio::co_spawn(
-        strand_,
-        [s]() -> asio::awaitable<std::vector<std::string>> {
-            std::vector<std::pair<std::uint64_t, std::string>> order;
-            for (auto& [id, m] : s->models)
-                order.emplace_back(m->arrival, id);
-            std::sort(order.begin(), order.end());
-            std::vector<std::string> out;
-            for (auto& [arrival, id] : order)
-                out.push_back(id);
-            co_return out;
-        },
-        asio::use_awaitable);
+    auto on_strand = state::ids_on_strand(state_);
+    auto spawned = asio::co_spawn(strand_, std::move(on_strand), asio::use_awaitable);
+    std::vector<std::string> ids = co_await std::move(spawned);
     std::vector<model_result> results;
-    for (auto& id : ids)
-        results.push_back(co_await wait(id));
+    for (auto& id : ids) {
+        auto one = wait(id);
+        results.push_back(co_await std::move(one));
+    }
     co_return results;
 }
 
@@ -375,48 +388,48 @@ void engine::subscribe(std::function<void(const event&)> subscriber) {
     });
 }
 
-asio::awaitable<engine_stats> engine::stats() {
-    auto s = state_;
-    co_return co_await asio::co_spawn(
-        strand_,
-        [s]() -> asio::awaitable<engine_stats> {
-            engine_stats out;
-            out.files_running = s->running_files;
-            out.bytes_fetched = s->bytes_fetched;
-            for (auto& [id, m] : s->models) {
-                model_stats ms;
-                ms.id = id;
-                ms.prio = m->spec.prio;
-                ms.paused = m->paused;
-                for (auto& f : m->files) {
-                    ++ms.files_total;
-                    if (f.running) {
-                        ++ms.files_running;
-                        ms.bytes_done += f.transfer->bytes_done();
-                        ms.bytes_total += f.transfer->size() ? f.transfer->size() : f.spec.size.value_or(0);
-                        out.connections_active += f.transfer->connections();
-                        out.bytes_fetched += f.transfer->bytes_fetched();
-                    } else if (f.finished) {
-                        if (f.result.outcome == file_outcome::done || f.result.outcome == file_outcome::skipped) {
-                            ++ms.files_done;
-                            ms.bytes_done += f.result.size;
-                        } else if (f.result.outcome == file_outcome::failed) {
-                            ++ms.files_failed;
-                        }
-                        ms.bytes_total += f.result.size;
-                    } else {
-                        ms.bytes_total += f.spec.size.value_or(0);
-                    }
+asio::awaitable<engine_stats> engine::state::stats_on_strand(std::shared_ptr<state> s) {
+    engine_stats out;
+    out.files_running = s->running_files;
+    out.bytes_fetched = s->bytes_fetched;
+    for (auto& [id, m] : s->models) {
+        model_stats ms;
+        ms.id = id;
+        ms.prio = m->spec.prio;
+        ms.paused = m->paused;
+        for (auto& f : m->files) {
+            ++ms.files_total;
+            if (f.running) {
+                ++ms.files_running;
+                ms.bytes_done += f.transfer->bytes_done();
+                ms.bytes_total += f.transfer->size() ? f.transfer->size() : f.spec.size.value_or(0);
+                out.connections_active += f.transfer->connections();
+                out.bytes_fetched += f.transfer->bytes_fetched();
+            } else if (f.finished) {
+                if (f.result.outcome == file_outcome::done || f.result.outcome == file_outcome::skipped) {
+                    ++ms.files_done;
+                    ms.bytes_done += f.result.size;
+                } else if (f.result.outcome == file_outcome::failed) {
+                    ++ms.files_failed;
                 }
-                out.models.push_back(std::move(ms));
+                ms.bytes_total += f.result.size;
+            } else {
+                ms.bytes_total += f.spec.size.value_or(0);
             }
-            out.pool = s->pool.totals();
-            out.hosts = s->pool.per_origin();
-            out.buffers_allocated = s->buffers.allocated();
-            out.buffer_size = s->buffers.buffer_size();
-            co_return out;
-        },
-        asio::use_awaitable);
+        }
+        out.models.push_back(std::move(ms));
+    }
+    out.pool = s->pool.totals();
+    out.hosts = s->pool.per_origin();
+    out.buffers_allocated = s->buffers.allocated();
+    out.buffer_size = s->buffers.buffer_size();
+    co_return out;
+}
+
+asio::awaitable<engine_stats> engine::stats() {
+    auto on_strand = state::stats_on_strand(state_);
+    auto spawned = asio::co_spawn(strand_, std::move(on_strand), asio::use_awaitable);
+    co_return co_await std::move(spawned);
 }
 
 } // namespace ferry

@@ -163,7 +163,6 @@ asio::awaitable<file_result> file_transfer::run() {
 
     result_.size = size_.value_or(streamed_);
     result_.bytes_resumed = resumed_bytes_;
-    result_.retries = retry_ ? retry_->failures() : 0;
     if (cancelled_) {
         result_.outcome = file_outcome::cancelled;
         emit(event::kind::cancelled);
@@ -249,7 +248,7 @@ asio::awaitable<file_transfer::attempt_end> file_transfer::attempt() {
 
 asio::awaitable<boost::system::result<file_transfer::open_response>> file_transfer::open_first_response() {
     open_response io;
-    io.mirror = retry_ ? static_cast<std::size_t>(retry_->failures()) % mirrors_.size() : 0;
+    io.mirror = static_cast<std::size_t>(result_.retries) % mirrors_.size();
 
     std::uint64_t begin = 0;
     std::optional<std::uint64_t> end;
@@ -301,7 +300,7 @@ asio::awaitable<boost::system::result<file_transfer::open_response>> file_transf
                 co_return ec;
             }
         }
-        io.request_end = *end;
+        io.request_end = std::min(*end, *size_);
         save_journal(true);
         co_return io;
     }
@@ -411,8 +410,10 @@ file_transfer::request(connection_pool::handle& conn, std::size_t mirror, std::u
 
         if (status == 206) {
             auto range = parse_content_range(head->content_range);
-            std::uint64_t expected_last = end ? *end - 1 : (range && range->total ? *range->total - 1 : 0);
-            if (!range || !range->total || range->first != begin || range->last != expected_last ||
+            // A first request may ask past the end of a file it does not know the size of yet.
+            std::uint64_t total = range && range->total ? *range->total : 0;
+            std::uint64_t expected_last = (end ? std::min(*end, total) : total) - 1;
+            if (!range || !range->total || total == 0 || range->first != begin || range->last != expected_last ||
                 (size_ && *range->total != *size_)) {
                 conn->poison();
                 if (range && range->total && size_ && *range->total != *size_) {
@@ -568,9 +569,15 @@ asio::awaitable<error_code> file_transfer::fetch_claim(open_response& io, bool r
         std::uint64_t request_end;
         if (request_open) {
             request_end = io.request_end;
+            plan_->set_requested(id, request_end);
             request_open = false;
         } else {
-            request_end = std::min(plan_->end(id), pos + ctx_.config.max_request);
+            // Requests of about a quarter of the claim: a steal then usually splits between
+            // requests instead of cutting a response short.
+            std::uint64_t window = std::max(2 * ctx_.config.min_piece,
+                                            std::min((plan_->end(id) - pos) / 4, ctx_.config.max_request));
+            request_end = std::min(plan_->end(id), pos + window);
+            plan_->set_requested(id, request_end);
             auto head = co_await request(io.conn, io.mirror, pos, request_end, false);
             if (!head)
                 co_return head.error();
@@ -687,6 +694,7 @@ asio::awaitable<bool> file_transfer::back_off(const error_code& ec, bool made_pr
         fail(ec);
         co_return false;
     }
+    ++result_.retries;
     emit(event::kind::retried, describe(ec));
     asio::steady_timer timer(ctx_.executor, *delay);
     co_await timer.async_wait(use_nothrow);

@@ -16,7 +16,10 @@ namespace ferry {
 /// when the budget is in use. Freed buffers are kept for reuse, so there is no allocation per
 /// chunk in the steady state.
 ///
-/// Not thread-safe: use it from one strand (the engine's). The pool must outlive its leases.
+/// Buffers are allocated lazily, one at a time, up to capacity(), and never freed before the pool.
+///
+/// Not thread-safe: use it from one strand (the engine's). The pool must outlive its leases and
+/// any coroutine waiting in acquire().
 class buffer_pool {
 public:
     class lease {
@@ -49,8 +52,10 @@ public:
     buffer_pool& operator=(const buffer_pool&) = delete;
 
     /// A buffer, waiting for one to be returned when the budget is in use. Waiters are served in
-    /// order. Cancellation (the coroutine's cancellation slot) ends the wait with
-    /// operation_aborted as a system_error.
+    /// order: a returned buffer goes straight to the first of them (no polling, no barging by
+    /// try_acquire). Cancellation (the coroutine's cancellation slot, e.g. the losing side of `||`)
+    /// ends the wait with operation_aborted as a system_error and leaves the line; a buffer handed
+    /// over before the cancellation arrived is returned in the lease instead.
     boost::asio::awaitable<lease> acquire();
     /// A buffer if one is free now; an empty lease otherwise.
     lease try_acquire();
@@ -71,7 +76,13 @@ private:
     std::size_t allocated_ = 0;
     std::vector<std::unique_ptr<std::byte[]>> storage_;
     std::vector<std::byte*> free_;
-    std::deque<std::shared_ptr<boost::asio::steady_timer>> waiters_;
+    struct waiter {
+        explicit waiter(const boost::asio::any_io_executor& ex)
+            : signal(ex, boost::asio::steady_timer::time_point::max()) {}
+        boost::asio::steady_timer signal; ///< cancelled when a buffer is handed over (or on cancel)
+        std::byte* data = nullptr;        ///< the buffer handed over
+    };
+    std::deque<std::shared_ptr<waiter>> waiters_;
 };
 
 } // namespace ferry

@@ -15,7 +15,18 @@ namespace ferry {
 ///
 /// Paths are opened beneath the destination directory one component at a time without following
 /// symlinks (O_NOFOLLOW), so a planted symlink cannot send writes out of it; missing intermediate
-/// directories are created. Files get mode 0666 & ~umask.
+/// directories are created (mode 0777 & ~umask). Files get mode 0666 & ~umask.
+///
+/// Errors are system error codes; the ones worth telling apart compare equal to:
+/// - errc::invalid_argument: `relative` fails check_relative_path, or NAME.part is not a regular file;
+/// - errc::too_many_symbolic_link_levels: a component beneath `dir`, or NAME.part, is a symlink;
+/// - errc::not_a_directory: a component beneath `dir` is a file; errc::too_many_links: NAME.part
+///   has other hard links;
+/// - errc::no_such_file_or_directory / not_a_directory / permission_denied: `dir` itself (it must
+///   exist: it is never created here);
+/// - errc::no_space_on_device (ENOSPC, EDQUOT), errc::file_too_large (EFBIG: RLIMIT_FSIZE or the
+///   file system's maximum) from preallocate, resize, write_at and sync;
+/// - errc::bad_file_descriptor when used after commit, discard or a move.
 class part_file {
 public:
     part_file() = default;
@@ -29,7 +40,8 @@ public:
                                                  const std::filesystem::path& relative);
 
     /// Reserves `size` bytes (fallocate; when the file system cannot, ftruncate instead).
-    /// ENOSPC is reported as errc::no_space_on_device.
+    /// Afterwards the file is exactly `size` bytes long; bytes below `size` are kept.
+    /// ENOSPC is reported as errc::no_space_on_device, EFBIG as errc::file_too_large.
     boost::system::error_code preallocate(std::uint64_t size);
     /// Sets the length (truncates or extends with zeros).
     boost::system::error_code resize(std::uint64_t size);
@@ -41,7 +53,9 @@ public:
     boost::system::error_code sync();
 
     /// Renames DEST.part to DEST (atomically replacing it) and, when `durable`, fsyncs the file
-    /// before and the directory after. The part_file is closed afterwards.
+    /// before and the directory after. The part_file is closed afterwards (also when only the
+    /// directory sync failed: the file is in place then). Refuses (ESTALE, system category) when
+    /// DEST.part is no longer the file this handle wrote.
     boost::system::error_code commit(bool durable);
     /// Closes and deletes the .part file.
     boost::system::error_code discard();
@@ -51,6 +65,8 @@ public:
     const std::filesystem::path& path() const noexcept { return path_; }
 
 private:
+    void close() noexcept;
+
     int fd_ = -1;
     int dir_fd_ = -1; ///< the directory holding the file, for renameat and fsync
     std::string name_; ///< final file name within dir_fd_
@@ -58,6 +74,8 @@ private:
 };
 
 /// Whether DEST exists beneath `dir` as a regular file (without following symlinks), and its size.
+/// Walks the components like part_file::open, without creating anything; a symlink anywhere
+/// beneath `dir` or a non-regular file is an error.
 boost::system::result<std::uint64_t> existing_file_size(const std::filesystem::path& dir,
                                                         const std::filesystem::path& relative);
 

@@ -23,10 +23,23 @@ struct journal_record {
     std::vector<byte_range> done; ///< merged ranges already written
 };
 
-/// Text encoding with a trailing CRC-32 line, so a torn or edited journal is detected.
+/// Text encoding with a trailing CRC-32 line, so a torn or edited journal is detected:
+///
+///     ferry-journal 1
+///     url https://host/path        (userinfo, query and fragment removed)
+///     size N
+///     etag VALUE
+///     last-modified VALUE
+///     done BEGIN-END               (one per range, sorted, disjoint, within size)
+///     crc32 xxxxxxxx               (CRC-32 of every byte before this line)
+///
+/// Control bytes and backslashes in values are escaped (\xHH, \\), so every field is one line.
+/// `done` is normalised: clipped to `size`, merged, empty ranges dropped. A field longer than 16 KiB
+/// once escaped makes the journal undecodable (the URL is cut to fit; it is for messages only).
 std::string encode_journal(const journal_record& record);
-/// nullopt for anything malformed, inconsistent (ranges beyond size, overlapping) or with a bad
-/// checksum. Never throws, bounded work in the input size.
+/// nullopt for anything malformed, inconsistent (ranges beyond size, unsorted, overlapping or
+/// touching), out of order, with trailing bytes or a bad checksum, over 64 MiB or over 1,000,000
+/// ranges. Never throws, bounded work in the input size.
 std::optional<journal_record> decode_journal(std::string_view text);
 
 /// Path of the journal for a .part file: PART + ".journal".
@@ -36,7 +49,8 @@ std::filesystem::path journal_path(const std::filesystem::path& part_path);
 /// instant leaves either the old or the new journal. No fsync (crash safety for process kills; the
 /// data it describes is in the page cache too).
 boost::system::error_code write_journal(const std::filesystem::path& path, const journal_record& record);
-/// nullopt when missing or unreadable/corrupt (the download then starts from zero).
+/// nullopt when missing, not a regular file (symlinks are not followed), unreadable or corrupt
+/// (the download then starts from zero).
 std::optional<journal_record> read_journal(const std::filesystem::path& path);
 void remove_journal(const std::filesystem::path& path);
 

@@ -67,7 +67,13 @@ asio::awaitable<boost::system::result<connection_pool::handle>> connection_pool:
                     (open_ < config_.max_connections || close_one_idle_elsewhere(origin));
         if (room) {
             opened(host);
-            auto opened_conn = co_await connection::open(executor_, where, tls_, host.session, config_.timeouts);
+            // Our own reference: give_back() may replace the host's session while we connect.
+            SSL_SESSION* resume = host.session;
+            if (resume)
+                SSL_SESSION_up_ref(resume);
+            auto opened_conn = co_await connection::open(executor_, where, tls_, resume, config_.timeouts);
+            if (resume)
+                SSL_SESSION_free(resume);
             // hosts_ is a std::map: `host` is still valid after the suspension.
             if (!opened_conn) {
                 ++host.stats.failed;

@@ -16,7 +16,10 @@ namespace ferry {
 /// asks for a claim, writes bytes at the claim's cursor and reports them with advance(). When the
 /// free space is gone, an idle worker steals the far half of the largest remaining claim, so one
 /// slow connection never leaves a long tail; the victim sees its end() shrink and stops there.
-/// Claims are never smaller than `min_piece` (except the last bytes of a gap).
+/// Claims are never smaller than `min_piece`, except when a whole free gap is smaller.
+///
+/// Claim ids are never reused: a stale id cannot alias a newer claim. Memory holds only the
+/// claims that have not been released (plus the merged done and free ranges).
 class segment_plan {
 public:
     struct claim {
@@ -25,46 +28,73 @@ public:
         std::uint64_t end = 0;
     };
 
-    /// `done`: ranges already on disk (from a resume journal), in any order.
+    /// `done`: ranges already on disk (from a resume journal), in any order; overlapping,
+    /// empty and out-of-file parts are tolerated (clipped to [0, file_size)).
+    /// `min_piece` 0 counts as 1.
     segment_plan(std::uint64_t file_size, std::uint64_t min_piece, std::vector<byte_range> done = {});
 
     /// Work for an idle worker. `idle_workers` is how many workers are about to ask (this one
-    /// included): free space is shared so that they get equal pieces. Takes from the first free gap;
-    /// when none is left, steals the far half of the largest remaining claim if that half is at
-    /// least `min_piece`. nullopt when nothing is worth taking.
+    /// included; 0 counts as 1): free space is shared so that they get equal pieces.
+    ///
+    /// With free space: a piece of max(min_piece, ceil(total_free / idle_workers)) bytes from the
+    /// start of the first (lowest) free gap, never more than the gap. When what would be left of
+    /// that gap is smaller than min_piece, the claim takes it too, so no sliver is left behind.
+    /// Without free space: steals the far half (floor of (end - cursor) / 2) of the claim with the
+    /// largest remaining (end - cursor), if that half is at least min_piece; the victim keeps the
+    /// near half and its end() moves to the split point. nullopt when nothing is worth taking
+    /// (and always for a complete or empty file).
     std::optional<claim> acquire(std::size_t idle_workers = 1);
 
-    /// Bytes written at the claim's cursor. Never past end(id).
+    /// Bytes written at the claim's cursor. Bytes past end(id) are ignored (they belong to whoever
+    /// stole them): the cursor is clamped to end(id). Throws std::out_of_range for an id that is
+    /// not an active claim (a programming error).
     void advance(std::size_t id, std::uint64_t bytes);
 
-    /// The worker stops (finished, failed or cancelled): the unfinished part becomes free again.
+    /// The worker stops (finished, failed or cancelled): the written part [begin, cursor) stays
+    /// done, the unwritten part [cursor, end) becomes free again. A claim stays active until it is
+    /// released, even when its cursor has reached its end. Releasing an unknown or already
+    /// released id does nothing.
     void release(std::size_t id);
 
+    /// The worker has asked the server for the claim's bytes up to `end`. A steal then prefers to
+    /// split there, so the response in flight is not cut short (its connection stays reusable).
+    void set_requested(std::size_t id, std::uint64_t end);
+
+    /// Throw std::out_of_range for an id that is not an active claim.
     std::uint64_t cursor(std::size_t id) const;
     /// Current end of a claim: it shrinks when another worker steals from it.
     std::uint64_t end(std::size_t id) const;
 
     std::uint64_t file_size() const noexcept { return size_; }
-    std::uint64_t bytes_done() const noexcept;
-    bool complete() const noexcept { return bytes_done() == size_; }
-    /// Done ranges, merged and sorted (what a resume journal records).
+    /// Bytes written: done ranges plus the written parts of active claims.
+    std::uint64_t bytes_done() const noexcept { return bytes_done_; }
+    bool complete() const noexcept { return bytes_done_ == size_; }
+    /// Done ranges (including written parts of active claims), merged and sorted: what a resume
+    /// journal records.
     std::vector<byte_range> done() const;
     /// Number of claims that have not been released.
-    std::size_t active_claims() const noexcept;
+    std::size_t active_claims() const noexcept { return claims_.size(); }
 
 private:
     struct slot {
+        std::size_t id = 0;
         std::uint64_t begin = 0;
         std::uint64_t cursor = 0;
         std::uint64_t end = 0;
-        bool active = false;
+        std::uint64_t requested = 0; ///< end of the bytes asked for so far (set_requested)
     };
+
+    const slot& find(std::size_t id) const;
+    slot& find(std::size_t id);
+    claim add_claim(std::uint64_t begin, std::uint64_t end);
 
     std::uint64_t size_;
     std::uint64_t min_piece_;
+    std::uint64_t bytes_done_ = 0;
     std::vector<byte_range> done_; // merged; excludes bytes of active claims
     std::vector<byte_range> free_; // merged, sorted
-    std::vector<slot> slots_;      // indexed by claim id
+    std::vector<slot> claims_;     // active claims, in the order they were made
+    std::size_t next_id_ = 0;
 };
 
 } // namespace ferry

@@ -87,27 +87,29 @@ session_report run_session(const session_options& options, std::vector<model_spe
     };
     signals.async_wait(on_signal);
 
+    // Both coroutines live as long as this function: their lambdas must too.
     bool finished = false;
-    asio::co_spawn(
-        io,
-        [&]() -> asio::awaitable<void> {
-            asio::steady_timer tick(io);
-            auto refresh = [&]() -> asio::awaitable<void> {
-                while (!finished) {
-                    display.refresh(co_await downloads.stats());
-                    tick.expires_after(display.interval());
-                    co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
-                }
-            };
-            if (display.wants_refresh())
-                asio::co_spawn(io, refresh(), asio::detached);
-            report.models = co_await downloads.wait_all();
-            report.stats = co_await downloads.stats();
-            finished = true;
-            tick.cancel();
-            signals.cancel();
-        },
-        asio::detached);
+    asio::steady_timer tick(io);
+    auto refresh = [&]() -> asio::awaitable<void> {
+        while (!finished) {
+            auto snapshot = downloads.stats();
+            display.refresh(co_await std::move(snapshot));
+            tick.expires_after(display.interval());
+            co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
+        }
+    };
+    auto run = [&]() -> asio::awaitable<void> {
+        auto all = downloads.wait_all();
+        report.models = co_await std::move(all);
+        auto final_stats = downloads.stats();
+        report.stats = co_await std::move(final_stats);
+        finished = true;
+        tick.cancel();
+        signals.cancel();
+    };
+    if (display.wants_refresh())
+        asio::co_spawn(io, refresh, asio::detached);
+    asio::co_spawn(io, run, asio::detached);
     io.run();
     report.elapsed = std::chrono::steady_clock::now() - started;
 

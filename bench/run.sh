@@ -1,0 +1,24 @@
+#!/bin/sh
+# The side-by-side benchmark of issue 5: ferry against curl and aria2c on a local nginx and ferry's
+# own origin. Usage: bench/run.sh [--runs N] [--quick] [--only SCENARIO,...] [--help]
+# The ferry binary is $FERRY (default build/ferry). See docs/benchmarks.md.
+set -eu
+cd "$(dirname "$0")/.."
+
+missing=""
+for tool in nginx curl aria2c openssl python3; do
+    command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
+done
+[ -x /usr/bin/time ] || missing="$missing time"
+if [ -n "$missing" ]; then
+    echo "bench: missing$missing; installing the dependencies" >&2
+    sh tools/install-deps.sh
+fi
+
+# The many scenario keeps 5,000 connections open (plus the origin's side of them).
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+# nginx's binary lives in /usr/sbin, which is not on every user's PATH.
+PATH="$PATH:/usr/sbin:/sbin"
+export PATH
+
+exec python3 bench/bench.py "$@"

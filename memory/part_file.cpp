@@ -1,0 +1,356 @@
+#include "memory/part_file.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <limits>
+#include <utility>
+#include <vector>
+
+namespace ferry {
+
+using boost::system::error_code;
+namespace errc = boost::system::errc;
+
+namespace {
+
+constexpr std::uint64_t max_offset = static_cast<std::uint64_t>(std::numeric_limits<off_t>::max());
+
+error_code os_error(int err) { return {err, boost::system::system_category()}; }
+
+/// Out-of-space and over-the-limit are worth telling apart from other write failures: the first
+/// may pass when space is freed, the second (RLIMIT_FSIZE, file system maximum) will not.
+error_code write_error(int err) {
+    if (err == ENOSPC || err == EDQUOT)
+        return errc::make_error_code(errc::no_space_on_device);
+    if (err == EFBIG)
+        return errc::make_error_code(errc::file_too_large);
+    return os_error(err);
+}
+
+class unique_fd {
+public:
+    unique_fd() = default;
+    explicit unique_fd(int fd) noexcept : fd_(fd) {}
+    unique_fd(unique_fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+    unique_fd& operator=(unique_fd&& other) noexcept {
+        if (this != &other) {
+            reset();
+            fd_ = std::exchange(other.fd_, -1);
+        }
+        return *this;
+    }
+    ~unique_fd() { reset(); }
+
+    int get() const noexcept { return fd_; }
+    int release() noexcept { return std::exchange(fd_, -1); }
+    void reset() noexcept {
+        if (fd_ >= 0)
+            ::close(fd_);
+        fd_ = -1;
+    }
+
+private:
+    int fd_ = -1;
+};
+
+/// `relative` split at '/'; valid only after check_relative_path accepted it.
+std::vector<std::string> components(const std::string& relative) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    for (;;) {
+        auto slash = relative.find('/', start);
+        out.emplace_back(relative.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
+        if (slash == std::string::npos)
+            return out;
+        start = slash + 1;
+    }
+}
+
+/// Why `name` in `dir_fd` could not be opened as a directory without following symlinks. The
+/// kernel answers ELOOP or ENOTDIR for a symlink depending on the flags; look at what is there.
+error_code component_error(int dir_fd, const std::string& name, int err) {
+    if (err != ELOOP && err != ENOTDIR)
+        return os_error(err);
+    struct stat st {};
+    if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISLNK(st.st_mode))
+        return errc::make_error_code(errc::not_a_directory);
+    return errc::make_error_code(errc::too_many_symbolic_link_levels);
+}
+
+int open_directory_at(int dir_fd, const std::string& name) {
+    int fd;
+    do
+        fd = ::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    while (fd < 0 && errno == EINTR);
+    return fd;
+}
+
+/// Opens the directory that holds the last of `parts` beneath `dir`, one component at a time and
+/// never following a symlink, creating missing directories when `create`. `dir` itself is the
+/// caller's choice and may be reached through symlinks.
+boost::system::result<unique_fd> open_parent(const std::filesystem::path& dir, const std::vector<std::string>& parts,
+                                             bool create) {
+    unique_fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (fd.get() < 0)
+        return os_error(errno); // ENOENT, ENOTDIR, EACCES: what the OS says about the destination
+    for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+        const auto& name = parts[i];
+        int next = open_directory_at(fd.get(), name);
+        if (next < 0 && errno == ENOENT && create) {
+            // EEXIST: another transfer made it meanwhile; open it like any existing component.
+            if (::mkdirat(fd.get(), name.c_str(), 0777) != 0 && errno != EEXIST)
+                return os_error(errno);
+            next = open_directory_at(fd.get(), name);
+        }
+        if (next < 0)
+            return component_error(fd.get(), name, errno);
+        fd = unique_fd(next);
+    }
+    return fd;
+}
+
+/// The path exactly as given (native() on Linux): generic_string() would fold "a//b" into "a/b".
+std::string relative_string(const std::filesystem::path& relative) { return relative.native(); }
+
+} // namespace
+
+std::string check_relative_path(std::string_view path) {
+    if (path.empty())
+        return "path is empty";
+    if (path.find('\0') != std::string_view::npos)
+        return "path contains a NUL byte";
+    if (path.front() == '/')
+        return "path is absolute";
+    if (path.size() > 4096)
+        return "path is longer than 4096 bytes";
+    std::size_t start = 0;
+    for (;;) {
+        auto slash = path.find('/', start);
+        auto part = path.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+        if (part.empty())
+            return "path contains an empty component (\"a//b\" or a trailing '/')";
+        if (part == "..")
+            return "path contains '..'";
+        if (part == ".")
+            return "path contains a '.' component";
+        if (part.size() > 255)
+            return "path has a component longer than 255 bytes";
+        if (slash == std::string_view::npos)
+            return {};
+        start = slash + 1;
+    }
+}
+
+part_file::part_file(part_file&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)), dir_fd_(std::exchange(other.dir_fd_, -1)), name_(std::move(other.name_)),
+      path_(std::move(other.path_)) {}
+
+part_file& part_file::operator=(part_file&& other) noexcept {
+    if (this != &other) {
+        close();
+        fd_ = std::exchange(other.fd_, -1);
+        dir_fd_ = std::exchange(other.dir_fd_, -1);
+        name_ = std::move(other.name_);
+        path_ = std::move(other.path_);
+    }
+    return *this;
+}
+
+part_file::~part_file() { close(); }
+
+void part_file::close() noexcept {
+    if (fd_ >= 0)
+        ::close(fd_);
+    if (dir_fd_ >= 0)
+        ::close(dir_fd_);
+    fd_ = dir_fd_ = -1;
+}
+
+boost::system::result<part_file> part_file::open(const std::filesystem::path& dir,
+                                                 const std::filesystem::path& relative) {
+    auto text = relative_string(relative);
+    if (!check_relative_path(text).empty())
+        return errc::make_error_code(errc::invalid_argument);
+    auto parts = components(text);
+    auto parent = open_parent(dir, parts, true);
+    if (!parent)
+        return parent.error();
+
+    auto part_name = parts.back() + ".part";
+    int fd;
+    do
+        fd = ::openat(parent->get(), part_name.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0666);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0)
+        return errno == ELOOP ? errc::make_error_code(errc::too_many_symbolic_link_levels) : os_error(errno);
+    unique_fd file(fd);
+
+    struct stat st {};
+    if (::fstat(file.get(), &st) != 0)
+        return os_error(errno);
+    if (!S_ISREG(st.st_mode))
+        return errc::make_error_code(errc::invalid_argument);
+    // A hard link planted as NAME.part would let our writes land in a file elsewhere.
+    if (st.st_nlink != 1)
+        return errc::make_error_code(errc::too_many_links);
+
+    part_file f;
+    f.fd_ = file.release();
+    f.dir_fd_ = parent->release();
+    f.name_ = parts.back();
+    f.path_ = dir / (text + ".part");
+    return f;
+}
+
+error_code part_file::preallocate(std::uint64_t size) {
+    if (!is_open())
+        return errc::make_error_code(errc::bad_file_descriptor);
+    if (size > max_offset)
+        return errc::make_error_code(errc::file_too_large);
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0)
+        return os_error(errno);
+    // A stale, longer .part must not leave bytes beyond the end of the new file.
+    if (static_cast<std::uint64_t>(st.st_size) > size || size == 0)
+        if (auto ec = resize(size))
+            return ec;
+    if (size == 0)
+        return {};
+    int rc;
+    do
+        rc = ::fallocate(fd_, 0, 0, static_cast<off_t>(size));
+    while (rc != 0 && errno == EINTR);
+    if (rc == 0)
+        return {};
+    if (errno == EOPNOTSUPP || errno == ENOSYS) // e.g. some network and FUSE file systems
+        return static_cast<std::uint64_t>(st.st_size) < size ? resize(size) : error_code{};
+    return write_error(errno);
+}
+
+error_code part_file::resize(std::uint64_t size) {
+    if (!is_open())
+        return errc::make_error_code(errc::bad_file_descriptor);
+    if (size > max_offset)
+        return errc::make_error_code(errc::file_too_large);
+    int rc;
+    do
+        rc = ::ftruncate(fd_, static_cast<off_t>(size));
+    while (rc != 0 && errno == EINTR);
+    return rc == 0 ? error_code{} : write_error(errno);
+}
+
+error_code part_file::write_at(std::uint64_t offset, const void* data, std::size_t size) {
+    if (!is_open())
+        return errc::make_error_code(errc::bad_file_descriptor);
+    if (offset > max_offset || size > max_offset - offset)
+        return errc::make_error_code(errc::file_too_large);
+    auto* p = static_cast<const char*>(data);
+    while (size > 0) {
+        auto n = ::pwrite(fd_, p, std::min<std::size_t>(size, SSIZE_MAX), static_cast<off_t>(offset));
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return write_error(errno);
+        }
+        if (n == 0) // cannot happen for a regular file; never spin on it
+            return errc::make_error_code(errc::io_error);
+        p += n;
+        offset += static_cast<std::uint64_t>(n);
+        size -= static_cast<std::size_t>(n);
+    }
+    return {};
+}
+
+boost::system::result<std::size_t> part_file::read_at(std::uint64_t offset, void* data, std::size_t size) {
+    if (!is_open())
+        return errc::make_error_code(errc::bad_file_descriptor);
+    if (offset > max_offset)
+        return std::size_t{0};
+    for (;;) {
+        auto n = ::pread(fd_, data, std::min<std::size_t>(size, SSIZE_MAX), static_cast<off_t>(offset));
+        if (n >= 0)
+            return static_cast<std::size_t>(n);
+        if (errno != EINTR)
+            return os_error(errno);
+    }
+}
+
+boost::system::result<std::uint64_t> part_file::size_on_disk() const {
+    if (!is_open())
+        return errc::make_error_code(errc::bad_file_descriptor);
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0)
+        return os_error(errno);
+    return static_cast<std::uint64_t>(st.st_size);
+}
+
+error_code part_file::sync() {
+    if (!is_open())
+        return errc::make_error_code(errc::bad_file_descriptor);
+    if (::fsync(fd_) != 0)
+        return write_error(errno);
+    return {};
+}
+
+error_code part_file::commit(bool durable) {
+    if (!is_open())
+        return errc::make_error_code(errc::bad_file_descriptor);
+    if (durable)
+        if (auto ec = sync())
+            return ec;
+    auto part_name = name_ + ".part";
+    // Rename only the file we wrote: if NAME.part was replaced behind our back (another process,
+    // a planted link), whatever is there now must not become the final file.
+    struct stat ours {}, there {};
+    if (::fstat(fd_, &ours) != 0)
+        return os_error(errno);
+    if (::fstatat(dir_fd_, part_name.c_str(), &there, AT_SYMLINK_NOFOLLOW) != 0)
+        return os_error(errno);
+    if (ours.st_dev != there.st_dev || ours.st_ino != there.st_ino)
+        return os_error(ESTALE); // no errc name for it
+    if (::renameat(dir_fd_, part_name.c_str(), dir_fd_, name_.c_str()) != 0)
+        return os_error(errno);
+    // The file is in place now; a failed directory sync is reported but the handle is done.
+    error_code ec;
+    if (durable && ::fsync(dir_fd_) != 0)
+        ec = os_error(errno);
+    close();
+    return ec;
+}
+
+error_code part_file::discard() {
+    if (!is_open())
+        return errc::make_error_code(errc::bad_file_descriptor);
+    error_code ec;
+    if (::unlinkat(dir_fd_, (name_ + ".part").c_str(), 0) != 0)
+        ec = os_error(errno);
+    close();
+    return ec;
+}
+
+boost::system::result<std::uint64_t> existing_file_size(const std::filesystem::path& dir,
+                                                        const std::filesystem::path& relative) {
+    auto text = relative_string(relative);
+    if (!check_relative_path(text).empty())
+        return errc::make_error_code(errc::invalid_argument);
+    auto parts = components(text);
+    auto parent = open_parent(dir, parts, false);
+    if (!parent)
+        return parent.error();
+    struct stat st {};
+    if (::fstatat(parent->get(), parts.back().c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return os_error(errno);
+    if (S_ISLNK(st.st_mode))
+        return errc::make_error_code(errc::too_many_symbolic_link_levels);
+    if (S_ISDIR(st.st_mode))
+        return errc::make_error_code(errc::is_a_directory);
+    if (!S_ISREG(st.st_mode))
+        return errc::make_error_code(errc::invalid_argument);
+    return static_cast<std::uint64_t>(st.st_size);
+}
+
+} // namespace ferry

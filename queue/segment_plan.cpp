@@ -1,0 +1,114 @@
+#include "queue/segment_plan.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <utility>
+
+namespace ferry {
+
+segment_plan::segment_plan(std::uint64_t file_size, std::uint64_t min_piece, std::vector<byte_range> done)
+    : size_(file_size), min_piece_(std::max<std::uint64_t>(min_piece, 1)) {
+    for (auto& r : done)
+        r.end = std::min(r.end, size_); // a range starting past the end becomes empty and is dropped
+    done_ = merge_ranges(std::move(done));
+    for (const auto& r : done_)
+        bytes_done_ += r.size();
+    free_ = missing_ranges(done_, size_);
+}
+
+segment_plan::claim segment_plan::add_claim(std::uint64_t begin, std::uint64_t end) {
+    claims_.push_back({next_id_, begin, begin, end});
+    return {next_id_++, begin, end};
+}
+
+std::optional<segment_plan::claim> segment_plan::acquire(std::size_t idle_workers) {
+    if (!free_.empty()) {
+        std::uint64_t total_free = 0;
+        for (const auto& r : free_)
+            total_free += r.size();
+        const std::uint64_t workers = std::max<std::size_t>(idle_workers, 1);
+        const std::uint64_t share = total_free / workers + (total_free % workers != 0);
+        auto& gap = free_.front();
+        std::uint64_t take = std::min(std::max(min_piece_, share), gap.size());
+        // A sliver would later become a claim too small to be worth a request.
+        if (gap.size() - take < min_piece_)
+            take = gap.size();
+        const std::uint64_t begin = gap.begin;
+        gap.begin += take;
+        if (gap.empty())
+            free_.erase(free_.begin());
+        return add_claim(begin, begin + take);
+    }
+
+    slot* victim = nullptr;
+    std::uint64_t largest = 0;
+    for (auto& c : claims_) {
+        if (c.end - c.cursor > largest) {
+            largest = c.end - c.cursor;
+            victim = &c;
+        }
+    }
+    const std::uint64_t far_half = largest / 2;
+    if (!victim || far_half < min_piece_)
+        return std::nullopt;
+    std::uint64_t split = victim->end - far_half;
+    // Rather split where the victim's request in flight ends, when that still leaves a piece:
+    // then its response is read to the end and its connection stays usable.
+    if (victim->requested > split && victim->requested + min_piece_ <= victim->end)
+        split = victim->requested;
+    const std::uint64_t end = victim->end;
+    victim->end = split; // before add_claim: push_back may move the slots
+    return add_claim(split, end);
+}
+
+void segment_plan::set_requested(std::size_t id, std::uint64_t end) {
+    auto& c = find(id);
+    c.requested = std::min(end, c.end);
+}
+
+const segment_plan::slot& segment_plan::find(std::size_t id) const {
+    for (const auto& c : claims_)
+        if (c.id == id)
+            return c;
+    throw std::out_of_range("segment_plan: no active claim with this id");
+}
+
+segment_plan::slot& segment_plan::find(std::size_t id) {
+    return const_cast<slot&>(std::as_const(*this).find(id));
+}
+
+void segment_plan::advance(std::size_t id, std::uint64_t bytes) {
+    auto& c = find(id);
+    const std::uint64_t accepted = std::min(bytes, c.end - c.cursor);
+    c.cursor += accepted;
+    bytes_done_ += accepted;
+}
+
+void segment_plan::release(std::size_t id) {
+    auto it = std::find_if(claims_.begin(), claims_.end(), [id](const slot& c) { return c.id == id; });
+    if (it == claims_.end())
+        return;
+    if (it->cursor > it->begin) {
+        done_.push_back({it->begin, it->cursor});
+        done_ = merge_ranges(std::move(done_));
+    }
+    if (it->cursor < it->end) {
+        free_.push_back({it->cursor, it->end});
+        free_ = merge_ranges(std::move(free_));
+    }
+    claims_.erase(it);
+}
+
+std::uint64_t segment_plan::cursor(std::size_t id) const { return find(id).cursor; }
+
+std::uint64_t segment_plan::end(std::size_t id) const { return find(id).end; }
+
+std::vector<byte_range> segment_plan::done() const {
+    auto all = done_;
+    for (const auto& c : claims_)
+        if (c.cursor > c.begin)
+            all.push_back({c.begin, c.cursor});
+    return merge_ranges(std::move(all));
+}
+
+} // namespace ferry

@@ -1,0 +1,356 @@
+// End-to-end downloads through the engine against the real HTTPS origin, asserting what the origin
+// saw and what landed on disk.
+#include "engine_fixture.hpp"
+
+#include "memory/resume_journal.hpp"
+
+#include <algorithm>
+
+using namespace ferry;
+using ferry::test::engine_fixture;
+
+namespace {
+
+constexpr std::uint64_t MiB = 1024 * 1024;
+
+const file_result& only_file(const model_result& r) {
+    REQUIRE(r.files.size() == 1);
+    return r.files.front();
+}
+
+} // namespace
+
+TEST_CASE("files of every boundary size arrive byte-identical") {
+    engine_fixture f;
+    auto c = f.config();
+    c.connections_per_file = 4;
+    c.min_piece = 64 * 1024;
+    const std::uint64_t piece = c.min_piece;
+    std::vector<std::pair<std::string, std::uint64_t>> files = {
+        {"zero.bin", 0},         {"one.bin", 1},          {"piece-1.bin", piece - 1},
+        {"piece.bin", piece},    {"piece+1.bin", piece + 1}, {"prime.bin", 7919},
+        {"big-prime.bin", 1'000'003}, {"two-pieces+1.bin", 2 * piece + 1}, {"many.bin", 5 * MiB + 13},
+    };
+    auto result = f.run(c, f.model(files));
+    REQUIRE(result.ok());
+    for (auto& [name, size] : files) {
+        CAPTURE(name);
+        CHECK(std::filesystem::file_size(f.out / name) == size);
+        CHECK(f.matches_synthetic(name, size));
+        CHECK_FALSE(f.leftovers(name));
+    }
+    // Split files were fetched with ranged requests.
+    auto stats = f.server.stats();
+    std::size_t ranged = 0;
+    for (auto& r : stats.log)
+        if (r.path == "/many.bin" && !r.range.empty())
+            ++ranged;
+    CHECK(ranged >= 4);
+}
+
+TEST_CASE("a wrong checksum fails the file and leaves nothing in place") {
+    engine_fixture f;
+    auto m = f.model({{"wrong.bin", 300'000}});
+    m.files[0].sha256 = origin::synthetic_sha256("other", 300'000, 0);
+    auto r = only_file(f.run(f.config(), m));
+    CHECK(r.outcome == file_outcome::failed);
+    CHECK(r.message.find("sha256 mismatch") != std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(f.out / "wrong.bin"));
+    CHECK_FALSE(f.leftovers("wrong.bin"));
+}
+
+TEST_CASE("an untrusted certificate is refused with its reason") {
+    engine_fixture f;
+    auto c = f.config();
+    c.ca_file.clear(); // only the system store: the origin's CA is unknown
+    auto r = only_file(f.run(c, f.model({{"secret.bin", 1000}})));
+    CHECK(r.outcome == file_outcome::failed);
+    CHECK(r.message.find("certificate verify failed") != std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(f.out / "secret.bin"));
+    CHECK(f.server.stats().requests == 0);
+}
+
+TEST_CASE("a certificate for another host name is refused") {
+    origin::origin_config oc;
+    oc.pki.dns_names = {"elsewhere.example"};
+    oc.pki.ip_addresses = {};
+    engine_fixture f(oc);
+    auto r = only_file(f.run(f.config(), f.model({{"x.bin", 1000}})));
+    CHECK(r.outcome == file_outcome::failed);
+    CHECK(r.message.find("certificate verify failed") != std::string::npos);
+    CHECK(f.server.stats().requests == 0);
+}
+
+TEST_CASE("keep-alive connections are reused across files") {
+    engine_fixture f;
+    auto c = f.config();
+    c.max_files = 1;
+    std::vector<std::pair<std::string, std::uint64_t>> files;
+    for (int i = 0; i < 20; ++i)
+        files.emplace_back("small-" + std::to_string(i) + ".json", 1000 + i);
+    auto result = f.run(c, f.model(files));
+    REQUIRE(result.ok());
+    auto stats = f.server.stats();
+    CHECK(stats.connections_accepted == 1);
+    CHECK(stats.requests == 20);
+}
+
+TEST_CASE("a server that ignores Range is read as one stream") {
+    engine_fixture f;
+    origin::fault ignore;
+    ignore.ignore_range = true;
+    f.server.add_fault("/norange.bin", ignore);
+    auto c = f.config();
+    c.connections_per_file = 4;
+    auto r = only_file(f.run(c, f.model({{"norange.bin", 6 * MiB + 5}})));
+    CHECK(r.outcome == file_outcome::done);
+    CHECK(f.matches_synthetic("norange.bin", 6 * MiB + 5));
+    CHECK(f.server.stats().body_bytes_sent <= 7 * MiB); // one full body, no duplicate streams
+}
+
+TEST_CASE("a Content-Range that does not match the request is never written") {
+    engine_fixture f;
+    origin::fault lie;
+    lie.content_range_shift = 1;
+    lie.shifted_body = true;
+    lie.skip = 1;
+    lie.times = 2;
+    f.server.add_fault("/shifted.bin", lie);
+    auto c = f.config();
+    c.connections_per_file = 2;
+    c.min_piece = 256 * 1024;
+    auto r = only_file(f.run(c, f.model({{"shifted.bin", 2 * MiB}})));
+    CAPTURE(r.message);
+    CHECK(r.outcome == file_outcome::done);
+    CHECK(r.retries >= 1);
+    CHECK(f.matches_synthetic("shifted.bin", 2 * MiB));
+}
+
+TEST_CASE("503 and 429 with Retry-After are retried") {
+    engine_fixture f;
+    origin::fault busy;
+    busy.status = 503;
+    busy.retry_after = "0";
+    busy.times = 2;
+    f.server.add_fault("/busy.bin", busy);
+    origin::fault slow_down;
+    slow_down.status = 429;
+    slow_down.retry_after = "Thu, 01 Jan 1970 00:00:00 GMT"; // an HTTP-date in the past: no wait
+    slow_down.times = 1;
+    f.server.add_fault("/limited.bin", slow_down);
+    auto result = f.run(f.config(), f.model({{"busy.bin", 100'000}, {"limited.bin", 100'000}}));
+    REQUIRE(result.ok());
+    for (auto& file : result.files)
+        CHECK(file.retries >= 1);
+    CHECK(f.matches_synthetic("busy.bin", 100'000));
+    auto log = f.server.stats().log;
+    CHECK(std::count_if(log.begin(), log.end(), [](auto& r) { return r.path == "/busy.bin"; }) == 3);
+}
+
+TEST_CASE("404 fails fast with a clear message") {
+    engine_fixture f;
+    model_spec m;
+    m.id = "missing";
+    m.dir = f.out;
+    file_spec spec;
+    spec.urls = {f.server.url("nothing-here.bin")};
+    spec.path = "nothing-here.bin";
+    m.files.push_back(spec);
+    auto r = only_file(f.run(f.config(), m));
+    CHECK(r.outcome == file_outcome::failed);
+    CHECK(r.message.find("404") != std::string::npos);
+    CHECK(f.server.stats().requests == 1);
+    CHECK_FALSE(std::filesystem::exists(f.out / "nothing-here.bin"));
+}
+
+TEST_CASE("dropped connections resume their range without refetching the file") {
+    engine_fixture f;
+    origin::fault drop;
+    drop.drop_after = 300'000;
+    drop.times = 3;
+    f.server.add_fault("/flaky.bin", drop);
+    auto c = f.config();
+    c.connections_per_file = 2;
+    const std::uint64_t size = 4 * MiB;
+    auto r = only_file(f.run(c, f.model({{"flaky.bin", size}})));
+    CHECK(r.outcome == file_outcome::done);
+    CHECK(f.matches_synthetic("flaky.bin", size));
+    CHECK(f.server.stats().body_bytes_sent < size + size / 5);
+}
+
+TEST_CASE("a stalled response times out and the transfer recovers") {
+    engine_fixture f;
+    origin::fault stall;
+    stall.stall_after = 100'000;
+    stall.times = 1;
+    f.server.add_fault("/stall.bin", stall);
+    auto c = f.config();
+    c.timeouts.stall = std::chrono::milliseconds(500);
+    c.connections_per_file = 1;
+    auto r = only_file(f.run(c, f.model({{"stall.bin", 1 * MiB}})));
+    CHECK(r.outcome == file_outcome::done);
+    CHECK(r.retries >= 1);
+    CHECK(f.matches_synthetic("stall.bin", 1 * MiB));
+}
+
+TEST_CASE("redirects are followed and credentials stay with the host that was named") {
+    engine_fixture f;
+    f.server.add_synthetic("target.bin", 50'000);
+    origin::fault moved;
+    moved.status = 302;
+    moved.location = f.server.ip_url("target.bin"); // another host name: 127.0.0.1
+    f.server.add_fault("/start.bin", moved);
+
+    model_spec m;
+    m.id = "redirect";
+    m.dir = f.out;
+    file_spec spec;
+    spec.urls = {f.server.url("start.bin")};
+    spec.path = "start.bin";
+    spec.sha256 = origin::synthetic_sha256("target.bin", 50'000, f.server.config().seed);
+    m.files.push_back(spec);
+    auto c = f.config();
+    c.headers = {{"Authorization", "Bearer secret-token"}, {"Cookie", "session=1"}};
+    auto r = only_file(f.run(c, m));
+    CAPTURE(r.message);
+    CHECK(r.outcome == file_outcome::done);
+
+    auto stats = f.server.stats();
+    bool saw_start = false, saw_target = false;
+    for (auto& rec : stats.log) {
+        if (rec.path == "/start.bin") {
+            saw_start = true;
+            CHECK(rec.authorization == "Bearer secret-token");
+        }
+        if (rec.path == "/target.bin") {
+            saw_target = true;
+            CHECK(rec.authorization.empty());
+            CHECK(rec.cookie.empty());
+        }
+    }
+    CHECK(saw_start);
+    CHECK(saw_target);
+}
+
+TEST_CASE("a redirect from https to http is refused") {
+    engine_fixture f;
+    origin::fault downgrade;
+    downgrade.status = 301;
+    downgrade.location = "http://localhost:" + std::to_string(f.server.port()) + "/plain.bin";
+    f.server.add_fault("/secure.bin", downgrade);
+    model_spec m;
+    m.id = "downgrade";
+    m.dir = f.out;
+    file_spec spec;
+    spec.urls = {f.server.url("secure.bin")};
+    spec.path = "secure.bin";
+    m.files.push_back(spec);
+    auto r = only_file(f.run(f.config(), m));
+    CHECK(r.outcome == file_outcome::failed);
+    CHECK(r.message.find("https to http") != std::string::npos);
+}
+
+TEST_CASE("a file that changes on the server mid-download restarts and ends as the new version") {
+    engine_fixture f;
+    origin::fault changed;
+    changed.version = 1;
+    changed.skip = 3; // the first requests see version 0, later ones version 1
+    f.server.add_fault("/moving.bin", changed);
+    auto c = f.config();
+    c.connections_per_file = 4;
+    c.min_piece = 256 * 1024;
+    c.max_request = 512 * 1024;
+    const std::uint64_t size = 4 * MiB;
+    auto m = f.model({{"moving.bin", size}}, false);
+    auto r = only_file(f.run(c, m));
+    CHECK(r.outcome == file_outcome::done);
+    CHECK(f.matches_synthetic("moving.bin", size, 1));
+}
+
+TEST_CASE("one slow connection does not hold the file back: its range is stolen") {
+    engine_fixture f;
+    origin::fault slow;
+    slow.rate = 16 * 1024; // the second request crawls: its 4 MiB would take over four minutes
+    slow.skip = 1;
+    slow.times = 1;
+    f.server.add_fault("/tail.bin", slow);
+    auto c = f.config();
+    c.connections_per_file = 4;
+    c.min_piece = 64 * 1024;
+    const std::uint64_t size = 16 * MiB;
+    // Finishing within the limit is only possible if the others took over the slow claim.
+    auto r = only_file(f.run(c, f.model({{"tail.bin", size}}), {}, std::chrono::seconds(90)));
+    CHECK(r.outcome == file_outcome::done);
+    CHECK(f.matches_synthetic("tail.bin", size));
+    CHECK(f.server.stats().body_bytes_sent < size + 4 * MiB);
+}
+
+TEST_CASE("a cancelled download resumes and fetches only what was missing") {
+    engine_fixture f;
+    origin::fault throttle;
+    throttle.rate = 4 * MiB; // slow enough to stop it midway
+    f.server.add_fault("/resume.bin", throttle);
+    auto c = f.config();
+    c.connections_per_file = 2;
+    const std::uint64_t size = 8 * MiB;
+    auto m = f.model({{"resume.bin", size}});
+
+    auto first = only_file(f.run(c, m, [](engine& e) {
+        e.subscribe([&e](const event& ev) {
+            if (ev.what == event::kind::progress && ev.bytes >= 2 * MiB)
+                e.stop();
+        });
+    }));
+    CHECK(first.outcome == file_outcome::cancelled);
+    CHECK(std::filesystem::exists(f.out / "resume.bin.part"));
+    auto journal = read_journal(f.out / "resume.bin.part.journal");
+    REQUIRE(journal.has_value());
+    std::uint64_t saved = 0;
+    for (auto& range : journal->done)
+        saved += range.size();
+    CHECK(saved >= 2 * MiB);
+
+    f.server.clear_faults();
+    f.server.reset_stats();
+    auto second = only_file(f.run(c, m));
+    CHECK(second.outcome == file_outcome::done);
+    CHECK(second.bytes_resumed == saved);
+    CHECK(second.bytes_fetched == size - saved);
+    CHECK(f.server.stats().body_bytes_sent <= size - saved + 2 * c.buffer_size);
+    CHECK(f.matches_synthetic("resume.bin", size));
+    CHECK_FALSE(f.leftovers("resume.bin"));
+}
+
+TEST_CASE("a file already complete is skipped without a request") {
+    engine_fixture f;
+    auto m = f.model({{"done.bin", 123'456}});
+    REQUIRE(f.run(f.config(), m).ok());
+    f.server.reset_stats();
+    auto r = only_file(f.run(f.config(), m));
+    CHECK(r.outcome == file_outcome::skipped);
+    CHECK(f.server.stats().requests == 0);
+}
+
+TEST_CASE("wait_for gives up after its timeout while the model goes on") {
+    engine_fixture f;
+    origin::fault slow;
+    slow.first_byte_delay = std::chrono::milliseconds(800);
+    f.server.add_fault("/late.bin", slow);
+    boost::asio::io_context io;
+    engine e(io.get_executor(), f.config());
+    auto added = e.add(f.model({{"late.bin", 1000}}));
+    REQUIRE(added);
+    bool timed_out = false, finished = false;
+    boost::asio::co_spawn(
+        io,
+        [&]() -> boost::asio::awaitable<void> {
+            auto early = co_await e.wait_for(added.id, std::chrono::milliseconds(50));
+            timed_out = !early.has_value();
+            auto late = co_await e.wait_for(added.id, std::chrono::seconds(30));
+            finished = late.has_value() && late->ok();
+        },
+        boost::asio::detached);
+    io.run_for(std::chrono::seconds(60));
+    CHECK(timed_out);
+    CHECK(finished);
+}

@@ -1,0 +1,289 @@
+// The per-connection coroutine of the origin. The only translation unit of ferry_origin that
+// instantiates Beast's HTTP templates.
+#include "tools/origin/origin_connection.hpp"
+
+#include "tools/origin/connection_watchdog.hpp"
+#include "tools/origin/response_plan.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <openssl/ssl.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstring>
+#include <memory>
+
+namespace ferry::origin {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using asio::ip::tcp;
+using boost::system::error_code;
+
+namespace {
+
+constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t request_header_limit = 64 * 1024;
+constexpr std::chrono::seconds handshake_timeout{15};
+constexpr std::chrono::seconds lingering_close{2};
+constexpr std::size_t extra_chunk = 16 * 1024;
+
+struct open_connection {
+    stats_recorder& stats;
+    std::uint64_t id;
+    explicit open_connection(stats_recorder& s) : stats(s), id(s.connection_opened()) {}
+    ~open_connection() { stats.connection_closed(); }
+    open_connection(const open_connection&) = delete;
+    open_connection& operator=(const open_connection&) = delete;
+};
+
+std::string now_http_date() {
+    return http_date(std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count());
+}
+
+/// Orderly close: our FIN goes after the last byte, and the peer's remaining bytes are read (for a
+/// moment) so that closing does not send a reset that could destroy data still in flight to it.
+asio::awaitable<void> close_gently(tcp::socket& socket, connection_watchdog& watchdog) {
+    error_code ignored;
+    socket.shutdown(tcp::socket::shutdown_send, ignored);
+    watchdog.expires_after(lingering_close);
+    std::array<char, 4096> sink;
+    for (;;) {
+        auto [ec, n] = co_await socket.async_read_some(asio::buffer(sink), use_nothrow);
+        if (ec)
+            break;
+    }
+    socket.close(ignored);
+}
+
+/// A fault's drop: the body stops here and the connection is gone (no TLS close_notify).
+void drop(tcp::socket& socket) {
+    error_code ignored;
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+    socket.close(ignored);
+}
+
+/// A fault's stall: nothing more is sent; the socket stays open until the peer gives up.
+asio::awaitable<void> wait_for_peer_to_close(tcp::socket& socket, connection_watchdog& watchdog) {
+    watchdog.expires_never();
+    std::array<char, 4096> sink;
+    for (;;) {
+        auto [ec, n] = co_await socket.async_read_some(asio::buffer(sink), use_nothrow);
+        if (ec)
+            break;
+    }
+    error_code ignored;
+    socket.close(ignored);
+}
+
+/// One connection's request loop, over TLS or plain TCP.
+template <class Stream>
+class http_session {
+public:
+    http_session(Stream& stream, connection_watchdog& watchdog, const origin_state& state, std::uint64_t id)
+        : stream_(stream), socket_(beast::get_lowest_layer(stream)), watchdog_(watchdog), state_(state), id_(id),
+          chunk_(std::make_unique_for_overwrite<std::byte[]>(std::max<std::size_t>(state.config.chunk_size, 1024))),
+          timer_(stream.get_executor()) {}
+
+    asio::awaitable<void> run() {
+        for (;;) {
+            http::request_parser<http::empty_body> parser;
+            parser.header_limit(request_header_limit);
+            watchdog_.expires_after(state_.config.idle_timeout);
+            auto [ec, n] = co_await http::async_read_header(stream_, buffer_, parser, use_nothrow);
+            if (ec)
+                co_return; // the peer closed, went idle, or sent garbage
+            if (!co_await respond(parser))
+                co_return;
+        }
+    }
+
+private:
+    /// Answers one request; false when the connection is over.
+    asio::awaitable<bool> respond(http::request_parser<http::empty_body>& parser) {
+        const auto& req = parser.get();
+        auto target = std::string_view(req.target().data(), req.target().size());
+        auto field = [&req](http::field f) { return std::string_view(req[f].data(), req[f].size()); };
+        auto path = decode_target_path(target);
+
+        // Requests the origin does not serve get a status through the same path as a fault's.
+        std::optional<fault> f;
+        bool has_body = parser.chunked() || parser.content_length().value_or(0) > 0;
+        if (req.method() != http::verb::get && req.method() != http::verb::head)
+            f = fault{.status = 405, .close = true};
+        else if (has_body || !path)
+            f = fault{.status = 400, .close = true};
+        bool faulted = false;
+        if (!f && (f = state_.faults.match(*path)))
+            faulted = true;
+
+        std::optional<content> file;
+        if (path && !(f && f->status)) {
+            file = state_.catalog.find(*path);
+            if (file && f && f->version)
+                file = file->with_version(f->version);
+        }
+        request_facts facts;
+        facts.head = req.method() == http::verb::head;
+        facts.keep_alive = req.keep_alive();
+        facts.http10 = req.version() == 10;
+        facts.range = field(http::field::range);
+        facts.if_range = field(http::field::if_range);
+        auto plan = plan_response(facts, file ? &*file : nullptr, f ? &*f : nullptr,
+                                  state_.config.rate_per_connection);
+
+        request_record record;
+        record.connection = id_;
+        record.method = std::string(req.method_string());
+        record.target = std::string(target);
+        record.path = path.value_or(std::string());
+        record.host = field(http::field::host);
+        record.range = facts.range;
+        record.if_range = facts.if_range;
+        record.authorization = field(http::field::authorization);
+        record.cookie = field(http::field::cookie);
+        record.status = plan.status;
+        record.faulted = faulted;
+        state_.stats.request(std::move(record));
+
+        co_return co_await send(plan, file ? &*file : nullptr);
+    }
+
+    asio::awaitable<bool> send(const response_plan& plan, const content* file) {
+        if (plan.delay.count() > 0) {
+            watchdog_.expires_never();
+            timer_.expires_after(plan.delay);
+            co_await timer_.async_wait(use_nothrow);
+        }
+        head_.clear();
+        format_head(plan, now_http_date(), head_);
+        if (plan.send_body && !plan.body_from_content)
+            head_ += plan.text; // small: one write with the head
+        if (!co_await write(asio::buffer(head_)))
+            co_return false;
+
+        if (plan.send_body && plan.body_from_content) {
+            std::uint64_t stop = std::min(plan.drop_after.value_or(plan.length), plan.stall_after.value_or(plan.length));
+            if (!co_await send_content(*file, plan.offset, stop, plan.rate))
+                co_return false;
+            if (plan.drop_after) {
+                drop(socket_);
+                co_return false;
+            }
+            if (plan.stall_after) {
+                co_await wait_for_peer_to_close(socket_, watchdog_);
+                co_return false;
+            }
+        }
+        if (plan.send_body && plan.extra_bytes && !co_await send_extra(plan.extra_bytes))
+            co_return false;
+        if (plan.close_after) {
+            co_await close_gently(socket_, watchdog_);
+            co_return false;
+        }
+        co_return true;
+    }
+
+    /// Streams content bytes [offset, offset + length), paced to `rate` bytes/s when nonzero: the
+    /// piece that would end at byte B leaves no earlier than B / rate after the start, so there is
+    /// never a burst above the rate.
+    asio::awaitable<bool> send_content(const content& file, std::uint64_t offset, std::uint64_t length,
+                                       std::uint64_t rate) {
+        const std::size_t chunk = std::max<std::size_t>(state_.config.chunk_size, 1024);
+        // Paced pieces of about 20 ms keep the flow smooth.
+        const std::size_t piece = rate ? std::clamp<std::uint64_t>(rate / 50, 1, chunk) : chunk;
+        const auto start = std::chrono::steady_clock::now();
+        std::uint64_t sent = 0;
+        while (sent < length) {
+            std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(piece, length - sent));
+            if (!file.read(offset + sent, {chunk_.get(), n}))
+                co_return false; // the file shrank or failed: the client sees a short body
+            if (rate) {
+                auto due = start + std::chrono::nanoseconds(
+                                       static_cast<std::int64_t>(double(sent + n) * 1e9 / double(rate)));
+                if (due > std::chrono::steady_clock::now()) {
+                    watchdog_.expires_never();
+                    timer_.expires_at(due);
+                    co_await timer_.async_wait(use_nothrow);
+                }
+            }
+            if (!co_await write(asio::buffer(chunk_.get(), n)))
+                co_return false;
+            sent += n;
+            state_.stats.body_sent(n);
+        }
+        co_return true;
+    }
+
+    asio::awaitable<bool> send_extra(std::uint64_t bytes) {
+        std::memset(chunk_.get(), 'x', std::min<std::uint64_t>(bytes, extra_chunk));
+        while (bytes) {
+            std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(bytes, extra_chunk));
+            if (!co_await write(asio::buffer(chunk_.get(), n)))
+                co_return false;
+            bytes -= n;
+        }
+        co_return true;
+    }
+
+    asio::awaitable<bool> write(asio::const_buffer data) {
+        watchdog_.expires_after(state_.config.write_timeout);
+        auto [ec, n] = co_await asio::async_write(stream_, data, use_nothrow);
+        co_return !ec;
+    }
+
+    Stream& stream_;
+    tcp::socket& socket_;
+    connection_watchdog& watchdog_;
+    const origin_state& state_;
+    std::uint64_t id_;
+    beast::flat_buffer buffer_;
+    std::unique_ptr<std::byte[]> chunk_;
+    std::string head_;
+    asio::steady_timer timer_;
+};
+
+} // namespace
+
+asio::awaitable<void> serve_connection(tcp::socket socket, const origin_state& state) {
+    open_connection guard(state.stats);
+    try {
+        error_code ignored;
+        socket.set_option(tcp::no_delay(true), ignored);
+        if (!state.tls) {
+            connection_watchdog watchdog(socket);
+            http_session<tcp::socket> session(socket, watchdog, state, guard.id);
+            co_await session.run();
+            co_return;
+        }
+        beast::ssl_stream<tcp::socket> stream(std::move(socket), *state.tls);
+        connection_watchdog watchdog(beast::get_lowest_layer(stream));
+        watchdog.expires_after(handshake_timeout);
+        auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, use_nothrow);
+        if (ec) {
+            state.stats.handshake_failed();
+            co_return;
+        }
+        state.stats.handshake_done(SSL_session_reused(stream.native_handle()) == 1);
+        http_session<beast::ssl_stream<tcp::socket>> session(stream, watchdog, state, guard.id);
+        co_await session.run();
+    } catch (const std::exception&) {
+        // A failed allocation or similar: this connection ends, the server goes on.
+    }
+}
+
+} // namespace ferry::origin

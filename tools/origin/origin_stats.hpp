@@ -1,0 +1,67 @@
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace ferry::origin {
+
+/// One request as the origin saw it (header values are "" when absent).
+struct request_record {
+    std::uint64_t sequence = 0;   ///< arrival order since the last reset, from 0
+    std::uint64_t connection = 0; ///< id of the connection it came on (from 1, never reset)
+    std::string method;
+    std::string target;           ///< as sent, with any query
+    std::string path;             ///< decoded, without the query
+    std::string host;
+    std::string range;
+    std::string if_range;
+    std::string authorization;
+    std::string cookie;
+    unsigned status = 0;          ///< what the origin answered
+    bool faulted = false;         ///< a fault rule applied to it
+};
+
+/// A snapshot of what the origin did since start or the last reset_stats().
+struct origin_stats {
+    std::uint64_t connections_accepted = 0;
+    std::uint64_t tls_handshakes = 0;        ///< completed
+    std::uint64_t tls_resumed = 0;           ///< of those, resumed TLS sessions
+    std::uint64_t tls_handshake_failures = 0;///< e.g. the client rejected the certificate
+    std::uint64_t requests = 0;
+    std::uint64_t body_bytes_sent = 0;
+    std::uint64_t connections_open = 0;      ///< now (not reset)
+    std::uint64_t peak_connections_open = 0; ///< highest connections_open (reset to the current value)
+    std::vector<request_record> log;         ///< in arrival order, at most stats_recorder::log_limit
+};
+
+/// Counters of a running origin. Thread-safe: counters are atomics, the request log has a mutex.
+class stats_recorder {
+public:
+    /// The log keeps the first records since a reset; requests past it are counted, not logged.
+    static constexpr std::size_t log_limit = 1'000'000;
+
+    /// A new connection: returns its id.
+    std::uint64_t connection_opened();
+    void connection_closed();
+    void handshake_done(bool resumed);
+    void handshake_failed();
+    /// Logs a request (its sequence is set here) and counts it.
+    void request(request_record record);
+    void body_sent(std::uint64_t bytes) { body_bytes_.fetch_add(bytes, std::memory_order_relaxed); }
+
+    origin_stats snapshot() const;
+    void reset();
+
+private:
+    std::atomic<std::uint64_t> next_connection_{1};
+    std::atomic<std::uint64_t> accepted_{0}, handshakes_{0}, resumed_{0}, handshake_failures_{0};
+    std::atomic<std::uint64_t> requests_{0}, body_bytes_{0}, open_{0}, peak_{0};
+    mutable std::mutex log_mutex_;
+    std::vector<request_record> log_;
+};
+
+} // namespace ferry::origin
