@@ -25,8 +25,8 @@ constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::chrono::milliseconds journal_interval{1000};
 constexpr std::chrono::milliseconds progress_interval{250};
 constexpr int max_validator_restarts = 3;
-constexpr std::size_t initial_adaptive_connections = 4;
-constexpr std::chrono::milliseconds grow_interval{500};
+constexpr std::size_t initial_adaptive_connections = 2;
+constexpr std::chrono::milliseconds grow_interval{300};
 
 bool same_host(const url& a, const url& b) { return a.host == b.host; }
 
@@ -592,21 +592,37 @@ asio::awaitable<error_code> file_transfer::fetch_claim(open_response& io, bool r
             } catch (const boost::system::system_error&) {
                 co_return asio::error::operation_aborted;
             }
-            auto n = co_await io.conn->read_body(io.buffer.data(), granted);
-            ctx_.overall_rate.give_back(granted - (n ? *n : 0));
-            if (!n)
-                co_return n.error();
-            if (*n == 0)
-                co_return make_error_code(net_error::body_too_short);
-            // Another worker may have taken the tail of this claim meanwhile.
-            std::size_t usable = static_cast<std::size_t>(std::min<std::uint64_t>(*n, plan_->end(id) - pos));
-            if (auto ec = store(pos, io.buffer.data(), usable)) {
-                fail(ec, describe_write_error(ec));
-                co_return ec;
+            // Fill the buffer (TLS hands out 16 KiB records) before one positional write.
+            std::size_t filled = 0;
+            error_code read_error;
+            while (filled < granted) {
+                auto n = co_await io.conn->read_body(io.buffer.data() + filled, granted - filled);
+                if (!n) {
+                    read_error = n.error();
+                    break;
+                }
+                if (*n == 0) {
+                    read_error = make_error_code(net_error::body_too_short);
+                    break;
+                }
+                filled += *n;
+                if (filled >= plan_->end(id) - pos)
+                    break; // another worker took the rest of this claim meanwhile
             }
-            plan_->advance(id, usable);
-            pos += usable;
-            maybe_grow();
+            ctx_.overall_rate.give_back(granted - filled);
+            // Bytes that arrived before an error are good: keep them.
+            std::size_t usable = static_cast<std::size_t>(std::min<std::uint64_t>(filled, plan_->end(id) - pos));
+            if (usable > 0) {
+                if (auto ec = store(pos, io.buffer.data(), usable)) {
+                    fail(ec, describe_write_error(ec));
+                    co_return ec;
+                }
+                plan_->advance(id, usable);
+                pos += usable;
+                maybe_grow();
+            }
+            if (read_error)
+                co_return read_error;
         }
         if (pos < request_end)
             io.conn->poison(); // the rest of this response is not ours to read
@@ -656,7 +672,8 @@ error_code file_transfer::store(std::uint64_t offset, const std::byte* data, std
 }
 
 void file_transfer::maybe_grow() {
-    // Adaptive connections: add one while the file's rate keeps rising, stop at the plateau.
+    // Adaptive connections: double them while the file's rate keeps rising (a server that caps
+    // each connection), stop at the plateau (the link, the server or our CPU is the limit).
     if (ctx_.config.connections_per_file != 0 || !ranges_supported_ || !plan_)
         return;
     auto now = std::chrono::steady_clock::now();
@@ -664,17 +681,14 @@ void file_transfer::maybe_grow() {
         return;
     double seconds = std::chrono::duration<double>(now - grow_at_ + grow_interval).count();
     double rate = double(bytes_done() - bytes_at_last_grow_) / seconds;
-    bool rising = rate_at_last_grow_ == 0 || rate > rate_at_last_grow_ * 1.1;
-    bool worth_it = plan_->file_size() - plan_->bytes_done() > 4 * ctx_.config.min_piece;
-    if (rising && worth_it && active_workers_ < ctx_.config.max_connections_per_file) {
-        start_worker(nullptr);
-        if (active_workers_ < ctx_.config.max_connections_per_file)
+    bool rising = rate_at_last_grow_ == 0 || rate > rate_at_last_grow_ * 1.25;
+    bool worth_it = plan_->file_size() - plan_->bytes_done() > 8 * ctx_.config.min_piece;
+    if (rising && worth_it) {
+        std::size_t target = std::min(ctx_.config.max_connections_per_file, 2 * active_workers_);
+        while (active_workers_ < target)
             start_worker(nullptr);
     }
-    if (!rising)
-        grow_at_ = std::chrono::steady_clock::time_point::max(); // plateau: stay where we are
-    else
-        grow_at_ = now + grow_interval;
+    grow_at_ = rising ? now + grow_interval : std::chrono::steady_clock::time_point::max();
     rate_at_last_grow_ = std::max(rate, rate_at_last_grow_);
     bytes_at_last_grow_ = bytes_done();
 }

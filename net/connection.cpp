@@ -54,6 +54,28 @@ struct connection::impl {
 
     beast::tcp_stream& lowest() { return secure ? beast::get_lowest_layer(*secure) : *plain; }
 
+    /// Sets the deadline for a step; the next body read re-arms the stall timer.
+    void expire_after(std::chrono::milliseconds limit) {
+        lowest().expires_after(limit);
+        stall_armed_at = {};
+    }
+
+    void disarm() {
+        lowest().expires_never();
+        stall_armed_at = {};
+    }
+
+    /// Body reads come in 16 KiB TLS records: re-arming the timer for each would cost a syscall
+    /// each. Re-arm once a quarter of the stall timeout has passed instead, so a stall is noticed
+    /// after between 3/4 and all of the timeout.
+    void arm_stall_timer() {
+        auto now = std::chrono::steady_clock::now();
+        if (now - stall_armed_at >= timeouts.stall / 4) {
+            lowest().expires_after(timeouts.stall);
+            stall_armed_at = now;
+        }
+    }
+
     /// Runs `f` with whichever stream this connection has; both give the same awaitable type.
     template <class F>
     auto with_stream(F&& f) {
@@ -70,6 +92,7 @@ struct connection::impl {
     std::optional<std::uint64_t> remaining; ///< fast path: bytes left of a Content-Length body
     bool body_done = true;
     bool keep_alive = false;
+    std::chrono::steady_clock::time_point stall_armed_at{};
 };
 
 connection::connection(std::unique_ptr<impl> impl) : impl_(std::move(impl)) {}
@@ -147,7 +170,7 @@ asio::awaitable<error_code> connection::send(const url& target, const http_reque
     impl_->body_done = false;
     ++requests_;
 
-    impl_->lowest().expires_after(impl_->timeouts.stall);
+    impl_->expire_after(impl_->timeouts.stall);
     auto [ec, n] = co_await impl_->with_stream(
         [&](auto& stream) { return http::async_write(stream, req, use_nothrow); });
     if (ec) {
@@ -159,7 +182,7 @@ asio::awaitable<error_code> connection::send(const url& target, const http_reque
 
 asio::awaitable<boost::system::result<response_head>> connection::read_head() {
     auto& p = *impl_->parser;
-    impl_->lowest().expires_after(impl_->timeouts.first_byte);
+    impl_->expire_after(impl_->timeouts.first_byte);
     auto [ec, n] = co_await impl_->with_stream(
         [&](auto& stream) { return http::async_read_header(stream, impl_->buffer, p, use_nothrow); });
     if (ec) {
@@ -208,7 +231,7 @@ asio::awaitable<boost::system::result<std::size_t>> connection::read_body(void* 
             std::memcpy(data, st.buffer.data().data(), got);
             st.buffer.consume(got);
         } else {
-            st.lowest().expires_after(st.timeouts.stall);
+            st.arm_stall_timer();
             auto [ec, n] = co_await st.with_stream([&](auto& stream) {
                 return stream.async_read_some(asio::buffer(data, want), use_nothrow);
             });
@@ -225,7 +248,7 @@ asio::awaitable<boost::system::result<std::size_t>> connection::read_body(void* 
         *st.remaining -= got;
         if (*st.remaining == 0) {
             st.body_done = true;
-            st.lowest().expires_never();
+            st.disarm();
         }
         co_return got;
     }
@@ -236,7 +259,7 @@ asio::awaitable<boost::system::result<std::size_t>> connection::read_body(void* 
         p.get().body().data = data;
         p.get().body().size = size;
         p.get().body().more = true;
-        st.lowest().expires_after(st.timeouts.stall);
+        st.arm_stall_timer();
         auto [ec, n] = co_await st.with_stream(
             [&](auto& stream) { return http::async_read(stream, st.buffer, p, use_nothrow); });
         std::size_t got = size - p.get().body().size;
@@ -252,7 +275,7 @@ asio::awaitable<boost::system::result<std::size_t>> connection::read_body(void* 
         }
         if (p.is_done()) {
             st.body_done = true;
-            st.lowest().expires_never();
+            st.disarm();
         }
         if (got > 0 || st.body_done)
             co_return got;
