@@ -25,8 +25,8 @@ constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::chrono::milliseconds journal_interval{1000};
 constexpr std::chrono::milliseconds progress_interval{250};
 constexpr int max_validator_restarts = 3;
-constexpr std::size_t initial_adaptive_connections = 2;
-constexpr std::chrono::milliseconds grow_interval{300};
+constexpr std::size_t initial_adaptive_connections = 4;
+constexpr std::chrono::milliseconds grow_interval{150};
 
 bool same_host(const url& a, const url& b) { return a.host == b.host; }
 
