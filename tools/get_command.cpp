@@ -83,6 +83,7 @@ int run_get(std::span<const std::string_view> args) {
     auto& config = options.engine;
     std::vector<std::string> urls;
     std::string input, dir = ".", output, checksum, value;
+    bool jobs_per_model_given = false;
 
     arguments a(args);
     while (!a.done()) {
@@ -103,6 +104,7 @@ int run_get(std::span<const std::string_view> args) {
             config.max_connections = parse_count("--max-connections", value);
         } else if (a.value(arg, "--jobs-per-model", value)) {
             config.max_files_per_model = parse_count("--jobs-per-model", value);
+            jobs_per_model_given = true;
         } else if (a.value(arg, "--limit-rate", value)) {
             auto rate = parse_size(value);
             if (!rate)
@@ -188,6 +190,9 @@ int run_get(std::span<const std::string_view> args) {
             direct.files.front().sha256 = digest;
         }
         models.push_back(std::move(direct));
+        // Plain URLs form one model of their own: -j alone says how many run at once.
+        if (!jobs_per_model_given)
+            config.max_files_per_model = std::max(config.max_files_per_model, config.max_files);
     }
 
     std::error_code ec;
