@@ -20,6 +20,8 @@ boost::asio::ssl::context make_client_tls_context(const std::filesystem::path& e
     }
     ctx.set_verify_mode(ssl::verify_peer);
     // Sessions are kept by the connection pool (per origin) and offered on new connections.
+    // Idle connections (thousands of slow transfers) give their TLS record buffers back.
+    SSL_CTX_set_mode(ctx.native_handle(), SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_session_cache_mode(ctx.native_handle(), SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
     return ctx;
 }

@@ -1,5 +1,6 @@
 // ferry get: download URLs and/or an input file (URL list or JSON manifest).
 #include "engine/manifest.hpp"
+#include "memory/memory_limits.hpp"
 #include "net/url.hpp"
 #include "tools/arguments.hpp"
 #include "tools/commands.hpp"
@@ -30,7 +31,7 @@ constexpr const char* get_usage =
     "      --jobs-per-model N  files in flight per model (default 8)\n"
     "      --retries N         failed attempts allowed per file without progress (default 5)\n"
     "      --timeout SECONDS   stall timeout: no data for this long ends a request (default 30)\n"
-    "      --max-memory SIZE   memory budget for buffers (default 64M)\n"
+    "      --max-memory SIZE   memory budget for buffers (default: 1/64 of RAM or the cgroup limit, 32M..256M)\n"
     "      --no-fsync          skip the syncs before the final rename\n"
     "      --stats FILE        write the final statistics snapshot as JSON\n"
     "      --progress auto|bar|jsonl|none   (auto: bars on a terminal, none otherwise)\n"
@@ -84,6 +85,7 @@ int run_get(std::span<const std::string_view> args) {
     std::vector<std::string> urls;
     std::string input, dir = ".", output, checksum, value;
     bool jobs_per_model_given = false;
+    bool budget_given = false;
 
     arguments a(args);
     while (!a.done()) {
@@ -112,9 +114,10 @@ int run_get(std::span<const std::string_view> args) {
             config.limit_rate = *rate;
         } else if (a.value(arg, "--max-memory", value)) {
             auto size = parse_size(value);
-            if (!size || *size < config.buffer_size)
-                throw usage_error("--max-memory needs a size of at least 256K, not '" + value + "'");
+            if (!size || *size < 1024 * 1024)
+                throw usage_error("--max-memory needs a size of at least 1M, not '" + value + "'");
             config.memory_budget = static_cast<std::size_t>(*size);
+            budget_given = true;
         } else if (a.value(arg, "--ca-cert", value)) {
             config.ca_file = value;
         } else if (a.value(arg, "--header", value)) {
@@ -149,6 +152,13 @@ int run_get(std::span<const std::string_view> args) {
             urls.emplace_back(arg);
         }
     }
+
+    // Buffers: a budget from the machine's memory; each buffer small enough that every allowed
+    // connection gets one from a quarter of it (thousands of slow transfers need little each).
+    if (!budget_given)
+        config.memory_budget = static_cast<std::size_t>(default_buffer_budget());
+    config.buffer_size = std::clamp<std::size_t>(
+        config.memory_budget / (4 * std::max<std::size_t>(config.max_connections, 1)), 16 * 1024, 256 * 1024);
 
     std::vector<model_spec> models;
     if (!input.empty() && input.ends_with(".json")) {
