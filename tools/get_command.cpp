@@ -1,5 +1,6 @@
 // ferry get: download URLs and/or an input file (URL list or JSON manifest).
 #include "engine/manifest.hpp"
+#include "memory/disk_space.hpp"
 #include "memory/memory_limits.hpp"
 #include "net/url.hpp"
 #include "tools/arguments.hpp"
@@ -213,6 +214,17 @@ int run_get(std::span<const std::string_view> args) {
             std::cerr << "ferry: destination " << dir << ": " << mk.message() << "\n";
             return 1;
         }
+    }
+    // Refuse early what obviously cannot fit, instead of failing hours later.
+    std::uint64_t needed = 0;
+    for (auto& m : models)
+        for (auto& f : m.files)
+            if (f.size)
+                needed += *f.size - std::min(*f.size, bytes_on_disk(m.dir, f.path));
+    if (auto available = free_space(dir); available && needed > *available) {
+        std::cerr << "ferry: not enough space in " << dir << ": " << needed << " bytes needed, " << *available
+                  << " free\n";
+        return 1;
     }
     try {
         auto report = run_session(options, std::move(models));
