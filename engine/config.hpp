@@ -28,6 +28,9 @@ struct engine_config {
     std::uint64_t limit_rate = 0;           ///< overall bytes/s, 0 = unlimited (--limit-rate)
     std::size_t buffer_size = 256 * 1024;   ///< bytes read per socket read and written per pwrite
     std::size_t memory_budget = 64 * 1024 * 1024; ///< all body buffers together (--max-memory)
+    /// Resident memory above which no new file starts (running ones go on); 0 picks 80% of the
+    /// machine's RAM or cgroup limit.
+    std::uint64_t memory_pressure_limit = 0;
     /// Smallest piece worth a request of its own; also the first request of each file.
     std::uint64_t min_piece = 1024 * 1024;
     /// Largest single ranged request; longer claims are fetched as several requests on one

@@ -2,6 +2,7 @@
 
 #include "engine/file_transfer.hpp"
 #include "memory/buffer_pool.hpp"
+#include "memory/memory_limits.hpp"
 #include "memory/part_file.hpp"
 #include "memory/resume_journal.hpp"
 #include "net/tls_context.hpp"
@@ -90,6 +91,8 @@ struct engine::state : std::enable_shared_from_this<state> {
           pool(strand, tls, pool_config_of(config)),
           buffers(strand, std::max(config.memory_budget, config.buffer_size), config.buffer_size),
           overall_rate(strand, config.limit_rate),
+          pressure_limit(config.memory_pressure_limit ? config.memory_pressure_limit : memory_limit() / 10 * 8),
+          pressure_timer(strand),
           context{strand, config, pool, buffers, overall_rate, {}} {}
 
     static pool_config pool_config_of(const engine_config& c) {
@@ -99,6 +102,22 @@ struct engine::state : std::enable_shared_from_this<state> {
         p.idle_timeout = c.idle_timeout;
         p.timeouts = c.timeouts;
         return p;
+    }
+
+    /// Under memory pressure nothing new starts; a timer looks again shortly.
+    bool memory_pressure() {
+        if (resident_memory() <= pressure_limit)
+            return false;
+        if (!pressure_wait_armed) {
+            pressure_wait_armed = true;
+            pressure_timer.expires_after(std::chrono::milliseconds(250));
+            pressure_timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+                self->pressure_wait_armed = false;
+                if (!ec)
+                    self->schedule();
+            });
+        }
+        return true;
     }
 
     void schedule() {
@@ -117,8 +136,11 @@ struct engine::state : std::enable_shared_from_this<state> {
                     return;
                 if (m->running >= config.max_files_per_model)
                     break;
-                if (!f.running && !f.finished)
+                if (!f.running && !f.finished) {
+                    if (memory_pressure())
+                        return;
                     start(f);
+                }
             }
         }
     }
@@ -208,6 +230,9 @@ struct engine::state : std::enable_shared_from_this<state> {
     connection_pool pool;
     buffer_pool buffers;
     rate_limiter overall_rate;
+    std::uint64_t pressure_limit;
+    asio::steady_timer pressure_timer;
+    bool pressure_wait_armed = false;
     transfer_context context;
 
     std::map<std::string, std::unique_ptr<model_entry>> models;

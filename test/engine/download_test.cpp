@@ -354,3 +354,29 @@ TEST_CASE("wait_for gives up after its timeout while the model goes on") {
     CHECK(timed_out);
     CHECK(finished);
 }
+
+TEST_CASE("under memory pressure no new file starts") {
+    engine_fixture f;
+    auto c = f.config();
+    c.memory_pressure_limit = 1; // any resident set is above it
+    boost::asio::io_context io;
+    engine e(io.get_executor(), c);
+    auto added = e.add(f.model({{"held.bin", 1000}}));
+    REQUIRE(added);
+    std::optional<model_result> early, late;
+    boost::asio::co_spawn(
+        io,
+        [&]() -> boost::asio::awaitable<void> {
+            auto first = e.wait_for(added.id, std::chrono::milliseconds(600));
+            early = co_await std::move(first);
+            e.stop();
+            auto second = e.wait(added.id);
+            late = co_await std::move(second);
+        },
+        boost::asio::detached);
+    io.run_for(std::chrono::seconds(30));
+    CHECK_FALSE(early.has_value());
+    REQUIRE(late.has_value());
+    CHECK(late->files.front().outcome == file_outcome::cancelled);
+    CHECK(f.server.stats().requests == 0);
+}
