@@ -46,6 +46,8 @@ TEST_CASE("files of every boundary size arrive byte-identical") {
         if (r.path == "/many.bin" && !r.range.empty())
             ++ranged;
     CHECK(ranged >= 4);
+    // New connections to the origin resumed the TLS session of an earlier one.
+    CHECK(stats.tls_resumed > 0);
 }
 
 TEST_CASE("a wrong checksum fails the file and leaves nothing in place") {
@@ -379,4 +381,31 @@ TEST_CASE("under memory pressure no new file starts") {
     REQUIRE(late.has_value());
     CHECK(late->files.front().outcome == file_outcome::cancelled);
     CHECK(f.server.stats().requests == 0);
+}
+
+TEST_CASE("two engines share one io_context") {
+    engine_fixture f;
+    boost::asio::io_context io;
+    engine first(io.get_executor(), f.config());
+    engine second(io.get_executor(), f.config());
+    auto a = f.model({{"first.bin", 2 * MiB}});
+    a.id = "a";
+    auto b = f.model({{"second.bin", 3 * MiB}});
+    b.id = "b";
+    auto added_a = first.add(a);
+    auto added_b = second.add(b);
+    REQUIRE(added_a);
+    REQUIRE(added_b);
+    int done = 0;
+    auto handler = [&](std::exception_ptr e, model_result r) {
+        CHECK_FALSE(e);
+        CHECK(r.ok());
+        ++done;
+    };
+    first.async_wait(added_a.id, handler);
+    second.async_wait(added_b.id, handler);
+    io.run_for(std::chrono::seconds(60));
+    CHECK(done == 2);
+    CHECK(f.matches_synthetic("first.bin", 2 * MiB));
+    CHECK(f.matches_synthetic("second.bin", 3 * MiB));
 }
