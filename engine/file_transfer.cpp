@@ -4,7 +4,6 @@
 #include "net/http_fields.hpp"
 
 #include <algorithm>
-#include <fstream>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -29,22 +28,6 @@ constexpr std::size_t initial_adaptive_connections = 4;
 constexpr std::chrono::milliseconds grow_interval{150};
 
 bool same_host(const url& a, const url& b) { return a.host == b.host; }
-
-/// Hashes a complete file on disk (an earlier run's result) to decide whether to skip it.
-std::optional<sha256_digest> hash_file(const std::filesystem::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
-        return std::nullopt;
-    sha256 h;
-    std::vector<char> buffer(1 << 20);
-    while (in) {
-        in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-        h.update(buffer.data(), static_cast<std::size_t>(in.gcount()));
-    }
-    if (in.bad())
-        return std::nullopt;
-    return h.finish();
-}
 
 } // namespace
 
@@ -102,7 +85,7 @@ asio::awaitable<file_result> file_transfer::run() {
     if (spec_.size) {
         auto existing = existing_file_size(dir_, spec_.path);
         if (existing && *existing == *spec_.size &&
-            (!spec_.sha256 || hash_file(result_.path) == spec_.sha256)) {
+            (!spec_.sha256 || sha256_of_file(result_.path) == spec_.sha256)) {
             result_.outcome = file_outcome::skipped;
             result_.size = *spec_.size;
             emit(event::kind::skipped);

@@ -2,6 +2,9 @@
 
 #include <openssl/evp.h>
 
+#include <fstream>
+#include <vector>
+
 #include <stdexcept>
 
 namespace ferry {
@@ -41,6 +44,21 @@ sha256_digest sha256::finish() {
         EVP_DigestInit_ex(impl_->ctx, EVP_sha256(), nullptr) != 1)
         throw std::runtime_error("SHA-256 finish failed");
     return out;
+}
+
+std::optional<sha256_digest> sha256_of_file(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        return std::nullopt;
+    sha256 h;
+    std::vector<char> buffer(1 << 20);
+    while (in) {
+        in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+        h.update(buffer.data(), static_cast<std::size_t>(in.gcount()));
+    }
+    if (in.bad())
+        return std::nullopt;
+    return h.finish();
 }
 
 std::string to_hex(const sha256_digest& digest) {

@@ -3,6 +3,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,6 +31,8 @@ private:
 };
 
 std::string to_hex(const sha256_digest& digest);
+/// SHA-256 of a whole file on disk; nullopt when it cannot be read.
+std::optional<sha256_digest> sha256_of_file(const std::filesystem::path& path);
 /// 64 hex digits (either case); nullopt otherwise.
 std::optional<sha256_digest> parse_sha256_hex(std::string_view hex);
 

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "perf/byte_size.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -40,6 +42,6 @@ private:
 /// A positive integer option value, or usage_error naming the option.
 std::uint64_t parse_count(std::string_view option, std::string_view text);
 /// A size or rate: 750K, 20M, 1G, 1.5M, plain bytes (powers of 1024, as in curl).
-std::optional<std::uint64_t> parse_size(std::string_view text);
+using ferry::parse_byte_size;
 
 } // namespace ferry::cli

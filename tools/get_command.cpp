@@ -109,12 +109,12 @@ int run_get(std::span<const std::string_view> args) {
             config.max_files_per_model = parse_count("--jobs-per-model", value);
             jobs_per_model_given = true;
         } else if (a.value(arg, "--limit-rate", value)) {
-            auto rate = parse_size(value);
+            auto rate = parse_byte_size(value);
             if (!rate)
                 throw usage_error("--limit-rate needs a rate like 750K, 20M or 1G, not '" + value + "'");
             config.limit_rate = *rate;
         } else if (a.value(arg, "--max-memory", value)) {
-            auto size = parse_size(value);
+            auto size = parse_byte_size(value);
             if (!size || *size < 1024 * 1024)
                 throw usage_error("--max-memory needs a size of at least 1M, not '" + value + "'");
             config.memory_budget = static_cast<std::size_t>(*size);

@@ -43,7 +43,7 @@ constexpr const char* origin_usage =
     "                           close  skip=N  times=N  (see tools/origin/fault_spec.hpp)\n";
 
 std::uint64_t size_option(std::string_view option, std::string_view text) {
-    auto n = parse_size(text);
+    auto n = parse_byte_size(text);
     if (!n)
         throw usage_error("option " + std::string(option) + " needs a size like 512K, 20M or 2G, not '" +
                           std::string(text) + "'");

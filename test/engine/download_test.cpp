@@ -318,7 +318,9 @@ TEST_CASE("a cancelled download resumes and fetches only what was missing") {
     CHECK(second.outcome == file_outcome::done);
     CHECK(second.bytes_resumed == saved);
     CHECK(second.bytes_fetched == size - saved);
-    CHECK(f.server.stats().body_bytes_sent <= size - saved + 2 * c.buffer_size);
+    // What the origin sent beyond the missing bytes is only what a steal cut short (data in
+    // flight in socket buffers), far less than the saved part it did not send again.
+    CHECK(f.server.stats().body_bytes_sent <= size - saved + 1 * MiB);
     CHECK(f.matches_synthetic("resume.bin", size));
     CHECK_FALSE(f.leftovers("resume.bin"));
 }

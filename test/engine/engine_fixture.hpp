@@ -31,19 +31,6 @@ inline std::filesystem::path make_temp_dir() {
     return pattern;
 }
 
-inline std::optional<sha256_digest> file_sha256(const std::filesystem::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
-        return std::nullopt;
-    sha256 h;
-    std::vector<char> buffer(1 << 20);
-    while (in) {
-        in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-        h.update(buffer.data(), static_cast<std::size_t>(in.gcount()));
-    }
-    return h.finish();
-}
-
 struct engine_fixture {
     origin::origin_server server;
     std::filesystem::path dir = make_temp_dir();
@@ -112,7 +99,7 @@ struct engine_fixture {
     }
 
     bool matches_synthetic(const std::string& name, std::uint64_t size, std::uint64_t version = 0) const {
-        return file_sha256(out / name) == origin::synthetic_sha256(name, size, server.config().seed + version);
+        return sha256_of_file(out / name) == origin::synthetic_sha256(name, size, server.config().seed + version);
     }
     bool leftovers(const std::string& name) const {
         return std::filesystem::exists(out / (name + ".part")) || std::filesystem::exists(out / (name + ".part.journal"));

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "perf/byte_size.hpp"
 #include "tools/origin/fault.hpp"
 
 #include <string>
@@ -46,8 +47,7 @@ struct fault_rule_text {
 };
 fault_rule_text parse_fault_rule(std::string_view text);
 
-/// A size such as 750K, 20M, 1G, 1.5M or plain bytes (powers of 1024); nullopt when malformed.
-/// The same grammar as the CLI's sizes.
-std::optional<std::uint64_t> parse_byte_size(std::string_view text);
+/// Sizes in fault specs use the CLI's grammar.
+using ferry::parse_byte_size;
 
 } // namespace ferry::origin
