@@ -21,7 +21,10 @@ using boost::system::error_code;
 namespace {
 
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+// The journal is rewritten after this much time or this many new bytes, whichever comes first:
+// a kill loses at most that much work, for a small write and rename.
 constexpr std::chrono::milliseconds journal_interval{1000};
+constexpr std::uint64_t journal_bytes = 4 * 1024 * 1024;
 constexpr std::chrono::milliseconds progress_interval{250};
 constexpr int max_validator_restarts = 3;
 constexpr std::size_t initial_adaptive_connections = 4;
@@ -749,9 +752,11 @@ void file_transfer::save_journal(bool force) {
     if (!plan_ || !size_ || !part_.is_open() || !ranges_supported_)
         return;
     auto now = std::chrono::steady_clock::now();
-    if (!force && now - last_journal_ < journal_interval)
+    auto done = plan_->bytes_done();
+    if (!force && now - last_journal_ < journal_interval && done - std::min(done, journaled_bytes_) < journal_bytes)
         return;
     last_journal_ = now;
+    journaled_bytes_ = done;
     journal_record record;
     record.url = mirrors_.front().redacted();
     record.size = *size_;

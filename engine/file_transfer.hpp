@@ -113,6 +113,7 @@ private:
     std::optional<std::chrono::milliseconds> last_retry_after_;
 
     std::chrono::steady_clock::time_point last_journal_{};
+    std::uint64_t journaled_bytes_ = 0; ///< bytes_done() when the journal was last written
     std::chrono::steady_clock::time_point last_progress_{};
     std::chrono::steady_clock::time_point started_{};
     // Adaptive connections.
