@@ -102,7 +102,7 @@ int run_origin(std::span<const std::string_view> args) {
                 throw usage_error(std::string("--fault: ") + e.what());
             }
         } else {
-            throw usage_error("ferry origin: unknown option '" + std::string(arg) + "' (ferry origin --help)");
+            throw usage_error("origin: unknown option '" + std::string(arg) + "' (ferry origin --help)");
         }
     }
     if (config.cert_file.empty() != config.key_file.empty())
