@@ -206,12 +206,13 @@ int run_get(std::span<const std::string_view> args) {
             config.max_files_per_model = std::max(config.max_files_per_model, config.max_files);
     }
 
-    std::error_code ec;
-    if (!std::filesystem::is_directory(dir, ec)) {
-        std::error_code mk;
-        std::filesystem::create_directories(dir, mk);
-        if (mk) {
-            std::cerr << "ferry: destination " << dir << ": " << mk.message() << "\n";
+    // The destination and each model's directory (files create what lies below them).
+    for (auto& m : models) {
+        std::error_code ec;
+        std::filesystem::create_directories(m.dir, ec);
+        if (ec || !std::filesystem::is_directory(m.dir)) {
+            std::cerr << "ferry: cannot use destination " << m.dir.string() << ": "
+                      << (ec ? ec.message() : "not a directory") << "\n";
             return 1;
         }
     }
