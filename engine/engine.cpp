@@ -69,11 +69,12 @@ struct engine::state : std::enable_shared_from_this<state> {
         std::unique_ptr<file_transfer> transfer;
         bool running = false;
         bool finished = false;
+        bool requeue = false; ///< stopped by a pause: back to the queue when its transfer ends
         file_result result;
     };
 
     struct model_entry {
-        model_entry(asio::any_io_executor ex) : done_signal(ex, asio::steady_timer::time_point::max()) {}
+        model_entry(asio::any_io_executor ex) : done_signal(ex, asio::steady_timer::time_point::max()), rate(ex, 0) {}
         model_spec spec;
         std::uint64_t arrival = 0;
         std::list<file_entry> files;
@@ -83,6 +84,7 @@ struct engine::state : std::enable_shared_from_this<state> {
         bool cancelled = false;
         bool discard = false;
         asio::steady_timer done_signal; ///< cancelled when every file has finished
+        rate_limiter rate;              ///< the model's own limit (spec.limit_rate, changeable)
         bool done() const noexcept { return finished == files.size(); }
     };
 
@@ -120,6 +122,21 @@ struct engine::state : std::enable_shared_from_this<state> {
         return true;
     }
 
+    /// schedule() soon, once however often asked: control calls and models added together (before
+    /// the executor runs, say) are all seen before anything starts, so priorities decide.
+    void request_schedule() {
+        if (schedule_pending)
+            return;
+        schedule_pending = true;
+        asio::post(strand, [self = shared_from_this()] {
+            self->schedule_pending = false;
+            self->schedule();
+        });
+    }
+
+    /// Starts queued files while the limits allow: models by priority then arrival, files in their
+    /// order (small first). A model at its own cap (max_files_per_model) lets the next one use the
+    /// free slot; nothing else does: when max_files is reached, nothing starts for a lower priority.
     void schedule() {
         if (stopped)
             return;
@@ -149,7 +166,7 @@ struct engine::state : std::enable_shared_from_this<state> {
         f.running = true;
         ++f.model->running;
         ++running_files;
-        f.transfer = std::make_unique<file_transfer>(context, f.model->spec.id, f.model->spec.dir, f.spec);
+        f.transfer = std::make_unique<file_transfer>(context, f.model->spec.id, f.model->spec.dir, f.spec, &f.model->rate);
         auto slot = f.transfer->slot();
         asio::co_spawn(strand, f.transfer->run(),
                        asio::bind_cancellation_slot(slot, [self = shared_from_this(), &f](std::exception_ptr e, file_result r) {
@@ -174,15 +191,14 @@ struct engine::state : std::enable_shared_from_this<state> {
         --m.running;
         --running_files;
         bytes_fetched += r.bytes_fetched;
-        bool requeue = r.outcome == file_outcome::cancelled && m.paused && !m.cancelled && !stopped;
+        // A pause stopped it: back to the queue (even when resumed meanwhile), unless cancelled since.
+        bool requeue = f.requeue && r.outcome == file_outcome::cancelled && !m.cancelled && !stopped;
+        f.requeue = false;
         // The transfer object goes once its coroutine is over (we are in its completion).
         asio::post(strand, [t = std::shared_ptr<file_transfer>(std::move(f.transfer))] {});
         if (!requeue) {
-            if (r.outcome == file_outcome::cancelled && m.discard) {
-                std::error_code ignored;
-                std::filesystem::remove(r.path.string() + ".part", ignored);
-                remove_journal(r.path.string() + ".part.journal");
-            }
+            if (r.outcome == file_outcome::cancelled && m.discard)
+                discard_partial(r.path);
             f.finished = true;
             f.result = std::move(r);
             ++m.finished;
@@ -193,12 +209,18 @@ struct engine::state : std::enable_shared_from_this<state> {
         schedule();
     }
 
+    static void discard_partial(const std::filesystem::path& final_path) {
+        std::error_code ignored;
+        std::filesystem::remove(final_path.string() + ".part", ignored);
+        remove_journal(final_path.string() + ".part.journal");
+    }
+
     void cancel_model(model_entry& m, bool discard) {
         m.cancelled = true;
         m.discard = m.discard || discard;
         for (auto& f : m.files) {
             if (f.running) {
-                f.transfer->cancel();
+                f.transfer->cancel(); // finished() discards its .part when asked
             } else if (!f.finished) {
                 f.finished = true;
                 f.result.path = m.spec.dir / f.spec.path;
@@ -206,6 +228,11 @@ struct engine::state : std::enable_shared_from_this<state> {
                 f.result.outcome = file_outcome::cancelled;
                 ++m.finished;
                 --queued_files;
+                // A paused file has a .part from its earlier run.
+                if (m.discard)
+                    discard_partial(f.result.path);
+            } else if (discard && f.result.outcome == file_outcome::cancelled) {
+                discard_partial(f.result.path); // cancelled earlier, discarded now
             }
         }
         if (m.done())
@@ -240,6 +267,8 @@ struct engine::state : std::enable_shared_from_this<state> {
     std::size_t running_files = 0;
     std::uint64_t bytes_fetched = 0;
     bool stopped = false;
+    bool schedule_pending = false;
+    bool paused_all = false; ///< pause() of everything: models added meanwhile start paused too
 
     // Touched from any thread by add(): ids and the queue bound.
     std::mutex admission_mutex;
@@ -287,11 +316,13 @@ add_result engine::add(model_spec model) {
         }
         model.files.clear();
         entry->spec = std::move(model);
+        entry->rate.set_rate(entry->spec.limit_rate);
+        entry->paused = s->paused_all;
         auto& m = *entry;
         s->models.emplace(m.spec.id, std::move(entry));
         if (s->stopped)
             s->cancel_model(m, false);
-        s->schedule();
+        s->request_schedule();
     });
     return out;
 }
@@ -357,23 +388,30 @@ asio::awaitable<std::vector<model_result>> engine::wait_all() {
 
 void engine::pause(std::optional<std::string> id) {
     asio::post(strand_, [s = state_, id = std::move(id)] {
+        if (!id)
+            s->paused_all = true;
         for (auto& [mid, m] : s->models) {
             if (id && *id != mid)
                 continue;
             m->paused = true;
-            for (auto& f : m->files)
-                if (f.running)
+            for (auto& f : m->files) {
+                if (f.running && !m->cancelled) {
+                    f.requeue = true;
                     f.transfer->cancel();
+                }
+            }
         }
     });
 }
 
 void engine::resume(std::optional<std::string> id) {
     asio::post(strand_, [s = state_, id = std::move(id)] {
+        if (!id)
+            s->paused_all = false;
         for (auto& [mid, m] : s->models)
             if (!id || *id == mid)
                 m->paused = false;
-        s->schedule();
+        s->request_schedule();
     });
 }
 
@@ -388,12 +426,21 @@ void engine::set_priority(const std::string& id, priority p) {
     asio::post(strand_, [s = state_, id, p] {
         if (auto it = s->models.find(id); it != s->models.end())
             it->second->spec.prio = p;
-        s->schedule();
+        s->request_schedule();
     });
 }
 
 void engine::set_limit_rate(std::uint64_t rate) {
     asio::post(strand_, [s = state_, rate] { s->overall_rate.set_rate(rate); });
+}
+
+void engine::set_limit_rate(const std::string& id, std::uint64_t rate) {
+    asio::post(strand_, [s = state_, id, rate] {
+        if (auto it = s->models.find(id); it != s->models.end()) {
+            it->second->spec.limit_rate = rate;
+            it->second->rate.set_rate(rate);
+        }
+    });
 }
 
 void engine::stop() {

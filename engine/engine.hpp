@@ -82,7 +82,8 @@ public:
     boost::asio::awaitable<std::vector<model_result>> wait_all();
 
     /// Pause or resume one model (by id) or all (nullopt). Paused models start no new file and
-    /// their running files stop (resumable) and go back to the queue.
+    /// their running files stop (resumable: .part and journal stay) and go back to the queue.
+    /// Pausing all also holds models added later, until resume() of all.
     void pause(std::optional<std::string> id = std::nullopt);
     void resume(std::optional<std::string> id = std::nullopt);
     /// Cancels a model: its transfers stop, .part files and journals stay (or are deleted when
@@ -91,6 +92,9 @@ public:
     void set_priority(const std::string& id, priority p);
     /// Overall rate limit in bytes/s (0 = none), effective within a tick.
     void set_limit_rate(std::uint64_t rate);
+    /// One model's own limit in bytes/s (0 = none), effective within a tick; it applies together
+    /// with the overall limit and each file's own (file_spec::limit_rate). Unknown ids are ignored.
+    void set_limit_rate(const std::string& id, std::uint64_t rate);
 
     /// Stops everything: running transfers are cancelled (resumable), queued ones never start.
     void stop();

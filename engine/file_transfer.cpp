@@ -46,8 +46,10 @@ struct file_transfer::open_response {
     bool empty_file = false;        ///< the file has no bytes: nothing to read
 };
 
-file_transfer::file_transfer(transfer_context& context, std::string model, std::filesystem::path dir, file_spec spec)
+file_transfer::file_transfer(transfer_context& context, std::string model, std::filesystem::path dir, file_spec spec,
+                             rate_limiter* model_rate)
     : ctx_(context), model_(std::move(model)), dir_(std::move(dir)), spec_(std::move(spec)),
+      file_rate_(ctx_.executor, spec_.limit_rate), limiters_{&ctx_.overall_rate, model_rate, &file_rate_},
       workers_done_(ctx_.executor) {}
 
 file_transfer::~file_transfer() = default;
@@ -96,6 +98,7 @@ asio::awaitable<file_result> file_transfer::run() {
         }
     }
 
+    bool committed = false; // in place: a cancel that came during verification changes nothing
     auto opened = part_file::open(dir_, spec_.path);
     if (!opened) {
         fail(opened.error(), "cannot create " + (result_.path.string() + ".part") + ": " + opened.error().message());
@@ -122,6 +125,8 @@ asio::awaitable<file_result> file_transfer::run() {
             if (end == attempt_end::complete) {
                 if (auto ec = co_await verify_and_commit())
                     fail(ec, failure_message_);
+                else
+                    committed = true;
                 break;
             }
             if (end == attempt_end::restart && !cancelled_) {
@@ -149,7 +154,7 @@ asio::awaitable<file_result> file_transfer::run() {
 
     result_.size = size_.value_or(streamed_);
     result_.bytes_resumed = resumed_bytes_;
-    if (cancelled_) {
+    if (cancelled_ && !committed) {
         result_.outcome = file_outcome::cancelled;
         emit(event::kind::cancelled);
     } else if (failure_) {
@@ -348,7 +353,7 @@ file_transfer::request(connection_pool::handle& conn, std::size_t mirror, std::u
                 for (auto& [name, value] : ctx_.config.headers)
                     req.fields.emplace_back(name, value);
 
-            bool reused = conn.reused();
+            bool reused = conn.reused() || conn->requests_served() > 0;
             auto sent = co_await conn->send(target, req);
             if (!sent)
                 head = co_await conn->read_head();
@@ -357,7 +362,9 @@ file_transfer::request(connection_pool::handle& conn, std::size_t mirror, std::u
             if (head)
                 break;
             // A kept-alive connection the server closed meanwhile: one more try on a fresh one.
-            bool stale = reused && fresh_retry_allowed && is_transient(head.error());
+            // Garbage where the head should start (a previous body longer than announced) is
+            // the same: the kept-alive connection is to blame, not this request.
+            bool stale = reused && fresh_retry_allowed && head.error() != asio::error::operation_aborted;
             conn->poison();
             conn = {};
             if (!stale) {
@@ -573,10 +580,12 @@ asio::awaitable<error_code> file_transfer::fetch_claim(open_response& io, bool r
             std::size_t want = static_cast<std::size_t>(
                 std::min<std::uint64_t>(io.buffer.size(), std::min(request_end, plan_->end(id)) - pos));
             std::size_t granted = want;
-            try {
-                granted = co_await ctx_.overall_rate.acquire(want);
-            } catch (const boost::system::system_error&) {
-                co_return asio::error::operation_aborted;
+            if (any_limited(limiters_)) {
+                auto tokens = grant(want);
+                auto granted_or = co_await std::move(tokens);
+                if (!granted_or)
+                    co_return granted_or.error();
+                granted = *granted_or;
             }
             // Fill the buffer (TLS hands out 16 KiB records) before one positional write.
             std::size_t filled = 0;
@@ -595,7 +604,7 @@ asio::awaitable<error_code> file_transfer::fetch_claim(open_response& io, bool r
                 if (filled >= plan_->end(id) - pos)
                     break; // another worker took the rest of this claim meanwhile
             }
-            ctx_.overall_rate.give_back(granted - filled);
+            give_back_all(limiters_, granted - filled);
             // Bytes that arrived before an error are good: keep them.
             std::size_t usable = static_cast<std::size_t>(std::min<std::uint64_t>(filled, plan_->end(id) - pos));
             if (usable > 0) {
@@ -621,13 +630,15 @@ asio::awaitable<error_code> file_transfer::fetch_claim(open_response& io, bool r
 asio::awaitable<error_code> file_transfer::fetch_stream(open_response& io) {
     for (;;) {
         std::size_t granted = io.buffer.size();
-        try {
-            granted = co_await ctx_.overall_rate.acquire(granted);
-        } catch (const boost::system::system_error&) {
-            co_return asio::error::operation_aborted;
+        if (any_limited(limiters_)) {
+            auto tokens = grant(granted);
+            auto granted_or = co_await std::move(tokens);
+            if (!granted_or)
+                co_return granted_or.error();
+            granted = *granted_or;
         }
         auto n = co_await io.conn->read_body(io.buffer.data(), granted);
-        ctx_.overall_rate.give_back(granted - (n ? *n : 0));
+        give_back_all(limiters_, granted - (n ? *n : 0));
         if (!n)
             co_return n.error();
         if (*n == 0)
@@ -637,6 +648,15 @@ asio::awaitable<error_code> file_transfer::fetch_stream(open_response& io) {
             co_return ec;
         }
         streamed_ += *n;
+    }
+}
+
+asio::awaitable<boost::system::result<std::size_t>> file_transfer::grant(std::size_t want) {
+    try {
+        auto tokens = acquire_all(limiters_, want);
+        co_return co_await std::move(tokens);
+    } catch (const boost::system::system_error&) {
+        co_return error_code(asio::error::operation_aborted);
     }
 }
 

@@ -10,6 +10,7 @@
 #include "net/url.hpp"
 #include "queue/segment_plan.hpp"
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -30,14 +31,21 @@ namespace ferry {
 ///
 /// Lives on the engine's strand; run() is started once. cancel() stops it, leaving the .part and
 /// journal for a later resume.
+///
+/// Bandwidth: every read takes tokens from the overall limiter (context), the model's (`model_rate`,
+/// may be null; must outlive the transfer) and the file's own (spec.limit_rate); unlimited ones
+/// cost nothing.
 class file_transfer {
 public:
-    file_transfer(transfer_context& context, std::string model, std::filesystem::path dir, file_spec spec);
+    file_transfer(transfer_context& context, std::string model, std::filesystem::path dir, file_spec spec,
+                  rate_limiter* model_rate = nullptr);
     ~file_transfer();
 
     boost::asio::awaitable<file_result> run();
     /// Stops every request of this file (from the strand). run() then finishes with `cancelled`.
     void cancel();
+    /// This file's own limit in bytes/s (0 = none), effective within a tick (from the strand).
+    void set_limit_rate(std::uint64_t rate) { file_rate_.set_rate(rate); }
 
     const file_spec& spec() const noexcept { return spec_; }
     std::uint64_t bytes_done() const noexcept;
@@ -65,6 +73,8 @@ private:
     boost::asio::awaitable<void> worker(std::size_t index, std::shared_ptr<open_response> first);
     boost::asio::awaitable<boost::system::error_code> fetch_claim(open_response& io, bool request_open);
     boost::asio::awaitable<boost::system::error_code> fetch_stream(open_response& io);
+    /// Tokens for up to `want` bytes from every limiter; operation_aborted when cancelled.
+    boost::asio::awaitable<boost::system::result<std::size_t>> grant(std::size_t want);
     boost::system::error_code store(std::uint64_t offset, const std::byte* data, std::size_t size);
     void maybe_grow();
     boost::asio::awaitable<bool> back_off(const boost::system::error_code& ec, bool made_progress);
@@ -79,6 +89,8 @@ private:
     std::filesystem::path dir_;
     file_spec spec_;
     file_result result_;
+    rate_limiter file_rate_;
+    std::array<rate_limiter*, 3> limiters_; ///< overall, model, file
 
     std::vector<url> mirrors_;       ///< where requests go (after redirects)
     std::vector<url> original_;      ///< as given, for credentials and signed-URL renewal

@@ -22,6 +22,7 @@ struct file_spec {
     std::filesystem::path path;            ///< relative to the model's directory
     std::optional<std::uint64_t> size;     ///< expected size, when known
     std::optional<sha256_digest> sha256;   ///< expected digest, when known
+    std::uint64_t limit_rate = 0;          ///< bytes/s for this file, 0 = no limit of its own
 };
 
 /// A group of files fetched together under one priority.

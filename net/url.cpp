@@ -20,6 +20,11 @@ boost::system::result<url> from_parsed(boost::urls::url_view u) {
     if (!u.has_authority() || u.encoded_host().empty())
         return make_error_code(net_error::bad_url);
     out.host = u.host_address(); // without the brackets of an IPv6 literal
+    // Percent-decoded: a NUL, CR, LF or space here would cut the name short for the resolver
+    // and TLS (C strings) while the Host header carries the rest (header injection).
+    for (unsigned char c : out.host)
+        if (c <= 0x20 || c == 0x7f)
+            return make_error_code(net_error::bad_url);
     if (u.has_port()) {
         auto port = u.port_number();
         if (port == 0)

@@ -1,6 +1,8 @@
 #include "perf/rate_limiter.hpp"
 
 #include <algorithm>
+#include <array>
+#include <exception>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -40,7 +42,16 @@ asio::awaitable<std::size_t> rate_limiter::acquire(std::size_t want) {
     waiter self{want, 0, &wake};
     waiters_.push_back(&self);
     schedule_tick();
-    co_await wake.async_wait(asio::as_tuple(asio::use_awaitable));
+    auto waited = wake.async_wait(asio::as_tuple(asio::use_awaitable));
+    try {
+        co_await std::move(waited);
+    } catch (...) {
+        // A caller cancelled before it could suspend (throw_if_cancelled): leave the queue, and
+        // return a grant that came meanwhile.
+        std::erase(waiters_, &self);
+        bucket_.give_back(self.granted);
+        throw;
+    }
     if (self.granted == 0) {
         // Woken without a grant: cancelled.
         std::erase(waiters_, &self);
@@ -75,6 +86,53 @@ void rate_limiter::schedule_tick() {
         ticking_ = false;
         serve();
     });
+}
+
+asio::awaitable<std::size_t> acquire_all(std::span<rate_limiter* const> limiters, std::size_t want) {
+    want = std::max<std::size_t>(want, 1);
+    // Slowest first: it decides the grant, and tokens held from the others while it makes us
+    // wait would be withheld from their other users.
+    std::array<rate_limiter*, 8> order{};
+    std::array<std::size_t, 8> granted_by{};
+    std::size_t count = 0;
+    for (auto* l : limiters)
+        if (l && !l->unlimited() && count < order.size())
+            order[count++] = l;
+    std::sort(order.begin(), order.begin() + count, [](auto* a, auto* b) { return a->rate() < b->rate(); });
+
+    std::size_t granted = want;
+    std::size_t held = 0;
+    std::exception_ptr failure;
+    for (; held < count; ++held) {
+        try {
+            auto asked = order[held]->acquire(granted);
+            granted_by[held] = co_await std::move(asked);
+        } catch (...) {
+            failure = std::current_exception();
+            break;
+        }
+        granted = std::min(granted, granted_by[held]);
+    }
+    if (failure) {
+        for (std::size_t i = 0; i < held; ++i)
+            order[i]->give_back(granted_by[i]);
+        std::rethrow_exception(failure);
+    }
+    for (std::size_t i = 0; i < count; ++i)
+        order[i]->give_back(granted_by[i] - granted);
+    co_return granted;
+}
+
+void give_back_all(std::span<rate_limiter* const> limiters, std::size_t n) noexcept {
+    if (n == 0)
+        return;
+    for (auto* l : limiters)
+        if (l)
+            l->give_back(n);
+}
+
+bool any_limited(std::span<rate_limiter* const> limiters) noexcept {
+    return std::any_of(limiters.begin(), limiters.end(), [](auto* l) { return l && !l->unlimited(); });
 }
 
 } // namespace ferry

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <span>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -27,6 +28,8 @@ public:
     /// Changes the rate; takes effect within a tick. Waiting transfers are re-served at once.
     void set_rate(std::uint64_t rate);
     std::uint64_t rate() const noexcept { return bucket_.rate(); }
+    /// True at rate 0. Callers may then skip acquire() altogether: it would grant all at once.
+    bool unlimited() const noexcept { return bucket_.unlimited(); }
 
     /// Permission to read up to `want` bytes: returns between 1 and `want`. Waits when the bucket
     /// is empty. Throws system_error(operation_aborted) when the caller is cancelled.
@@ -51,5 +54,16 @@ private:
     bool ticking_ = false;
     std::deque<waiter*> waiters_;
 };
+
+/// Permission from several limiters at once (overall, per model, per file...): asks each limited
+/// one in turn, the slowest first, for what the previous ones granted, then gives back to each what
+/// it granted beyond the smallest grant (at most 8 limiters are asked). Null and unlimited limiters
+/// are skipped; when all are, this returns `want` without waiting. Returns between 1 and `want`. Throws
+/// system_error(operation_aborted) when the caller is cancelled, after giving back what it held.
+boost::asio::awaitable<std::size_t> acquire_all(std::span<rate_limiter* const> limiters, std::size_t want);
+/// Gives `n` unused bytes back to every limiter of an acquire_all() (unlimited ones ignore it).
+void give_back_all(std::span<rate_limiter* const> limiters, std::size_t n) noexcept;
+/// True when at least one of `limiters` is limited (acquire_all would have to ask).
+bool any_limited(std::span<rate_limiter* const> limiters) noexcept;
 
 } // namespace ferry
