@@ -99,6 +99,9 @@ asio::awaitable<file_result> file_transfer::run() {
     }
 
     bool committed = false; // in place: a cancel that came during verification changes nothing
+    // The model's directory may be new; what lies below it part_file creates beneath it.
+    std::error_code dir_error;
+    std::filesystem::create_directories(dir_, dir_error);
     auto opened = part_file::open(dir_, spec_.path);
     if (!opened) {
         fail(opened.error(), "cannot create " + (result_.path.string() + ".part") + ": " + opened.error().message());
