@@ -235,6 +235,16 @@ def read_wchar(pid: int) -> int | None:
     return None
 
 
+def read_vmhwm_mib(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return None
+
+
 def dir_bytes(root: Path) -> tuple[int, int]:
     """(sum of st_size, sum of allocated bytes) of the files under root."""
     size = alloc = 0
@@ -346,6 +356,7 @@ class Runner:
         samples_wchar: list[tuple[float, int]] = []
         samples_size: list[tuple[float, int]] = []
         peak_conns = 0
+        peak_hwm = 0.0
         next_conn_count = 0.0
         with open(out_log, "wb") as so, open(err_log, "wb") as se:
             t0 = time.monotonic()
@@ -373,6 +384,10 @@ class Runner:
                     if sc.count_port and now >= next_conn_count:
                         peak_conns = max(peak_conns, established_connections(sc.count_port))
                         next_conn_count = now + 1.0
+                        if tool_pid is None:
+                            tool_pid = child_pid(proc.pid)
+                        if tool_pid:  # kept for runs killed at the time limit (no time -v then)
+                            peak_hwm = max(peak_hwm, read_vmhwm_mib(tool_pid) or 0.0)
                     step = 0.1 if (sc.sample or sc.count_port) else 0.05
                     try:
                         proc.wait(timeout=max(0.0, step - ((time.monotonic() - t0) % step)))
@@ -400,7 +415,11 @@ class Runner:
 
         if timed_out:
             result["timed_out"] = True
-            result["error"] = f"timed out after {self.timeout:.0f} s (killed)"
+            done = sum(1 for e in sc.expected if (outdir / e.rel).exists())
+            result["files_complete"] = done
+            result["error"] = f"timed out after {self.timeout:.0f} s (killed); {done}/{len(sc.expected)} files in place"
+            if sc.count_port:
+                result["error"] += f", peak {peak_conns} connections, peak RSS {peak_hwm:.1f} MiB (sampled)"
         elif killed:
             name = signal.Signals(int(killed.group(1))).name
             result["error"] = f"killed by {name}: {tail(err_log) or tail(out_log)}"

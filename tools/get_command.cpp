@@ -24,7 +24,8 @@ constexpr const char* get_usage =
     "  -o, --output NAME       file name, with a single URL\n"
     "  -j, --jobs N            files in flight at once (default 8)\n"
     "  -x, --connections N     connections per file (default: adaptive, up to 16)\n"
-    "      --max-connections N connections in total (default 64)\n"
+    "      --max-connections N connections in total (default 64; also per host unless given below)\n"
+    "      --max-connections-per-host N  connections to one host (default 16)\n"
     "      --limit-rate RATE   overall cap in bytes/s: 750K, 20M, 1G\n"
     "      --ca-cert FILE      trust this PEM bundle as well as the system store\n"
     "      --header 'K: V'     extra request header (repeatable; only sent to the URL's own host)\n"
@@ -87,6 +88,8 @@ int run_get(std::span<const std::string_view> args) {
     std::string input, dir = ".", output, checksum, value;
     bool jobs_per_model_given = false;
     bool budget_given = false;
+    bool max_connections_given = false;
+    bool per_host_given = false;
 
     arguments a(args);
     while (!a.done()) {
@@ -105,6 +108,10 @@ int run_get(std::span<const std::string_view> args) {
             config.max_connections_per_host = std::max(config.max_connections_per_host, config.connections_per_file);
         } else if (a.value(arg, "--max-connections", value)) {
             config.max_connections = parse_count("--max-connections", value);
+            max_connections_given = true;
+        } else if (a.value(arg, "--max-connections-per-host", value)) {
+            config.max_connections_per_host = parse_count("--max-connections-per-host", value);
+            per_host_given = true;
         } else if (a.value(arg, "--jobs-per-model", value)) {
             config.max_files_per_model = parse_count("--jobs-per-model", value);
             jobs_per_model_given = true;
@@ -153,6 +160,11 @@ int run_get(std::span<const std::string_view> args) {
             urls.emplace_back(arg);
         }
     }
+
+    // Most downloads come from one host: a total given without a per-host cap applies to it too.
+    if (max_connections_given && !per_host_given)
+        config.max_connections_per_host = std::max(config.max_connections_per_host, config.max_connections);
+    config.max_connections = std::max(config.max_connections, config.max_connections_per_host);
 
     // Buffers: a budget from the machine's memory; each buffer small enough that every allowed
     // connection gets one from a quarter of it (thousands of slow transfers need little each).

@@ -68,7 +68,7 @@ int run_origin(std::span<const std::string_view> args) {
         if (a.value(arg, "--host", value)) {
             config.host = value;
         } else if (a.value(arg, "--port", value)) {
-            auto port = parse_count("--port", value);
+            auto port = value == "0" ? 0 : parse_count("--port", value); // 0: any free port
             if (port > 65535)
                 throw usage_error("option --port needs a port number, not '" + value + "'");
             config.port = static_cast<std::uint16_t>(port);

@@ -90,9 +90,12 @@ public:
                     status = 2;
             }
             [[maybe_unused]] auto w = ::write(ready[1], &status, 1);
-            char byte;
-            while (::read(hold[0], &byte, 1) > 0 || errno == EINTR) {
-            } // until the test closes its end
+            for (;;) { // until the test closes its end
+                char byte;
+                auto n = ::read(hold[0], &byte, 1);
+                if (n == 0 || (n < 0 && errno != EINTR))
+                    break;
+            }
             ::_exit(0);
         }
         ::close(ready[1]);

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Builds the project and its tests with sanitizers and runs them through CTest.
+#
+#   tools/sanitize.sh address [CTEST ARGS...]   AddressSanitizer + UndefinedBehaviorSanitizer, build-asan/
+#   tools/sanitize.sh thread  [CTEST ARGS...]   ThreadSanitizer, build-tsan/
+#
+# Extra arguments go to ctest, e.g. `tools/sanitize.sh thread -R reliability`. The build
+# directories sit beside the source tree (override with FERRY_SANITIZE_BUILD); FERRY_BUILD_TARGETS
+# (e.g. "ferry test_reliability") builds only those; FERRY_BUILD_JOBS sets the parallelism
+# (default 2). Exits with ctest's status. Leak checking is on for ASan; any sanitizer report fails
+# the test that made it.
+set -euo pipefail
+
+kind=${1:-}
+shift || true
+source_dir=$(cd "$(dirname "$0")/.." && pwd)
+case "$kind" in
+address)
+    sanitizers=address,undefined
+    build=${FERRY_SANITIZE_BUILD:-$source_dir/../build-asan}
+    export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1}
+    export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+    ;;
+thread)
+    sanitizers=thread
+    build=${FERRY_SANITIZE_BUILD:-$source_dir/../build-tsan}
+    export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+    ;;
+*)
+    echo "usage: tools/sanitize.sh address|thread [CTEST ARGS...]" >&2
+    exit 2
+    ;;
+esac
+
+jobs=${FERRY_BUILD_JOBS:-2}
+cmake -S "$source_dir" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFERRY_SANITIZE="$sanitizers"
+if [ -n "${FERRY_BUILD_TARGETS:-}" ]; then
+    # shellcheck disable=SC2086 # a list of target names
+    cmake --build "$build" -j"$jobs" --target $FERRY_BUILD_TARGETS
+else
+    cmake --build "$build" -j"$jobs"
+fi
+cd "$build"
+ctest --output-on-failure --timeout 1800 "$@"
