@@ -295,7 +295,9 @@ asio::awaitable<boost::system::result<file_transfer::open_response>> file_transf
             }
         }
         io.request_end = std::min(*end, *size_);
-        save_journal(true);
+        // A file that this one response completes needs no journal.
+        if (io.request_end < *size_ || resumed_bytes_ > 0)
+            save_journal(true);
         co_return io;
     }
 
