@@ -67,6 +67,11 @@ asio::awaitable<boost::system::result<connection_pool::handle>> connection_pool:
                     (open_ < config_.max_connections || close_one_idle_elsewhere(origin));
         if (room) {
             opened(host);
+            if (!co_await wait_connecting_slot()) {
+                closed(host);
+                wake_waiters();
+                co_return make_error_code(asio::error::operation_aborted);
+            }
             // Our own reference: give_back() may replace the host's session while we connect.
             SSL_SESSION* resume = host.session;
             if (resume)
@@ -74,6 +79,7 @@ asio::awaitable<boost::system::result<connection_pool::handle>> connection_pool:
             auto opened_conn = co_await connection::open(executor_, where, tls_, resume, config_.timeouts);
             if (resume)
                 SSL_SESSION_free(resume);
+            release_connecting_slot();
             // hosts_ is a std::map: `host` is still valid after the suspension.
             if (!opened_conn) {
                 ++host.stats.failed;
@@ -132,6 +138,8 @@ void connection_pool::record_failure(const std::string& origin) {
 
 void connection_pool::shutdown() {
     shut_down_ = true;
+    for (auto* waiter : connect_waiters_)
+        waiter->cancel();
     for (auto& [origin, host] : hosts_) {
         for (auto& conn : host.idle) {
             conn->close();
@@ -164,6 +172,38 @@ bool connection_pool::close_one_idle_elsewhere(const std::string& origin) {
         }
     }
     return false;
+}
+
+asio::awaitable<bool> connection_pool::wait_connecting_slot() {
+    while (connecting_ >= config_.max_connecting) {
+        asio::steady_timer signal(executor_, asio::steady_timer::time_point::max());
+        connect_waiters_.push_back(&signal);
+        co_await signal.async_wait(asio::as_tuple(asio::use_awaitable));
+        std::erase(connect_waiters_, &signal);
+        auto cancelled = (co_await asio::this_coro::cancellation_state).cancelled();
+        if (cancelled != asio::cancellation_type::none || shut_down_) {
+            // Pass a wake-up we may have taken on to the next in line.
+            if (connecting_ < config_.max_connecting)
+                wake_next_connecting();
+            co_return false;
+        }
+    }
+    ++connecting_;
+    co_return true;
+}
+
+void connection_pool::release_connecting_slot() {
+    --connecting_;
+    wake_next_connecting();
+}
+
+void connection_pool::wake_next_connecting() {
+    // Out of the line as it is woken: two releases in a row wake two waiters.
+    if (connect_waiters_.empty())
+        return;
+    auto* next = connect_waiters_.front();
+    connect_waiters_.pop_front();
+    next->cancel();
 }
 
 void connection_pool::wake_waiters() {

@@ -24,6 +24,9 @@ namespace ferry {
 struct pool_config {
     std::size_t max_connections = 64;   ///< open connections in total (in use + idle)
     std::size_t max_per_host = 16;      ///< open connections per origin
+    /// Connections being established (resolve, connect, TLS handshake) at once: thousands of
+    /// transfers starting together queue here instead of flooding the server's accept backlog.
+    std::size_t max_connecting = 32;
     std::chrono::milliseconds idle_timeout{30'000}; ///< idle connections older than this close
     connection_timeouts timeouts;
     circuit_config circuit;
@@ -111,6 +114,10 @@ private:
     void close_expired_idle();
     bool close_one_idle_elsewhere(const std::string& origin);
     void wake_waiters();
+    /// Waits for a free connecting slot (FIFO); false when cancelled or shut down.
+    boost::asio::awaitable<bool> wait_connecting_slot();
+    void release_connecting_slot();
+    void wake_next_connecting();
     void opened(host_state& host);
     void closed(host_state& host);
 
@@ -122,6 +129,8 @@ private:
     std::size_t peak_open_ = 0;
     bool shut_down_ = false;
     std::list<boost::asio::steady_timer*> waiters_;
+    std::size_t connecting_ = 0;
+    std::deque<boost::asio::steady_timer*> connect_waiters_;
 };
 
 } // namespace ferry
