@@ -151,13 +151,7 @@ TEST_CASE("503 and 429 with Retry-After are retried") {
 
 TEST_CASE("404 fails fast with a clear message") {
     engine_fixture f;
-    model_spec m;
-    m.id = "missing";
-    m.dir = f.out;
-    file_spec spec;
-    spec.urls = {f.server.url("nothing-here.bin")};
-    spec.path = "nothing-here.bin";
-    m.files.push_back(spec);
+    auto m = f.single("nothing-here.bin");
     auto r = only_file(f.run(f.config(), m));
     CHECK(r.outcome == file_outcome::failed);
     CHECK(r.message.find("404") != std::string::npos);
@@ -203,14 +197,8 @@ TEST_CASE("redirects are followed and credentials stay with the host that was na
     moved.location = f.server.ip_url("target.bin"); // another host name: 127.0.0.1
     f.server.add_fault("/start.bin", moved);
 
-    model_spec m;
-    m.id = "redirect";
-    m.dir = f.out;
-    file_spec spec;
-    spec.urls = {f.server.url("start.bin")};
-    spec.path = "start.bin";
-    spec.sha256 = origin::synthetic_sha256("target.bin", 50'000, f.server.config().seed);
-    m.files.push_back(spec);
+    auto m = f.single("start.bin");
+    m.files[0].sha256 = origin::synthetic_sha256("target.bin", 50'000, f.server.config().seed);
     auto c = f.config();
     c.headers = {{"Authorization", "Bearer secret-token"}, {"Cookie", "session=1"}};
     auto r = only_file(f.run(c, m));
@@ -240,13 +228,7 @@ TEST_CASE("a redirect from https to http is refused") {
     downgrade.status = 301;
     downgrade.location = "http://localhost:" + std::to_string(f.server.port()) + "/plain.bin";
     f.server.add_fault("/secure.bin", downgrade);
-    model_spec m;
-    m.id = "downgrade";
-    m.dir = f.out;
-    file_spec spec;
-    spec.urls = {f.server.url("secure.bin")};
-    spec.path = "secure.bin";
-    m.files.push_back(spec);
+    auto m = f.single("secure.bin");
     auto r = only_file(f.run(f.config(), m));
     CHECK(r.outcome == file_outcome::failed);
     CHECK(r.message.find("https to http") != std::string::npos);

@@ -78,6 +78,18 @@ struct engine_fixture {
         return m;
     }
 
+    /// A model of one file fetched from `path` on the origin (whatever is served there, or not).
+    model_spec single(const std::string& path) const {
+        model_spec m;
+        m.id = "single";
+        m.dir = out;
+        file_spec spec;
+        spec.urls = {server.url(path)};
+        spec.path = path;
+        m.files.push_back(spec);
+        return m;
+    }
+
     /// Runs `m` to completion on a fresh io_context; `setup` may subscribe or schedule control
     /// calls. Fails the test if it does not finish within `limit`.
     model_result run(const engine_config& c, model_spec m, std::function<void(engine&)> setup = {},
