@@ -62,7 +62,6 @@ std::uint64_t file_transfer::bytes_done() const noexcept {
 
 asio::awaitable<file_result> file_transfer::run() {
     co_await asio::this_coro::throw_if_cancelled(false);
-    started_ = std::chrono::steady_clock::now();
     result_.path = dir_ / spec_.path;
 
     for (auto& text : spec_.urls) {

@@ -127,7 +127,6 @@ private:
     std::chrono::steady_clock::time_point last_journal_{};
     std::uint64_t journaled_bytes_ = 0; ///< bytes_done() when the journal was last written
     std::chrono::steady_clock::time_point last_progress_{};
-    std::chrono::steady_clock::time_point started_{};
     // Adaptive connections.
     std::chrono::steady_clock::time_point grow_at_{};
     std::uint64_t bytes_at_last_grow_ = 0;
