@@ -2,6 +2,7 @@
 #include "tools/arguments.hpp"
 #include "tools/commands.hpp"
 
+#include <csignal>
 #include <iostream>
 #include <string_view>
 #include <vector>
@@ -21,6 +22,9 @@ void usage(std::ostream& out) {
 } // namespace
 
 int main(int argc, char** argv) {
+    // Past a file size limit, writes must fail with EFBIG (a clear error, files kept resumable)
+    // rather than kill the process.
+    std::signal(SIGXFSZ, SIG_IGN);
     std::vector<std::string_view> args(argv + 1, argv + argc);
     if (args.empty()) {
         usage(std::cerr);
