@@ -89,6 +89,10 @@ boost::system::result<url> resolve_location(const url& base, std::string_view lo
 }
 
 boost::system::result<url> join_url(std::string_view base, std::string_view path) {
+    // The base must be a whole http(s) URL by itself: a base without a host ("https://", "https:")
+    // would otherwise take its host from the file path ("https://" + "evil.example/x").
+    if (auto parsed_base = parse_url(base); !parsed_base)
+        return parsed_base.error();
     std::string joined(base);
     if (!joined.empty() && joined.back() != '/')
         joined += '/';

@@ -31,7 +31,9 @@ boost::system::result<url> parse_url(std::string_view text);
 /// Resolves a Location header against the URL it came from (absolute or relative).
 boost::system::result<url> resolve_location(const url& base, std::string_view location);
 
-/// Joins a manifest's base_url and a file path (percent-encoding what the path needs).
+/// Joins a manifest's base_url and a file path (percent-encoding what the path needs). The base
+/// must be an absolute http(s) URL with a host: net_error::bad_url (or unsupported_scheme)
+/// otherwise, whatever the path holds.
 boost::system::result<url> join_url(std::string_view base, std::string_view path);
 
 } // namespace ferry
