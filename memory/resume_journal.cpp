@@ -16,18 +16,7 @@
 
 namespace ferry {
 
-namespace {
-
-// Bounds on what decode accepts, so a hostile or damaged journal costs bounded time and memory.
-constexpr std::size_t max_ranges = 1'000'000;
-constexpr std::size_t max_journal_bytes = 64 * 1024 * 1024;
-constexpr std::size_t max_field_bytes = 16 * 1024; ///< escaped value of url, etag, last-modified
-constexpr std::size_t max_url_bytes = max_field_bytes / 4; ///< escaping at most quadruples a byte
-
-constexpr std::string_view magic = "ferry-journal 1";
-constexpr std::string_view crc_key = "crc32 ";
-
-std::uint32_t crc32(std::string_view data) {
+std::uint32_t crc32(std::string_view data) noexcept {
     static constexpr auto table = [] {
         std::array<std::uint32_t, 256> t{};
         for (std::uint32_t i = 0; i < 256; ++i) {
@@ -43,6 +32,17 @@ std::uint32_t crc32(std::string_view data) {
         crc = table[(crc ^ byte) & 0xFFu] ^ (crc >> 8);
     return crc ^ 0xFFFFFFFFu;
 }
+
+namespace {
+
+// Bounds on what decode accepts, so a hostile or damaged journal costs bounded time and memory.
+constexpr std::size_t max_ranges = 1'000'000;
+constexpr std::size_t max_journal_bytes = 64 * 1024 * 1024;
+constexpr std::size_t max_field_bytes = 16 * 1024; ///< escaped value of url, etag, last-modified
+constexpr std::size_t max_url_bytes = max_field_bytes / 4; ///< escaping at most quadruples a byte
+
+constexpr std::string_view magic = "ferry-journal 1";
+constexpr std::string_view crc_key = "crc32 ";
 
 std::string crc_line(std::string_view body) {
     char buffer[16];

@@ -42,6 +42,10 @@ std::string encode_journal(const journal_record& record);
 /// ranges. Never throws, bounded work in the input size.
 std::optional<journal_record> decode_journal(std::string_view text);
 
+/// CRC-32 of `data` (the IEEE 802.3 polynomial, as zlib's crc32 and Python's zlib.crc32): the
+/// journal's `crc32` line holds it, as 8 lower-case hex digits, for every byte before that line.
+std::uint32_t crc32(std::string_view data) noexcept;
+
 /// Path of the journal for a .part file: PART + ".journal".
 std::filesystem::path journal_path(const std::filesystem::path& part_path);
 

@@ -8,7 +8,6 @@
 // behind it would hardly be reached.
 #include "memory/resume_journal.hpp"
 
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -16,23 +15,6 @@
 #include <string_view>
 
 namespace {
-
-std::uint32_t crc32(std::string_view data) {
-    static const auto table = [] {
-        std::array<std::uint32_t, 256> t{};
-        for (std::uint32_t i = 0; i < 256; ++i) {
-            std::uint32_t c = i;
-            for (int k = 0; k < 8; ++k)
-                c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-            t[i] = c;
-        }
-        return t;
-    }();
-    std::uint32_t crc = 0xFFFFFFFFu;
-    for (unsigned char byte : data)
-        crc = table[(crc ^ byte) & 0xFFu] ^ (crc >> 8);
-    return crc ^ 0xFFFFFFFFu;
-}
 
 void check(std::string_view text) {
     auto record = ferry::decode_journal(text);
@@ -67,7 +49,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (body.empty() || body.back() != '\n')
         body += '\n';
     char line[32];
-    std::snprintf(line, sizeof line, "crc32 %08x\n", static_cast<unsigned>(crc32(body)));
+    std::snprintf(line, sizeof line, "crc32 %08x\n", static_cast<unsigned>(ferry::crc32(body)));
     check(body + line);
     return 0;
 }
