@@ -2,12 +2,9 @@
 // multi-file, multi-segment download, rerunning the same command each time. After every kill no
 // final path may hold a partial or unverified file; the last run completes byte-identical; and the
 // bytes the origin sent again stay within a stated bound.
-#include "cli/child_process.hpp"
+#include "reliability/get_fixture.hpp"
 
 #include "memory/resume_journal.hpp"
-#include "memory/sha256.hpp"
-#include "tools/origin/origin_server.hpp"
-#include "tools/origin/synthetic.hpp"
 
 #include <doctest/doctest.h>
 
@@ -27,17 +24,15 @@
 
 using namespace ferry;
 using ferry::test::child_process;
-using ferry::test::scratch_dir;
+using ferry::test::get_fixture;
+using ferry::test::KiB;
+using ferry::test::MiB;
 using ferry::test::shell_status;
 using ferry::test::slurp;
-using ferry::test::spit;
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 namespace {
-
-constexpr std::uint64_t KiB = 1024;
-constexpr std::uint64_t MiB = 1024 * KiB;
 
 /// An inotify watch on one directory, closed on destruction.
 class directory_watch {
@@ -90,38 +85,27 @@ TEST_CASE("SIGKILL at random moments never leaves a partial file in place, and r
     origin::origin_config oc;
     oc.rate_per_connection = per_connection_rate;
     oc.threads = 2;
-    origin::origin_server server(oc);
-    server.start();
-
-    scratch_dir dir("ferry-crash");
-    auto ca = dir / "ca.pem";
-    server.write_ca(ca);
+    get_fixture f("ferry-crash", oc);
+    auto& dir = f.dir;
     auto out = dir / "out";
     auto model_dir = out / "crash";
     fs::create_directories(model_dir);
 
     std::vector<shard> shards;
+    std::vector<std::pair<std::string, std::uint64_t>> listed;
     std::uint64_t payload = 0;
-    std::string manifest = R"({"models":[{"id":"crash","base_url":")" + server.ip_url("") + R"(","files":[)";
     for (int i = 0; i < files; ++i) {
         shard s;
-        s.name = std::string("shard-").append(std::to_string(i)).append(".bin");
+        s.name = "shard-" + std::to_string(i) + ".bin";
         s.size = 24 * MiB;
-        server.add_synthetic(s.name, s.size);
-        s.digest = origin::synthetic_sha256(s.name, s.size, oc.seed);
-        if (i > 0)
-            manifest += ',';
-        manifest.append(R"({"path":")").append(s.name).append(R"(","size":)").append(std::to_string(s.size));
-        manifest.append(R"(,"sha256":")").append(to_hex(s.digest)).append(R"("})");
+        s.digest = f.digest(s.name, s.size);
+        f.serve(s.name, s.size);
+        listed.emplace_back(s.name, s.size);
         payload += s.size;
         shards.push_back(s);
     }
-    manifest += "]}]}";
-    spit(dir / "manifest.json", manifest);
-
-    const std::vector<std::string> argv = {FERRY_BINARY, "get", "-i", (dir / "manifest.json").string(),
-                                           "-d", out.string(), "-x", std::to_string(connections_per_file),
-                                           "--ca-cert", ca.string(), "--no-fsync", "--progress", "none"};
+    auto manifest = f.manifest("crash", listed);
+    const auto argv = f.get(out, {"-i", manifest.string(), "-x", std::to_string(connections_per_file)});
 
     // Durable progress of each file: bytes a rerun will not fetch again (journaled ranges, or the
     // whole file once it is in place).
@@ -202,7 +186,7 @@ TEST_CASE("SIGKILL at random moments never leaves a partial file in place, and r
         check_final_names(kills);
     }
     CHECK(kills >= min_kills);
-    auto before_final = server.stats();
+    auto before_final = f.server.stats();
     auto durable_before_final = durable();
 
     // The last run, undisturbed, completes everything.
@@ -240,7 +224,7 @@ TEST_CASE("SIGKILL at random moments never leaves a partial file in place, and r
     //     rewritten every second or 4 MiB: 1 s at the per-connection cap, 384 KiB),
     //   - plus what was in flight (the origin paces its body in 20 ms pieces; 64 KiB is generous),
     // and over the whole run 2% of the payload for steals that cut a response short.
-    auto stats = server.stats();
+    auto stats = f.server.stats();
     const std::uint64_t per_kill_per_connection = 256 * KiB + per_connection_rate * 1 + 64 * KiB;
     const std::uint64_t bound = payload + payload / 50 +
                                 std::uint64_t(kills) * files * connections_per_file * per_kill_per_connection;

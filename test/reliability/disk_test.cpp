@@ -1,11 +1,7 @@
 // Disks that say no: out of space (a small tmpfs in a private mount namespace), a file size limit
 // (RLIMIT_FSIZE), destinations that cannot be created or written, and symlinks planted in the
 // destination. All through the real `ferry get` binary against the in-process origin.
-#include "cli/child_process.hpp"
-
-#include "memory/sha256.hpp"
-#include "tools/origin/origin_server.hpp"
-#include "tools/origin/synthetic.hpp"
+#include "reliability/get_fixture.hpp"
 
 #include <doctest/doctest.h>
 
@@ -25,18 +21,16 @@
 #include <unistd.h>
 
 using namespace ferry;
-using ferry::test::run_program;
+using ferry::test::get_fixture;
+using ferry::test::KiB;
+using ferry::test::MiB;
 using ferry::test::run_result;
-using ferry::test::scratch_dir;
 using ferry::test::slurp;
 using ferry::test::spit;
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 namespace {
-
-constexpr std::uint64_t KiB = 1024;
-constexpr std::uint64_t MiB = 1024 * KiB;
 
 bool contains(const std::string& text, std::string_view part) { return text.find(part) != std::string::npos; }
 
@@ -138,55 +132,9 @@ private:
     bool ok_ = false;
 };
 
-/// An origin serving synthetic files, a scratch directory with its CA, and helpers to build
-/// `ferry get` command lines.
-struct disk_fixture {
-    origin::origin_server server;
-    scratch_dir dir{"ferry-disk"};
-    fs::path ca = dir / "ca.pem";
-
-    disk_fixture() {
-        server.start();
-        server.write_ca(ca);
-    }
-    ~disk_fixture() { server.stop(); }
-
-    void serve(const std::string& name, std::uint64_t size) { server.add_synthetic(name, size); }
-    std::string url(const std::string& name) const { return server.ip_url(name); }
-    bool matches(const fs::path& file, const std::string& name, std::uint64_t size) const {
-        std::error_code ec;
-        return fs::is_regular_file(fs::symlink_status(file, ec)) && fs::file_size(file, ec) == size &&
-               sha256_of_file(file) == origin::synthetic_sha256(name, size, server.config().seed);
-    }
-    /// `ferry get` with the CA, no fsync, no progress, into `dest`, then `rest`.
-    std::vector<std::string> get(const fs::path& dest, std::vector<std::string> rest,
-                                 std::vector<std::string> prefix = {}) const {
-        std::vector<std::string> argv = std::move(prefix);
-        for (std::string a : {std::string(FERRY_BINARY), std::string("get"), std::string("--ca-cert"), ca.string(),
-                              std::string("--no-fsync"), std::string("-q"), std::string("-d"), dest.string()})
-            argv.push_back(a);
-        argv.insert(argv.end(), rest.begin(), rest.end());
-        return argv;
-    }
-    /// A manifest of one model `id` (dir = id) with the given files, sizes and digests.
-    fs::path manifest(const std::string& id, const std::vector<std::pair<std::string, std::uint64_t>>& files) {
-        std::string text = R"({"models":[{"id":")" + id + R"(","base_url":")" + server.ip_url("") + R"(","files":[)";
-        bool first = true;
-        for (auto& [name, size] : files) {
-            if (!first)
-                text += ',';
-            first = false;
-            text.append(R"({"path":")").append(name).append(R"(","size":)").append(std::to_string(size));
-            text.append(R"(,"sha256":")")
-                .append(to_hex(origin::synthetic_sha256(name, size, server.config().seed)))
-                .append(R"("})");
-        }
-        text += "]}]}";
-        auto path = dir / (id + ".json");
-        spit(path, text);
-        return path;
-    }
-    run_result run(const std::vector<std::string>& argv) { return run_program(argv, dir.path(), 60s); }
+/// The origin and scratch directory of these tests.
+struct disk_fixture : get_fixture {
+    disk_fixture() : get_fixture("ferry-disk") {}
 };
 
 } // namespace
