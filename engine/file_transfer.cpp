@@ -137,6 +137,8 @@ asio::awaitable<file_result> file_transfer::run() {
                     break;
                 }
                 // The server's file changed or it stopped honouring ranges: start from zero.
+                // Bytes of a new version are progress; the same ones fetched again are not.
+                before_restart_ = restart_changed_file_ ? 0 : std::max(before_restart_, bytes_done());
                 plan_.reset();
                 if (!ranges_supported_ || restart_changed_file_)
                     size_.reset();
@@ -525,7 +527,7 @@ asio::awaitable<void> file_transfer::worker(std::size_t index, std::shared_ptr<o
         auto ec = co_await fetch_stream(io);
         if (ec && !stopping_) {
             // Without ranges there is no resuming a stream: start over after the back-off.
-            if (co_await back_off(ec, true))
+            if (co_await back_off(ec, streamed_ > before_restart_))
                 restart_ = true;
             stopping_ = true;
         }
@@ -543,7 +545,7 @@ asio::awaitable<void> file_transfer::worker(std::size_t index, std::shared_ptr<o
         auto before = plan_->bytes_done();
         auto ec = co_await fetch_claim(io, request_open);
         request_open = false;
-        bool progress = plan_->bytes_done() > before;
+        bool progress = plan_->bytes_done() > std::max(before, before_restart_);
         plan_->release(io.claim);
         io.has_claim = false;
         if (!ec)

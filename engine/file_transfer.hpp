@@ -106,6 +106,9 @@ private:
 
     std::optional<segment_plan> plan_;
     std::uint64_t streamed_ = 0;     ///< single-stream mode: bytes written from offset 0
+    /// The most bytes an attempt had before it restarted from zero: a later attempt makes
+    /// progress only past it (refetching what was lost is not progress).
+    std::uint64_t before_restart_ = 0;
     std::uint64_t resumed_bytes_ = 0;
     sha256 hash_;
     std::uint64_t hashed_ = 0;       ///< bytes [0, hashed_) are in hash_

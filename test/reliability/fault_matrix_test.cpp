@@ -145,11 +145,7 @@ void never_completes_without_ranges(engine_fixture& f, const std::string& name, 
 
 } // namespace
 
-// KNOWN BUG (reported): a restart from byte 0 after a failed stream counts as progress, which
-// resets the retry budget, and restarts are capped only when the file changed (ETag): the
-// transfer refetches the whole file forever. may_fail keeps the suite green and the failure visible.
-TEST_CASE("a server without ranges that always truncates the body: the file fails after bounded attempts" *
-          doctest::may_fail()) {
+TEST_CASE("a server without ranges that always truncates the body: the file fails after bounded attempts") {
     engine_fixture f;
     origin::fault lie;
     lie.short_body = 1000;
@@ -159,8 +155,7 @@ TEST_CASE("a server without ranges that always truncates the body: the file fail
     never_completes_without_ranges(f, "short-unknown.bin", bare_model(f, "short-unknown.bin"));
 }
 
-TEST_CASE("a server without ranges that always drops at the same offset: the file fails after bounded attempts" *
-          doctest::may_fail()) {
+TEST_CASE("a server without ranges that always drops at the same offset: the file fails after bounded attempts") {
     engine_fixture f;
     origin::fault drop;
     drop.drop_after = 300 * KiB;
