@@ -151,7 +151,14 @@ asio::awaitable<file_result> file_transfer::run() {
                 remove_journal(journal_);
                 continue;
             }
-            save_journal(true);
+            if (failure_ && !cancelled_ && bytes_done() == 0) {
+                // Nothing was written (refused at the first request, or no room to preallocate):
+                // there is nothing to resume, so leave no empty .part or journal behind.
+                part_.discard();
+                remove_journal(journal_);
+            } else {
+                save_journal(true);
+            }
             break;
         }
     }
@@ -802,11 +809,15 @@ void file_transfer::fail(error_code ec, std::string message) {
 
 std::string file_transfer::describe_write_error(const error_code& ec) const {
     std::string what = "cannot write " + part_.path().string() + ": " + ec.message();
-    if (ec == boost::system::errc::no_space_on_device && size_) {
-        auto missing = *size_ - bytes_done();
-        what += " (" + std::to_string(missing) + " more bytes needed; the partial file is kept for resuming)";
-    }
-    return what;
+    if (!size_)
+        return what;
+    if (ec == boost::system::errc::no_space_on_device)
+        what += " (" + std::to_string(*size_ - bytes_done()) + " more bytes needed";
+    else if (ec == boost::system::errc::file_too_large)
+        what += " (the file is " + std::to_string(*size_) + " bytes";
+    else
+        return what;
+    return what + (bytes_done() > 0 ? "; the partial file is kept for resuming)" : ")");
 }
 
 void file_transfer::emit(event::kind what, std::string message) {

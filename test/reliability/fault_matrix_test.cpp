@@ -233,9 +233,7 @@ void refused_on_first_request(unsigned status) {
     CHECK(contains(r.message, "HTTP " + std::to_string(status)));
     CHECK(f.server.stats().requests == 1); // not retried
     CHECK_FALSE(fs::exists(f.out / "refused.bin"));
-    CHECK_FALSE(fs::exists(f.out / "refused.bin.part.journal"));
-    if (fs::exists(f.out / "refused.bin.part"))
-        CHECK(fs::file_size(f.out / "refused.bin.part") == 0);
+    CHECK_FALSE(f.leftovers("refused.bin")); // nothing was written: no empty .part or journal
 }
 
 void refused_mid_download(unsigned status) {
