@@ -27,6 +27,7 @@ struct engine_config {
 
     std::uint64_t limit_rate = 0;           ///< overall bytes/s, 0 = unlimited (--limit-rate)
     std::size_t buffer_size = 256 * 1024;   ///< bytes read per socket read and written per pwrite
+    std::size_t tls_read_ahead = 64 * 1024; ///< TLS bytes taken from the socket per system call
     std::size_t memory_budget = 64 * 1024 * 1024; ///< all body buffers together (--max-memory)
     /// Resident memory above which no new file starts (running ones go on); 0 picks 80% of the
     /// machine's RAM or cgroup limit.

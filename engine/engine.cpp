@@ -103,6 +103,7 @@ struct engine::state : std::enable_shared_from_this<state> {
         p.max_per_host = c.max_connections_per_host;
         p.idle_timeout = c.idle_timeout;
         p.timeouts = c.timeouts;
+        p.tls_read_ahead = c.tls_read_ahead;
         return p;
     }
 

@@ -1,23 +1,19 @@
 #include "net/connection.hpp"
 
 #include "net/error.hpp"
+#include "net/socket_stream.hpp"
 
 #include <cstring>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/buffer_body.hpp>
-#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
@@ -34,65 +30,43 @@ namespace {
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t header_limit = 64 * 1024;
 constexpr std::size_t field_count_limit = 100;
+constexpr std::size_t head_read_size = 4096; ///< per read while looking for the end of a head
 
-bool is_ip_literal(const std::string& host) {
-    error_code ec;
-    asio::ip::make_address(host, ec);
-    return !ec;
+/// Header names and values go on the wire as they are: a line break in one would start a header
+/// of its own.
+bool safe_field(std::string_view text) {
+    return text.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
 }
 
 } // namespace
 
 struct connection::impl {
-    impl(asio::any_io_executor ex, asio::ssl::context* tls, const connection_timeouts& t)
-        : executor(ex), timeouts(t) {
-        if (tls)
-            secure.emplace(ex, *tls);
-        else
-            plain.emplace(ex);
-    }
+    impl(asio::any_io_executor ex, const connection_timeouts& t) : stream(ex), timeouts(t) {}
 
-    beast::tcp_stream& lowest() { return secure ? beast::get_lowest_layer(*secure) : *plain; }
+    /// Body reads come in 16 KiB TLS records: moving the deadline costs a clock read, so it moves
+    /// on every read.
+    void arm_stall_timer() { stream.set_deadline(timeouts.stall, net_error::stall_timeout); }
 
-    /// Sets the deadline for a step; the next body read re-arms the stall timer.
-    void expire_after(std::chrono::milliseconds limit) {
-        lowest().expires_after(limit);
-        stall_armed_at = {};
-    }
-
-    void disarm() {
-        lowest().expires_never();
-        stall_armed_at = {};
-    }
-
-    /// Body reads come in 16 KiB TLS records: re-arming the timer for each would cost a syscall
-    /// each. Re-arm once a quarter of the stall timeout has passed instead, so a stall is noticed
-    /// after between 3/4 and all of the timeout.
-    void arm_stall_timer() {
-        auto now = std::chrono::steady_clock::now();
-        if (now - stall_armed_at >= timeouts.stall / 4) {
-            lowest().expires_after(timeouts.stall);
-            stall_armed_at = now;
+    /// Reads more bytes into `buffer`; false at the end of the stream (`ec` says how it ended).
+    asio::awaitable<bool> fill(error_code& ec, std::size_t want) {
+        auto space = buffer.prepare(want);
+        auto n = co_await stream.read_some(space.data(), space.size());
+        if (!n) {
+            ec = n.error();
+            co_return false;
         }
+        buffer.commit(*n);
+        co_return true;
     }
 
-    /// Runs `f` with whichever stream this connection has; both give the same awaitable type.
-    template <class F>
-    auto with_stream(F&& f) {
-        return secure ? f(*secure) : f(*plain);
-    }
-
-    asio::any_io_executor executor;
+    socket_stream stream;
     connection_timeouts timeouts;
-    std::optional<beast::tcp_stream> plain;
-    std::optional<beast::ssl_stream<beast::tcp_stream>> secure;
     beast::flat_buffer buffer{header_limit + 16 * 1024};
     std::optional<http::response_parser<http::buffer_body>> parser;
     // Body state of the current response.
     std::optional<std::uint64_t> remaining; ///< fast path: bytes left of a Content-Length body
     bool body_done = true;
     bool keep_alive = false;
-    std::chrono::steady_clock::time_point stall_armed_at{};
 };
 
 connection::connection(std::unique_ptr<impl> impl) : impl_(std::move(impl)) {}
@@ -100,9 +74,9 @@ connection::~connection() = default;
 
 asio::awaitable<boost::system::result<std::unique_ptr<connection>>>
 connection::open(asio::any_io_executor executor, const url& where, asio::ssl::context& tls,
-                 SSL_SESSION* resume, const connection_timeouts& timeouts) {
+                 SSL_SESSION* resume, const connection_timeouts& timeouts, std::size_t tls_read_ahead) {
     using namespace asio::experimental::awaitable_operators;
-    auto state = std::make_unique<impl>(executor, where.tls() ? &tls : nullptr, timeouts);
+    auto state = std::make_unique<impl>(executor, timeouts);
 
     // Resolve and connect within one deadline.
     tcp::resolver resolver(executor);
@@ -115,38 +89,25 @@ connection::open(asio::any_io_executor executor, const url& where, asio::ssl::co
     if (resolve_error)
         co_return resolve_error;
 
-    auto& tcp_layer = state->lowest();
-    tcp_layer.expires_at(deadline.expiry());
-    auto [connect_error, endpoint] = co_await tcp_layer.async_connect(endpoints, use_nothrow);
-    if (connect_error)
-        co_return connect_error == beast::error::timeout ? make_error_code(net_error::connect_timeout)
-                                                         : connect_error;
-    tcp_layer.socket().set_option(tcp::no_delay(true));
+    auto& stream = state->stream;
+    stream.set_deadline(std::chrono::duration_cast<std::chrono::milliseconds>(
+                            deadline.expiry() - asio::steady_timer::clock_type::now()),
+                        net_error::connect_timeout);
+    if (auto ec = co_await stream.connect(endpoints))
+        co_return ec;
 
     bool resumed = false;
-    if (state->secure) {
-        SSL* ssl = state->secure->native_handle();
-        // Verify the peer's name natively, so failures carry OpenSSL's precise reason.
-        if (is_ip_literal(where.host)) {
-            X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), where.host.c_str());
-        } else {
-            SSL_set_tlsext_host_name(ssl, where.host.c_str()); // SNI
-            SSL_set1_host(ssl, where.host.c_str());
-        }
-        if (resume)
-            SSL_set_session(ssl, resume);
-        tcp_layer.expires_after(timeouts.handshake);
-        auto [handshake_error] = co_await state->secure->async_handshake(asio::ssl::stream_base::client, use_nothrow);
-        if (handshake_error) {
-            long verify = SSL_get_verify_result(ssl);
+    if (where.tls()) {
+        stream.set_deadline(timeouts.handshake, net_error::handshake_timeout);
+        if (auto ec = co_await stream.handshake(tls.native_handle(), where.host, resume, tls_read_ahead)) {
+            long verify = stream.native_handle() ? SSL_get_verify_result(stream.native_handle()) : X509_V_OK;
             if (verify != X509_V_OK)
                 co_return make_verify_error(verify);
-            co_return handshake_error == beast::error::timeout ? make_error_code(net_error::handshake_timeout)
-                                                               : handshake_error;
+            co_return ec;
         }
-        resumed = SSL_session_reused(ssl) == 1;
+        resumed = SSL_session_reused(stream.native_handle()) == 1;
     }
-    tcp_layer.expires_never();
+    stream.clear_deadline();
 
     std::unique_ptr<connection> conn(new connection(std::move(state)));
     conn->origin_ = where.origin();
@@ -155,39 +116,57 @@ connection::open(asio::any_io_executor executor, const url& where, asio::ssl::co
 }
 
 asio::awaitable<error_code> connection::send(const url& target, const http_request& request) {
-    http::request<http::empty_body> req{http::string_to_verb(request.method), target.target, 11};
-    req.set(http::field::host, target.host_header());
-    req.set(http::field::user_agent, "ferry/0.1");
-    for (auto& [name, value] : request.fields)
-        req.set(name, value);
+    std::string text;
+    text.reserve(256);
+    text.append(request.method).append(" ").append(target.target).append(" HTTP/1.1\r\n");
+    text.append("Host: ").append(target.host_header()).append("\r\n");
+    text.append("User-Agent: ferry/0.1\r\n");
+    for (auto& [name, value] : request.fields) {
+        if (name.empty() || !safe_field(name) || !safe_field(value))
+            co_return make_error_code(boost::system::errc::invalid_argument);
+        text.append(name).append(": ").append(value).append("\r\n");
+    }
+    text.append("\r\n");
 
     auto& p = impl_->parser.emplace();
     p.header_limit(header_limit);
     p.body_limit(boost::none);
-    if (req.method() == http::verb::head)
+    if (request.method == "HEAD")
         p.skip(true);
     impl_->remaining.reset();
     impl_->body_done = false;
     ++requests_;
 
-    impl_->expire_after(impl_->timeouts.stall);
-    auto [ec, n] = co_await impl_->with_stream(
-        [&](auto& stream) { return http::async_write(stream, req, use_nothrow); });
-    if (ec) {
+    impl_->stream.set_deadline(impl_->timeouts.stall, net_error::stall_timeout);
+    if (auto ec = co_await impl_->stream.write_all(text.data(), text.size())) {
         broken_ = true;
-        co_return ec == beast::error::timeout ? make_error_code(net_error::stall_timeout) : ec;
+        co_return ec;
     }
     co_return error_code{};
 }
 
 asio::awaitable<boost::system::result<response_head>> connection::read_head() {
-    auto& p = *impl_->parser;
-    impl_->expire_after(impl_->timeouts.first_byte);
-    auto [ec, n] = co_await impl_->with_stream(
-        [&](auto& stream) { return http::async_read_header(stream, impl_->buffer, p, use_nothrow); });
-    if (ec) {
-        broken_ = true;
-        co_return ec == beast::error::timeout ? make_error_code(net_error::first_byte_timeout) : ec;
+    auto& st = *impl_;
+    auto& p = *st.parser;
+    st.stream.set_deadline(st.timeouts.first_byte, net_error::first_byte_timeout);
+    // The parser needs the whole head in one piece: gather it in `buffer`.
+    for (;;) {
+        error_code ec;
+        if (st.buffer.size() > 0) {
+            st.buffer.consume(p.put(st.buffer.data(), ec));
+            if (p.is_header_done())
+                break;
+            if (ec && ec != http::error::need_more) {
+                broken_ = true;
+                co_return ec;
+            }
+        }
+        if (!co_await st.fill(ec, head_read_size)) {
+            broken_ = true;
+            co_return ec == asio::error::eof || ec == asio::ssl::error::stream_truncated
+                ? make_error_code(http::error::partial_message)
+                : ec;
+        }
     }
 
     const auto& res = p.get();
@@ -209,11 +188,11 @@ asio::awaitable<boost::system::result<response_head>> connection::read_head() {
     head.retry_after = field(http::field::retry_after);
     head.accept_ranges = field(http::field::accept_ranges);
 
-    impl_->keep_alive = head.keep_alive;
+    st.keep_alive = head.keep_alive;
     if (p.is_done())
-        impl_->body_done = true;
+        st.body_done = true;
     else if (head.content_length && !head.chunked)
-        impl_->remaining = *head.content_length; // fast path: straight from the socket
+        st.remaining = *head.content_length; // fast path: straight from the socket
     co_return head;
 }
 
@@ -221,6 +200,14 @@ asio::awaitable<boost::system::result<std::size_t>> connection::read_body(void* 
     auto& st = *impl_;
     if (st.body_done || size == 0)
         co_return std::size_t{0};
+
+    auto body_error = [this](const error_code& ec) {
+        broken_ = true;
+        if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated ||
+            ec == http::error::partial_message)
+            return make_error_code(net_error::body_too_short);
+        return ec;
+    };
 
     if (st.remaining) {
         std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(size, *st.remaining));
@@ -232,23 +219,15 @@ asio::awaitable<boost::system::result<std::size_t>> connection::read_body(void* 
             st.buffer.consume(got);
         } else {
             st.arm_stall_timer();
-            auto [ec, n] = co_await st.with_stream([&](auto& stream) {
-                return stream.async_read_some(asio::buffer(data, want), use_nothrow);
-            });
-            if (ec && n == 0) {
-                broken_ = true;
-                if (ec == beast::error::timeout)
-                    co_return make_error_code(net_error::stall_timeout);
-                if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated)
-                    co_return make_error_code(net_error::body_too_short);
-                co_return ec;
-            }
-            got = n;
+            auto n = co_await st.stream.read_some(data, want);
+            if (!n)
+                co_return body_error(n.error());
+            got = *n;
         }
         *st.remaining -= got;
         if (*st.remaining == 0) {
             st.body_done = true;
-            st.disarm();
+            st.stream.clear_deadline();
         }
         co_return got;
     }
@@ -256,29 +235,34 @@ asio::awaitable<boost::system::result<std::size_t>> connection::read_body(void* 
     // Chunked or close-delimited bodies go through Beast's parser.
     auto& p = *st.parser;
     for (;;) {
-        p.get().body().data = data;
-        p.get().body().size = size;
-        p.get().body().more = true;
+        error_code ec;
+        if (st.buffer.size() > 0) {
+            p.get().body().data = data;
+            p.get().body().size = size;
+            p.get().body().more = true;
+            st.buffer.consume(p.put(st.buffer.data(), ec));
+            std::size_t got = size - p.get().body().size;
+            if (ec && ec != http::error::need_more && ec != http::error::need_buffer)
+                co_return body_error(ec);
+            if (p.is_done()) {
+                st.body_done = true;
+                st.stream.clear_deadline();
+            }
+            if (got > 0 || st.body_done)
+                co_return got;
+        }
         st.arm_stall_timer();
-        auto [ec, n] = co_await st.with_stream(
-            [&](auto& stream) { return http::async_read(stream, st.buffer, p, use_nothrow); });
-        std::size_t got = size - p.get().body().size;
-        if (ec == http::error::need_buffer)
-            ec = {};
-        if (ec) {
-            broken_ = true;
-            if (ec == beast::error::timeout)
-                co_return make_error_code(net_error::stall_timeout);
-            if (ec == http::error::partial_message || ec == asio::ssl::error::stream_truncated)
-                co_return make_error_code(net_error::body_too_short);
-            co_return ec;
-        }
-        if (p.is_done()) {
+        if (!co_await st.fill(ec, 16 * 1024)) {
+            if (ec != asio::error::eof && ec != asio::ssl::error::stream_truncated)
+                co_return body_error(ec);
+            // The end of the stream ends a close-delimited body; anything else is cut short.
+            p.put_eof(ec);
+            if (ec)
+                co_return body_error(ec);
             st.body_done = true;
-            st.disarm();
+            st.stream.clear_deadline();
+            co_return std::size_t{0};
         }
-        if (got > 0 || st.body_done)
-            co_return got;
     }
 }
 
@@ -301,8 +285,7 @@ asio::awaitable<void> connection::discard_body(std::size_t limit) {
 }
 
 bool connection::reusable() const noexcept {
-    return !broken_ && impl_->body_done && impl_->keep_alive && impl_->buffer.size() == 0 &&
-           impl_->lowest().socket().is_open();
+    return !broken_ && impl_->body_done && impl_->keep_alive && impl_->buffer.size() == 0 && impl_->stream.is_open();
 }
 
 std::optional<std::uint64_t> connection::body_remaining() const noexcept {
@@ -312,13 +295,13 @@ std::optional<std::uint64_t> connection::body_remaining() const noexcept {
 }
 
 SSL_SESSION* connection::take_session() const {
-    return impl_->secure ? SSL_get1_session(impl_->secure->native_handle()) : nullptr;
+    SSL* ssl = impl_->stream.native_handle();
+    return ssl ? SSL_get1_session(ssl) : nullptr;
 }
 
 void connection::close() noexcept {
     broken_ = true;
-    error_code ignored;
-    impl_->lowest().socket().close(ignored);
+    impl_->stream.close();
 }
 
 } // namespace ferry

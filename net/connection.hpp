@@ -64,11 +64,13 @@ public:
     connection& operator=(const connection&) = delete;
 
     /// Resolves, connects and (for https) handshakes with `where`'s origin. `resume` is a TLS
-    /// session to offer (may be null). Errors: resolver/socket errors, net_error::connect_timeout,
+    /// session to offer (may be null); `tls_read_ahead` > 0 lets each read take up to that many
+    /// bytes of TLS records from the socket at once (fewer system calls, a buffer that size while
+    /// records are pending). Errors: resolver/socket errors, net_error::connect_timeout,
     /// handshake_timeout, and make_verify_error() for certificate failures.
     static boost::asio::awaitable<boost::system::result<std::unique_ptr<connection>>>
     open(boost::asio::any_io_executor executor, const url& where, boost::asio::ssl::context& tls,
-         SSL_SESSION* resume, const connection_timeouts& timeouts);
+         SSL_SESSION* resume, const connection_timeouts& timeouts, std::size_t tls_read_ahead = 0);
 
     /// Sends a request for `target` (Host and User-Agent are added).
     boost::asio::awaitable<boost::system::error_code> send(const url& target, const http_request& request);

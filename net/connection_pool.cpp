@@ -76,7 +76,7 @@ asio::awaitable<boost::system::result<connection_pool::handle>> connection_pool:
             SSL_SESSION* resume = host.session;
             if (resume)
                 SSL_SESSION_up_ref(resume);
-            auto opened_conn = co_await connection::open(executor_, where, tls_, resume, config_.timeouts);
+            auto opened_conn = co_await connection::open(executor_, where, tls_, resume, config_.timeouts, config_.tls_read_ahead);
             if (resume)
                 SSL_SESSION_free(resume);
             release_connecting_slot();

@@ -29,6 +29,7 @@ struct pool_config {
     std::size_t max_connecting = 32;
     std::chrono::milliseconds idle_timeout{30'000}; ///< idle connections older than this close
     connection_timeouts timeouts;
+    std::size_t tls_read_ahead = 0; ///< see connection::open
     circuit_config circuit;
 };
 

@@ -1,0 +1,79 @@
+#pragma once
+
+#include "net/error.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/system/error_code.hpp>
+#include <boost/system/result.hpp>
+
+typedef struct ssl_ctx_st SSL_CTX;
+typedef struct ssl_st SSL;
+typedef struct ssl_session_st SSL_SESSION;
+
+namespace ferry {
+
+/// A non-blocking TCP socket, optionally with TLS driven through OpenSSL directly, under one
+/// deadline.
+///
+/// OpenSSL reads and writes the socket itself: a TLS record goes from the kernel into OpenSSL's
+/// record buffer, is decrypted there and copied once into the caller's buffer. (A BIO pair, as in
+/// Asio's ssl::stream, adds two copies and two 17 KiB buffers per connection.) With
+/// SSL_MODE_RELEASE_BUFFERS an idle connection holds no record buffers at all.
+///
+/// The deadline is a time point, not a timer per operation: moving it is an assignment, and one
+/// timer per stream wakes up only when it may have passed. When it has, the pending wait (or the
+/// next one) fails with the error given to set_deadline().
+///
+/// Not thread-safe: use from one executor (a strand).
+class socket_stream {
+public:
+    explicit socket_stream(boost::asio::any_io_executor executor);
+    ~socket_stream();
+    socket_stream(const socket_stream&) = delete;
+    socket_stream& operator=(const socket_stream&) = delete;
+
+    /// Waits in the following operations fail with `error` once `limit` from now has passed.
+    void set_deadline(std::chrono::milliseconds limit, net_error error);
+    void clear_deadline();
+
+    boost::asio::awaitable<boost::system::error_code>
+    connect(const boost::asio::ip::tcp::resolver::results_type& endpoints);
+    /// TLS client handshake with SNI and host-name (or IP address) verification. Certificate
+    /// failures come back as OpenSSL errors; SSL_get_verify_result(native_handle()) says why.
+    /// `resume` is a session to offer (may be null); `read_ahead` > 0 lets OpenSSL read up to that
+    /// many bytes per system call.
+    boost::asio::awaitable<boost::system::error_code> handshake(SSL_CTX* context, const std::string& host,
+                                                                SSL_SESSION* resume, std::size_t read_ahead);
+
+    /// Reads at least one byte. The end of the stream is asio::error::eof (TLS close_notify or
+    /// TCP FIN on plain TCP), asio::ssl::error::stream_truncated for TLS cut without close_notify.
+    boost::asio::awaitable<boost::system::result<std::size_t>> read_some(void* data, std::size_t size);
+    boost::asio::awaitable<boost::system::error_code> write_all(const void* data, std::size_t size);
+
+    bool is_open() const noexcept;
+    void close() noexcept;
+    /// The TLS connection, or null for plain TCP.
+    SSL* native_handle() const noexcept { return ssl_; }
+
+private:
+    struct watchdog;
+    enum class direction { read, write };
+
+    boost::asio::awaitable<boost::system::error_code> wait(direction d);
+    /// What an OpenSSL call's failure `result` means: 0 for "wait" (`d` says for what), else the
+    /// error.
+    boost::system::error_code tls_failure(int result, direction& d);
+
+    boost::asio::ip::tcp::socket socket_;
+    std::shared_ptr<watchdog> watchdog_;
+    SSL* ssl_ = nullptr;
+};
+
+} // namespace ferry
