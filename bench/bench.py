@@ -245,6 +245,21 @@ def read_vmhwm_mib(pid: int) -> float | None:
     return None
 
 
+def process_tree_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process and its children (nginx's workers), 0 when gone."""
+    total = 0.0
+    pending = [pid]
+    while pending:
+        p = pending.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            pending += [int(c) for c in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
 def dir_bytes(root: Path) -> tuple[int, int]:
     """(sum of st_size, sum of allocated bytes) of the files under root."""
     size = alloc = 0
@@ -331,7 +346,8 @@ def rate_windows(samples: list[tuple[float, int]], total: int, skip: float = 1.0
 
 
 class Runner:
-    def __init__(self, work: Path, shm: Path, timeout: float):
+    def __init__(self, work: Path, shm: Path, timeout: float, servers_cpu: Callable[[], float]):
+        self.servers_cpu = servers_cpu
         self.work = work
         self.shm = shm
         self.timeout = timeout
@@ -358,6 +374,7 @@ class Runner:
         peak_conns = 0
         peak_hwm = 0.0
         next_conn_count = 0.0
+        server_cpu_before = self.servers_cpu()
         with open(out_log, "wb") as so, open(err_log, "wb") as se:
             t0 = time.monotonic()
             proc = subprocess.Popen([TIME, "-v", "-o", str(time_file)] + argv, stdout=so, stderr=se,
@@ -397,6 +414,8 @@ class Runner:
                 if proc.poll() is None:
                     stop_group(proc, signal.SIGKILL, grace=10)
         elapsed = time.monotonic() - t0
+        # The servers share the machine's cores: their CPU per run says whether they were the limit.
+        result["server_cpu"] = round(self.servers_cpu() - server_cpu_before, 3)
 
         try:
             time_text = time_file.read_text()
@@ -920,7 +939,8 @@ class Bench:
             self.servers.append(self.nginx)
             log(f"bench: nginx on 127.0.0.1:{self.nginx.uncapped} (uncapped) and :{self.nginx.capped} (limit_rate 10m)")
             scenarios = self.build_scenarios()
-            runner = Runner(self.work, self.shm, self.args.timeout)
+            runner = Runner(self.work, self.shm, self.args.timeout,
+                            lambda: sum(process_tree_cpu(srv.proc.pid) for srv in self.servers))
             for sc in scenarios:
                 self.results[sc.name] = self.run_scenario(runner, sc)
         finally:
@@ -969,6 +989,7 @@ class Bench:
                         extra += (f", 1-s windows {r['window_min_mib_s']:.1f}-{r['window_max_mib_s']:.1f} MiB/s "
                                   f"({r['progress_source']})")
                     log(f"  [{rep}] {v.label:<40} {r['wall']:7.2f} s  cpu {r.get('cpu', 0):6.2f} s  "
+                        f"server cpu {r.get('server_cpu', 0):6.2f} s  "
                         f"rss {r.get('rss_mib', 0):7.1f} MiB  {r.get('rate_mib_s') or 0:7.1f} MiB/s{extra}")
                 else:
                     log(f"  [{rep}] {v.label:<40} FAILED: {r['error'][:400]}")
@@ -976,7 +997,7 @@ class Bench:
         for v in sc.variants:
             ok = [r for r in runs[v.label] if r["ok"]]
             med = {}
-            for key in ("wall", "cpu", "user", "sys", "rss_mib", "rate_mib_s", "peak_connections",
+            for key in ("wall", "cpu", "user", "sys", "server_cpu", "rss_mib", "rate_mib_s", "peak_connections",
                         "window_min_mib_s", "window_max_mib_s", "worst_window_dev"):
                 vals = [r[key] for r in ok if r.get(key) is not None]
                 if vals:
@@ -1116,8 +1137,8 @@ def fmt(v, digits=2, suffix=""):
 
 
 def results_table(report: dict) -> list[str]:
-    rows = ["| scenario | tool | ok | wall s | CPU s | peak RSS MiB | MiB/s | wall ÷ curl | wall ÷ aria2c | CPU ÷ curl | CPU ÷ aria2c |",
-            "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    rows = ["| scenario | tool | ok | wall s | CPU s | server CPU s | peak RSS MiB | MiB/s | wall ÷ curl | wall ÷ aria2c | CPU ÷ curl | CPU ÷ aria2c |",
+            "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for name, sc in report["scenarios"].items():
         vs = sc["variants"]
         ref = {}
@@ -1127,7 +1148,7 @@ def results_table(report: dict) -> list[str]:
         for label, v in vs.items():
             m = v["median"]
             cells = [name, f"`{label}`", f"{v['ok']}/{v['runs']}", fmt(m.get("wall")), fmt(m.get("cpu")),
-                     fmt(m.get("rss_mib"), 1), fmt(m.get("rate_mib_s"), 1)]
+                     fmt(m.get("server_cpu")), fmt(m.get("rss_mib"), 1), fmt(m.get("rate_mib_s"), 1)]
             for key in ("wall", "cpu"):
                 for tool in ("curl", "aria2c"):
                     r = None

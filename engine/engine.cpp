@@ -8,6 +8,7 @@
 #include "net/tls_context.hpp"
 #include "net/url.hpp"
 #include "perf/rate_limiter.hpp"
+#include "perf/throughput_window.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -58,6 +59,16 @@ std::string check_model(const model_spec& model) {
     return {};
 }
 
+/// Seconds until a model's known bytes are done at its current speed: 0 once it has finished,
+/// nullopt while paused, without speed, or with nothing known left.
+std::optional<double> eta_of(const model_stats& m, bool finished) {
+    if (finished)
+        return 0.0;
+    if (m.paused || m.speed <= 0 || m.bytes_total <= m.bytes_done)
+        return std::nullopt;
+    return double(m.bytes_total - m.bytes_done) / m.speed;
+}
+
 } // namespace
 
 struct engine::state : std::enable_shared_from_this<state> {
@@ -85,6 +96,8 @@ struct engine::state : std::enable_shared_from_this<state> {
         bool discard = false;
         asio::steady_timer done_signal; ///< cancelled when every file has finished
         rate_limiter rate;              ///< the model's own limit (spec.limit_rate, changeable)
+        std::uint64_t fetched_by_ended = 0; ///< body bytes of its transfers that have ended
+        throughput_window speed;        ///< its recent bytes/s, sampled on events and snapshots
         bool done() const noexcept { return finished == files.size(); }
     };
 
@@ -95,16 +108,56 @@ struct engine::state : std::enable_shared_from_this<state> {
           overall_rate(strand, config.limit_rate),
           pressure_limit(config.memory_pressure_limit ? config.memory_pressure_limit : memory_limit() / 10 * 8),
           pressure_timer(strand),
-          context{strand, config, pool, buffers, overall_rate, {}} {}
+          context{strand, config, pool, buffers, overall_rate, [this](const event& e) { observe(e); }} {}
 
-    static pool_config pool_config_of(const engine_config& c) {
+    pool_config pool_config_of(const engine_config& c) {
         pool_config p;
         p.max_connections = c.max_connections;
         p.max_per_host = c.max_connections_per_host;
         p.idle_timeout = c.idle_timeout;
         p.timeouts = c.timeouts;
         p.tls_read_ahead = c.tls_read_ahead;
+        p.on_request_done = [this](const std::string& origin, const request_timing& timing) {
+            record_latency(origin, timing);
+        };
         return p;
+    }
+
+    void record_latency(const std::string& origin, const request_timing& timing) {
+        auto& host = latency[origin];
+        if (timing.first_byte)
+            host.ttfb.record(*timing.first_byte);
+        host.duration.record(timing.total);
+    }
+
+    /// Every event of a transfer passes here: the model's speed is sampled, then the subscriber
+    /// hears of it.
+    void observe(const event& e) {
+        if (auto it = models.find(e.model); it != models.end())
+            sample_speed(*it->second, std::chrono::steady_clock::now());
+        if (subscriber)
+            subscriber(e);
+    }
+
+    /// Body bytes received this run, by a model or by all: what ended transfers fetched plus what
+    /// running ones have fetched so far.
+    std::uint64_t fetched(const model_entry& m) const {
+        std::uint64_t total = m.fetched_by_ended;
+        for (auto* f : running)
+            if (f->model == &m)
+                total += f->transfer->bytes_fetched();
+        return total;
+    }
+    std::uint64_t fetched() const {
+        std::uint64_t total = bytes_fetched;
+        for (auto* f : running)
+            total += f->transfer->bytes_fetched();
+        return total;
+    }
+
+    void sample_speed(model_entry& m, std::chrono::steady_clock::time_point now) {
+        m.speed.record(now, fetched(m));
+        speed.record(now, fetched());
     }
 
     /// Under memory pressure nothing new starts; a timer looks again shortly.
@@ -168,6 +221,8 @@ struct engine::state : std::enable_shared_from_this<state> {
         ++f.model->running;
         ++running_files;
         f.transfer = std::make_unique<file_transfer>(context, f.model->spec.id, f.model->spec.dir, f.spec, &f.model->rate);
+        f.transfer->set_priority(f.model->spec.prio);
+        running.push_back(&f);
         auto slot = f.transfer->slot();
         asio::co_spawn(strand, f.transfer->run(),
                        asio::bind_cancellation_slot(slot, [self = shared_from_this(), &f](std::exception_ptr e, file_result r) {
@@ -191,7 +246,9 @@ struct engine::state : std::enable_shared_from_this<state> {
         f.running = false;
         --m.running;
         --running_files;
+        std::erase(running, &f);
         bytes_fetched += r.bytes_fetched;
+        m.fetched_by_ended += r.bytes_fetched;
         // A pause stopped it: back to the queue (even when resumed meanwhile), unless cancelled since.
         bool requeue = f.requeue && r.outcome == file_outcome::cancelled && !m.cancelled && !stopped;
         f.requeue = false;
@@ -255,6 +312,7 @@ struct engine::state : std::enable_shared_from_this<state> {
     asio::strand<asio::any_io_executor> strand;
     engine_config config;
     asio::ssl::context tls;
+    std::map<std::string, host_latency> latency; ///< per origin; the pool reports each request
     connection_pool pool;
     buffer_pool buffers;
     rate_limiter overall_rate;
@@ -266,7 +324,10 @@ struct engine::state : std::enable_shared_from_this<state> {
     std::map<std::string, std::unique_ptr<model_entry>> models;
     std::uint64_t arrivals = 0;
     std::size_t running_files = 0;
-    std::uint64_t bytes_fetched = 0;
+    std::vector<file_entry*> running;  ///< files whose transfer runs
+    std::uint64_t bytes_fetched = 0;   ///< body bytes of the transfers that have ended
+    throughput_window speed;           ///< of all models together
+    std::function<void(const event&)> subscriber;
     bool stopped = false;
     bool schedule_pending = false;
     bool paused_all = false; ///< pause() of everything: models added meanwhile start paused too
@@ -425,8 +486,13 @@ void engine::cancel(const std::string& id, bool discard) {
 
 void engine::set_priority(const std::string& id, priority p) {
     asio::post(strand_, [s = state_, id, p] {
-        if (auto it = s->models.find(id); it != s->models.end())
+        if (auto it = s->models.find(id); it != s->models.end()) {
             it->second->spec.prio = p;
+            // Requests already waiting for a connection keep their place; new ones take this.
+            for (auto& f : it->second->files)
+                if (f.running)
+                    f.transfer->set_priority(p);
+        }
         s->request_schedule();
     });
 }
@@ -457,12 +523,13 @@ void engine::stop() {
 
 void engine::subscribe(std::function<void(const event&)> subscriber) {
     asio::post(strand_, [s = state_, subscriber = std::move(subscriber)]() mutable {
-        s->context.emit = std::move(subscriber);
+        s->subscriber = std::move(subscriber);
     });
 }
 
 asio::awaitable<engine_stats> engine::state::stats_on_strand(std::shared_ptr<state> s) {
     engine_stats out;
+    auto now = std::chrono::steady_clock::now();
     out.files_running = s->running_files;
     out.bytes_fetched = s->bytes_fetched;
     for (auto& [id, m] : s->models) {
@@ -490,10 +557,16 @@ asio::awaitable<engine_stats> engine::state::stats_on_strand(std::shared_ptr<sta
                 ms.bytes_total += f.spec.size.value_or(0);
             }
         }
+        m->speed.record(now, s->fetched(*m));
+        ms.speed = m->speed.rate(now).value_or(0);
+        ms.eta_seconds = eta_of(ms, m->done());
         out.models.push_back(std::move(ms));
     }
+    s->speed.record(now, s->fetched());
+    out.speed = s->speed.rate(now).value_or(0);
     out.pool = s->pool.totals();
     out.hosts = s->pool.per_origin();
+    out.latency = s->latency;
     out.buffers_allocated = s->buffers.allocated();
     out.buffer_size = s->buffers.buffer_size();
     co_return out;

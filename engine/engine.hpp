@@ -4,6 +4,7 @@
 #include "engine/events.hpp"
 #include "engine/model.hpp"
 #include "net/connection_pool.hpp"
+#include "perf/latency_histogram.hpp"
 
 #include <chrono>
 #include <functional>
@@ -32,8 +33,20 @@ struct model_stats {
     std::string id;
     priority prio = priority::normal;
     std::size_t files_total = 0, files_done = 0, files_failed = 0, files_running = 0;
-    std::uint64_t bytes_done = 0, bytes_total = 0;
+    std::uint64_t bytes_done = 0, bytes_total = 0; ///< bytes_total counts the sizes known so far
     bool paused = false;
+    double speed = 0; ///< body bytes/s received over the last few seconds (5 s)
+    /// Seconds until bytes_total is done at `speed`; 0 once every file has finished; nullopt while
+    /// that is unknown (no speed yet, stalled, paused, sizes unknown).
+    std::optional<double> eta_seconds;
+    /// bytes_done / bytes_total, from 0 to 1 (0 while no size is known).
+    double completion() const noexcept { return bytes_total ? double(bytes_done) / double(bytes_total) : 0.0; }
+};
+
+/// Latencies of every request the engine made to one host (origin), failed ones included.
+struct host_latency {
+    latency_histogram ttfb;     ///< request sent → response head received (requests that got one)
+    latency_histogram duration; ///< request sent → last body byte read, or the request failed
 };
 
 /// A point-in-time view of the engine.
@@ -42,8 +55,10 @@ struct engine_stats {
     std::size_t files_running = 0;
     std::size_t connections_active = 0;
     std::uint64_t bytes_fetched = 0; ///< body bytes received since the engine started
+    double speed = 0;                ///< body bytes/s received over the last few seconds (5 s)
     pool_stats pool;
-    std::map<std::string, pool_stats> hosts;
+    std::map<std::string, pool_stats> hosts;      ///< connection counters per origin
+    std::map<std::string, host_latency> latency;  ///< per origin, as `hosts`
     std::size_t buffers_allocated = 0, buffer_size = 0;
 };
 

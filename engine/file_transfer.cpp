@@ -346,7 +346,7 @@ file_transfer::request(connection_pool::handle& conn, std::size_t mirror, std::u
         for (;;) {
             if (!conn || !conn->reusable() || conn->origin() != target.origin()) {
                 conn = {};
-                auto acquired = co_await ctx_.pool.acquire(target);
+                auto acquired = co_await ctx_.pool.acquire(target, static_cast<int>(priority_));
                 if (!acquired)
                     co_return acquired.error();
                 conn = std::move(*acquired);
@@ -367,13 +367,16 @@ file_transfer::request(connection_pool::handle& conn, std::size_t mirror, std::u
                     req.fields.emplace_back(name, value);
 
             bool reused = conn.reused() || conn->requests_served() > 0;
+            conn.start_request();
             auto sent = co_await conn->send(target, req);
             if (!sent)
                 head = co_await conn->read_head();
             else
                 head = sent;
-            if (head)
+            if (head) {
+                conn.head_received();
                 break;
+            }
             // A kept-alive connection the server closed meanwhile: one more try on a fresh one.
             // Garbage where the head should start (a previous body longer than announced) is
             // the same: the kept-alive connection is to blame, not this request.

@@ -46,6 +46,8 @@ public:
     void cancel();
     /// This file's own limit in bytes/s (0 = none), effective within a tick (from the strand).
     void set_limit_rate(std::uint64_t rate) { file_rate_.set_rate(rate); }
+    /// The model's priority: its requests for a connection wait in this order (from the strand).
+    void set_priority(priority p) noexcept { priority_ = p; }
 
     const file_spec& spec() const noexcept { return spec_; }
     std::uint64_t bytes_done() const noexcept;
@@ -91,6 +93,7 @@ private:
     file_result result_;
     rate_limiter file_rate_;
     std::array<rate_limiter*, 3> limiters_; ///< overall, model, file
+    priority priority_ = priority::normal;
 
     std::vector<url> mirrors_;       ///< where requests go (after redirects)
     std::vector<url> original_;      ///< as given, for credentials and signed-URL renewal

@@ -1,5 +1,8 @@
 #include "engine/stats_json.hpp"
 
+#include <chrono>
+#include <optional>
+
 #include <boost/json/array.hpp>
 
 namespace ferry {
@@ -20,6 +23,30 @@ boost::json::object to_json(const pool_stats& p) {
     return o;
 }
 
+boost::json::value seconds_or_null(std::optional<latency_histogram::duration> d) {
+    if (!d)
+        return nullptr;
+    return std::chrono::duration<double>(*d).count();
+}
+
+/// {"count", "p50", "p95", "p99", "max"}: seconds, null while nothing was recorded.
+boost::json::object to_json(const latency_histogram& h) {
+    boost::json::object o;
+    o["count"] = h.count();
+    o["p50"] = seconds_or_null(h.percentile(50));
+    o["p95"] = seconds_or_null(h.percentile(95));
+    o["p99"] = seconds_or_null(h.percentile(99));
+    o["max"] = seconds_or_null(h.max());
+    return o;
+}
+
+boost::json::object to_json(const pool_stats& connections, const host_latency& latency) {
+    auto o = to_json(connections);
+    o["ttfb"] = to_json(latency.ttfb);
+    o["duration"] = to_json(latency.duration);
+    return o;
+}
+
 } // namespace
 
 boost::json::object to_json(const engine_stats& stats) {
@@ -35,19 +62,26 @@ boost::json::object to_json(const engine_stats& stats) {
         mo["files_running"] = m.files_running;
         mo["bytes_done"] = m.bytes_done;
         mo["bytes_total"] = m.bytes_total;
-        mo["completion"] = m.bytes_total ? double(m.bytes_done) / double(m.bytes_total) : 0.0;
+        mo["completion"] = m.completion();
+        mo["speed"] = m.speed;
+        if (m.eta_seconds)
+            mo["eta_seconds"] = *m.eta_seconds;
         mo["paused"] = m.paused;
         models.push_back(std::move(mo));
     }
     o["models"] = std::move(models);
     boost::json::object hosts;
-    for (auto& [origin, p] : stats.hosts)
-        hosts[origin] = to_json(p);
+    static const host_latency no_requests;
+    for (auto& [origin, p] : stats.hosts) {
+        auto latency = stats.latency.find(origin);
+        hosts[origin] = to_json(p, latency == stats.latency.end() ? no_requests : latency->second);
+    }
     o["hosts"] = std::move(hosts);
     o["connections"] = to_json(stats.pool);
     o["files_running"] = stats.files_running;
     o["connections_active"] = stats.connections_active;
     o["bytes_fetched"] = stats.bytes_fetched;
+    o["speed"] = stats.speed;
     o["buffers_allocated"] = stats.buffers_allocated;
     o["buffer_size"] = stats.buffer_size;
     return o;

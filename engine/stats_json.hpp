@@ -6,7 +6,8 @@
 
 namespace ferry {
 
-/// The snapshot as JSON: models, hosts (pool counters, circuit state), totals.
+/// The snapshot as JSON: models (progress, speed, ETA), hosts (pool counters, circuit state,
+/// request latency percentiles), totals. The fields are listed in README.md (`--stats FILE`).
 boost::json::object to_json(const engine_stats& stats);
 boost::json::object to_json(const file_result& result);
 

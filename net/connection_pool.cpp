@@ -10,24 +10,65 @@ namespace ferry {
 namespace asio = boost::asio;
 using boost::system::error_code;
 
+namespace {
+
+constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+
+} // namespace
+
+connection_pool::handle::handle(handle&& other) noexcept
+    : pool_(other.pool_), conn_(std::move(other.conn_)), reused_(other.reused_),
+      request_sent_(std::exchange(other.request_sent_, std::nullopt)),
+      first_byte_(std::exchange(other.first_byte_, std::nullopt)) {}
+
 connection_pool::handle& connection_pool::handle::operator=(handle&& other) noexcept {
     if (this != &other) {
-        if (conn_ && pool_)
-            pool_->give_back(std::move(conn_));
+        release();
         pool_ = other.pool_;
         conn_ = std::move(other.conn_);
         reused_ = other.reused_;
+        request_sent_ = std::exchange(other.request_sent_, std::nullopt);
+        first_byte_ = std::exchange(other.first_byte_, std::nullopt);
     }
     return *this;
 }
 
 connection_pool::handle::~handle() {
-    if (conn_ && pool_)
+    release();
+}
+
+void connection_pool::handle::release() {
+    if (conn_ && pool_) {
+        end_request();
         pool_->give_back(std::move(conn_));
+    }
+}
+
+void connection_pool::handle::start_request() {
+    end_request();
+    request_sent_ = std::chrono::steady_clock::now();
+}
+
+void connection_pool::handle::head_received() {
+    if (request_sent_ && !first_byte_)
+        first_byte_ = std::chrono::steady_clock::now() - *request_sent_;
+    // A TLS 1.3 server sends its session tickets before the first response: connections opened
+    // from now on can resume without waiting for this one to come back.
+    if (pool_ && conn_ && conn_->requests_served() == 1)
+        pool_->keep_session(*conn_);
+}
+
+void connection_pool::handle::end_request() {
+    if (!request_sent_ || !conn_ || !pool_)
+        return;
+    request_timing timing{first_byte_, std::chrono::steady_clock::now() - *request_sent_};
+    request_sent_.reset();
+    first_byte_.reset();
+    pool_->report(conn_->origin(), timing);
 }
 
 connection_pool::connection_pool(asio::any_io_executor executor, asio::ssl::context& tls, pool_config config)
-    : executor_(std::move(executor)), tls_(tls), config_(config) {}
+    : executor_(std::move(executor)), tls_(tls), config_(std::move(config)) {}
 
 connection_pool::~connection_pool() {
     for (auto& [origin, host] : hosts_)
@@ -35,73 +76,145 @@ connection_pool::~connection_pool() {
             SSL_SESSION_free(host.session);
 }
 
-asio::awaitable<boost::system::result<connection_pool::handle>> connection_pool::acquire(const url& where) {
+asio::awaitable<boost::system::result<connection_pool::handle>> connection_pool::acquire(const url& where,
+                                                                                         int priority) {
     const std::string origin = where.origin();
     for (;;) {
         if (shut_down_)
             co_return make_error_code(asio::error::operation_aborted);
         close_expired_idle();
-        auto [it, inserted] = hosts_.try_emplace(origin);
-        if (inserted)
-            it->second.breaker = circuit_breaker(config_.circuit);
-        auto& host = it->second;
+        // hosts_ is a std::map: `host` stays valid across suspensions.
+        auto& host = host_of(origin);
 
-        auto now = std::chrono::steady_clock::now();
-        if (!host.breaker.allow(now)) {
+        if (!host.breaker.allow(std::chrono::steady_clock::now())) {
             // An open circuit: wait for its cool-down instead of burning retries.
             asio::steady_timer cool_down(executor_, host.breaker.retry_at());
-            auto [ec] = co_await cool_down.async_wait(asio::as_tuple(asio::use_awaitable));
+            auto [ec] = co_await cool_down.async_wait(use_nothrow);
             if (ec)
                 co_return make_error_code(asio::error::operation_aborted);
             continue;
         }
 
-        if (!host.idle.empty()) {
-            auto conn = std::move(host.idle.back());
-            host.idle.pop_back();
-            ++host.stats.reused;
-            co_return handle(this, std::move(conn), true);
-        }
-
-        bool room = host.open < config_.max_per_host &&
-                    (open_ < config_.max_connections || close_one_idle_elsewhere(origin));
-        if (room) {
-            opened(host);
-            if (!co_await wait_connecting_slot()) {
-                closed(host);
-                wake_waiters();
+        auto free = take_free(origin, host);
+        if (!free) {
+            auto waiting = wait_turn(origin, priority);
+            auto granted = co_await std::move(waiting);
+            if (!granted)
                 co_return make_error_code(asio::error::operation_aborted);
-            }
-            // Our own reference: give_back() may replace the host's session while we connect.
-            SSL_SESSION* resume = host.session;
-            if (resume)
-                SSL_SESSION_up_ref(resume);
-            auto opened_conn = co_await connection::open(executor_, where, tls_, resume, config_.timeouts, config_.tls_read_ahead);
-            if (resume)
-                SSL_SESSION_free(resume);
-            release_connecting_slot();
-            // hosts_ is a std::map: `host` is still valid after the suspension.
-            if (!opened_conn) {
-                ++host.stats.failed;
-                closed(host);
-                wake_waiters();
-                co_return opened_conn.error();
-            }
-            ++host.stats.opened;
-            if ((*opened_conn)->resumed_session())
-                ++host.stats.tls_resumed;
-            co_return handle(this, std::move(*opened_conn), false);
+            free = std::move(*granted);
         }
-
-        // Wait for a connection to come back; a timer that never expires is the condition variable.
-        asio::steady_timer signal(executor_, asio::steady_timer::time_point::max());
-        auto position = waiters_.insert(waiters_.end(), &signal);
-        co_await signal.async_wait(asio::as_tuple(asio::use_awaitable));
-        waiters_.erase(position);
-        auto cancelled = (co_await asio::this_coro::cancellation_state).cancelled();
-        if (cancelled != asio::cancellation_type::none)
-            co_return make_error_code(asio::error::operation_aborted);
+        if (free.idle) {
+            ++host.stats.reused;
+            co_return handle(this, std::move(free.idle), true);
+        }
+        auto opening = open_new(where, host, priority);
+        co_return co_await std::move(opening);
     }
+}
+
+connection_pool::host_state& connection_pool::host_of(const std::string& origin) {
+    auto [it, inserted] = hosts_.try_emplace(origin);
+    if (inserted)
+        it->second.breaker = circuit_breaker(config_.circuit);
+    return it->second;
+}
+
+connection_pool::grant connection_pool::take_free(const std::string& origin, host_state& host) {
+    grant free;
+    if (!host.idle.empty()) {
+        free.idle = std::move(host.idle.back());
+        host.idle.pop_back();
+    } else if (host.open < config_.max_per_host &&
+               (open_ < config_.max_connections || close_one_idle_elsewhere(origin))) {
+        opened(host);
+        free.room = true;
+    }
+    return free;
+}
+
+asio::awaitable<std::optional<connection_pool::grant>> connection_pool::wait_turn(const std::string& origin,
+                                                                                  int priority) {
+    // Whatever frees up goes to the first waiter that can use it (serve_waiters), which takes it
+    // out of the line and cancels its timer.
+    asio::steady_timer signal(executor_, asio::steady_timer::time_point::max());
+    waiter me{origin, &signal, {}};
+    const turn mine{priority, ++arrivals_};
+    waiters_.emplace(mine, &me);
+    auto woken = signal.async_wait(use_nothrow);
+    co_await std::move(woken);
+    waiters_.erase(mine); // still in line when cancelled or shut down
+    auto cancelled = (co_await asio::this_coro::cancellation_state).cancelled();
+    if (cancelled != asio::cancellation_type::none || shut_down_ || !me.granted) {
+        return_grant(origin, std::move(me.granted));
+        co_return std::nullopt;
+    }
+    co_return std::move(me.granted);
+}
+
+void connection_pool::serve_waiters() {
+    if (shut_down_)
+        return;
+    for (auto it = waiters_.begin(); it != waiters_.end();) {
+        auto& w = *it->second;
+        w.granted = take_free(w.origin, host_of(w.origin));
+        if (!w.granted) {
+            ++it;
+            continue;
+        }
+        w.signal->cancel();
+        it = waiters_.erase(it);
+    }
+}
+
+void connection_pool::return_grant(const std::string& origin, grant unused) {
+    if (unused.idle) {
+        give_back(std::move(unused.idle));
+    } else if (unused.room) {
+        closed(host_of(origin));
+        serve_waiters();
+    }
+}
+
+asio::awaitable<boost::system::result<connection_pool::handle>>
+connection_pool::open_new(const url& where, host_state& host, int priority) {
+    auto slot = wait_connecting_slot(priority);
+    if (!co_await std::move(slot)) {
+        closed(host);
+        serve_waiters();
+        co_return make_error_code(asio::error::operation_aborted);
+    }
+    // Our own reference: give_back() may replace the host's session while we connect.
+    SSL_SESSION* resume = host.session;
+    if (resume)
+        SSL_SESSION_up_ref(resume);
+    auto connecting = connection::open(executor_, where, tls_, resume, config_.timeouts, config_.tls_read_ahead);
+    auto opened_conn = co_await std::move(connecting);
+    if (resume)
+        SSL_SESSION_free(resume);
+    release_connecting_slot();
+    if (!opened_conn) {
+        ++host.stats.failed;
+        closed(host);
+        serve_waiters();
+        co_return opened_conn.error();
+    }
+    ++host.stats.opened;
+    if ((*opened_conn)->resumed_session())
+        ++host.stats.tls_resumed;
+    co_return handle(this, std::move(*opened_conn), false);
+}
+
+void connection_pool::keep_session(host_state& host, const connection& conn) {
+    if (SSL_SESSION* session = conn.take_session()) {
+        if (host.session)
+            SSL_SESSION_free(host.session);
+        host.session = session;
+    }
+}
+
+void connection_pool::keep_session(const connection& conn) {
+    if (auto it = hosts_.find(conn.origin()); it != hosts_.end())
+        keep_session(it->second, conn);
 }
 
 void connection_pool::give_back(std::unique_ptr<connection> conn) {
@@ -111,11 +224,7 @@ void connection_pool::give_back(std::unique_ptr<connection> conn) {
         return;
     }
     auto& host = it->second;
-    if (SSL_SESSION* session = conn->take_session()) {
-        if (host.session)
-            SSL_SESSION_free(host.session);
-        host.session = session;
-    }
+    keep_session(host, *conn);
     if (conn->reusable() && !shut_down_) {
         conn->mark_idle();
         host.idle.push_back(std::move(conn));
@@ -123,7 +232,12 @@ void connection_pool::give_back(std::unique_ptr<connection> conn) {
         conn->close();
         closed(host);
     }
-    wake_waiters();
+    serve_waiters();
+}
+
+void connection_pool::report(const std::string& origin, const request_timing& timing) const {
+    if (config_.on_request_done)
+        config_.on_request_done(origin, timing);
 }
 
 void connection_pool::record_success(const std::string& origin) {
@@ -138,8 +252,10 @@ void connection_pool::record_failure(const std::string& origin) {
 
 void connection_pool::shutdown() {
     shut_down_ = true;
-    for (auto* waiter : connect_waiters_)
-        waiter->cancel();
+    for (auto& [turn, w] : connect_waiters_)
+        w->signal->cancel();
+    for (auto& [turn, w] : waiters_)
+        w->signal->cancel();
     for (auto& [origin, host] : hosts_) {
         for (auto& conn : host.idle) {
             conn->close();
@@ -147,10 +263,11 @@ void connection_pool::shutdown() {
         }
         host.idle.clear();
     }
-    wake_waiters();
 }
 
 void connection_pool::close_expired_idle() {
+    // No waiter can use the room this makes: one of this origin would have had the idle
+    // connection, one of another origin would have closed it to open its own.
     auto cutoff = std::chrono::steady_clock::now() - config_.idle_timeout;
     for (auto& [origin, host] : hosts_) {
         // The front holds the longest idle.
@@ -174,41 +291,38 @@ bool connection_pool::close_one_idle_elsewhere(const std::string& origin) {
     return false;
 }
 
-asio::awaitable<bool> connection_pool::wait_connecting_slot() {
-    while (connecting_ >= config_.max_connecting) {
-        asio::steady_timer signal(executor_, asio::steady_timer::time_point::max());
-        connect_waiters_.push_back(&signal);
-        co_await signal.async_wait(asio::as_tuple(asio::use_awaitable));
-        std::erase(connect_waiters_, &signal);
-        auto cancelled = (co_await asio::this_coro::cancellation_state).cancelled();
-        if (cancelled != asio::cancellation_type::none || shut_down_) {
-            // Pass a wake-up we may have taken on to the next in line.
-            if (connecting_ < config_.max_connecting)
-                wake_next_connecting();
-            co_return false;
-        }
+asio::awaitable<bool> connection_pool::wait_connecting_slot(int priority) {
+    // A free slot means nobody waits for one: release_connecting_slot() hands slots on directly.
+    if (connecting_ < config_.max_connecting) {
+        ++connecting_;
+        co_return true;
     }
-    ++connecting_;
+    asio::steady_timer signal(executor_, asio::steady_timer::time_point::max());
+    connect_waiter me{&signal};
+    const turn mine{priority, ++arrivals_};
+    connect_waiters_.emplace(mine, &me);
+    auto woken = signal.async_wait(use_nothrow);
+    co_await std::move(woken);
+    connect_waiters_.erase(mine); // still in line when cancelled or shut down
+    auto cancelled = (co_await asio::this_coro::cancellation_state).cancelled();
+    if (cancelled != asio::cancellation_type::none || shut_down_ || !me.granted) {
+        if (me.granted)
+            release_connecting_slot(); // pass it on to the next in line
+        co_return false;
+    }
     co_return true;
 }
 
 void connection_pool::release_connecting_slot() {
-    --connecting_;
-    wake_next_connecting();
-}
-
-void connection_pool::wake_next_connecting() {
-    // Out of the line as it is woken: two releases in a row wake two waiters.
-    if (connect_waiters_.empty())
+    // The slot stays counted and goes to the next in line, so nobody barges in meanwhile.
+    if (!connect_waiters_.empty() && !shut_down_) {
+        auto next = connect_waiters_.begin();
+        next->second->granted = true;
+        next->second->signal->cancel();
+        connect_waiters_.erase(next);
         return;
-    auto* next = connect_waiters_.front();
-    connect_waiters_.pop_front();
-    next->cancel();
-}
-
-void connection_pool::wake_waiters() {
-    for (auto* waiter : waiters_)
-        waiter->cancel();
+    }
+    --connecting_;
 }
 
 void connection_pool::opened(host_state& host) {

@@ -8,10 +8,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
-#include <list>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -20,6 +22,15 @@
 #include <boost/system/result.hpp>
 
 namespace ferry {
+
+/// How long one request took, from the moment it was sent.
+struct request_timing {
+    /// Until its response head arrived; nullopt when none did (the request failed before).
+    std::optional<std::chrono::steady_clock::duration> first_byte;
+    /// Until the response was finished with: its last body byte read, or the request abandoned
+    /// or failed.
+    std::chrono::steady_clock::duration total{};
+};
 
 struct pool_config {
     std::size_t max_connections = 64;   ///< open connections in total (in use + idle)
@@ -31,6 +42,9 @@ struct pool_config {
     connection_timeouts timeouts;
     std::size_t tls_read_ahead = 0; ///< see connection::open
     circuit_config circuit;
+    /// Told of every request timed on a handle (handle::start_request()) when it ends, with the
+    /// connection's origin; called on the pool's executor. May be empty.
+    std::function<void(const std::string& origin, const request_timing&)> on_request_done;
 };
 
 /// Counters for one origin or for the whole pool.
@@ -57,13 +71,18 @@ struct pool_stats {
 /// and is closed otherwise. Modelled on a pool of nodes with explicit states and a timer used as a
 /// condition variable: waiting for a slot never polls.
 ///
+/// Waiters are served by priority (lower values first), first come first served within one: a
+/// connection that comes back, or room for a new one, is handed straight to the first waiter that
+/// can use it, so a later acquire() cannot take it from under them. The same holds for the limit
+/// on connections being established (max_connecting).
+///
 /// Not thread-safe: use it from one strand (the engine's). It must outlive its handles.
 class connection_pool {
 public:
     class handle {
     public:
         handle() = default;
-        handle(handle&&) noexcept = default;
+        handle(handle&& other) noexcept;
         handle& operator=(handle&& other) noexcept;
         ~handle();
         connection* operator->() const noexcept { return conn_.get(); }
@@ -72,13 +91,24 @@ public:
         /// True when this connection served an earlier request (came from the idle list).
         bool reused() const noexcept { return reused_; }
 
+        /// Request timing, reported to pool_config::on_request_done: call start_request() just
+        /// before sending a request and head_received() once its response head is read. The
+        /// request ends at the next start_request() or when the handle lets the connection go.
+        void start_request();
+        void head_received();
+
     private:
         friend class connection_pool;
         handle(connection_pool* pool, std::unique_ptr<connection> conn, bool reused)
             : pool_(pool), conn_(std::move(conn)), reused_(reused) {}
+        void end_request();
+        void release();
+
         connection_pool* pool_ = nullptr;
         std::unique_ptr<connection> conn_;
         bool reused_ = false;
+        std::optional<std::chrono::steady_clock::time_point> request_sent_;
+        std::optional<std::chrono::steady_clock::duration> first_byte_;
     };
 
     connection_pool(boost::asio::any_io_executor executor, boost::asio::ssl::context& tls, pool_config config = {});
@@ -87,9 +117,11 @@ public:
     connection_pool& operator=(const connection_pool&) = delete;
 
     /// A connection to `where`'s origin: an idle one when there is one, a new one when the caps
-    /// allow, otherwise waits for a slot (or for an open circuit's cool-down). Errors are those of
-    /// connection::open, or operation_aborted when the caller is cancelled or the pool shut down.
-    boost::asio::awaitable<boost::system::result<handle>> acquire(const url& where);
+    /// allow, otherwise waits its turn (or for an open circuit's cool-down). Waiters with a lower
+    /// `priority` go first (the engine passes its model priority: high 0, normal 1, low 2). Errors
+    /// are those of connection::open, or operation_aborted when the caller is cancelled or the pool
+    /// shut down.
+    boost::asio::awaitable<boost::system::result<handle>> acquire(const url& where, int priority = 0);
 
     /// Outcome of a request on `origin`, for the origin's circuit breaker.
     void record_success(const std::string& origin);
@@ -111,14 +143,48 @@ private:
         pool_stats stats;
     };
 
+    /// What a waiter is handed: an idle connection of its origin, or room to open one (already
+    /// counted as open).
+    struct grant {
+        std::unique_ptr<connection> idle;
+        bool room = false;
+        explicit operator bool() const noexcept { return idle || room; }
+    };
+    /// A coroutine waiting in acquire(); its timer never expires and is cancelled to wake it.
+    struct waiter {
+        std::string origin;
+        boost::asio::steady_timer* signal = nullptr;
+        grant granted;
+    };
+    /// A coroutine waiting to establish a connection (max_connecting).
+    struct connect_waiter {
+        boost::asio::steady_timer* signal = nullptr;
+        bool granted = false;
+    };
+    /// Order of service: priority, then arrival.
+    using turn = std::pair<int, std::uint64_t>;
+
+    host_state& host_of(const std::string& origin);
+    /// An idle connection, or room for a new one under the caps; nothing when neither is free.
+    grant take_free(const std::string& origin, host_state& host);
+    /// Queues for the next grant; nullopt when cancelled or shut down.
+    boost::asio::awaitable<std::optional<grant>> wait_turn(const std::string& origin, int priority);
+    /// Hands what is free to waiters, in their order.
+    void serve_waiters();
+    /// Gives back what a waiter was handed but will not use (it was cancelled meanwhile).
+    void return_grant(const std::string& origin, grant unused);
     void give_back(std::unique_ptr<connection> conn);
+    /// Remembers the connection's TLS session for the next connection to its origin.
+    void keep_session(const connection& conn);
+    void keep_session(host_state& host, const connection& conn);
+    void report(const std::string& origin, const request_timing& timing) const;
+    /// Establishes a connection in the room a grant made; the room is given up on failure.
+    boost::asio::awaitable<boost::system::result<handle>> open_new(const url& where, host_state& host, int priority);
     void close_expired_idle();
     bool close_one_idle_elsewhere(const std::string& origin);
-    void wake_waiters();
-    /// Waits for a free connecting slot (FIFO); false when cancelled or shut down.
-    boost::asio::awaitable<bool> wait_connecting_slot();
+    /// Waits for a free connecting slot; false when cancelled or shut down.
+    boost::asio::awaitable<bool> wait_connecting_slot(int priority);
     void release_connecting_slot();
-    void wake_next_connecting();
     void opened(host_state& host);
     void closed(host_state& host);
 
@@ -129,9 +195,10 @@ private:
     std::size_t open_ = 0;
     std::size_t peak_open_ = 0;
     bool shut_down_ = false;
-    std::list<boost::asio::steady_timer*> waiters_;
+    std::uint64_t arrivals_ = 0;
+    std::map<turn, waiter*> waiters_;
     std::size_t connecting_ = 0;
-    std::deque<boost::asio::steady_timer*> connect_waiters_;
+    std::map<turn, connect_waiter*> connect_waiters_;
 };
 
 } // namespace ferry

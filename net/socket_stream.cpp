@@ -1,6 +1,9 @@
 #include "net/socket_stream.hpp"
 
 #include <cerrno>
+#include <cstdint>
+
+#include <sys/socket.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
@@ -8,6 +11,7 @@
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -21,6 +25,48 @@ using clock_type = std::chrono::steady_clock;
 namespace {
 
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+
+/// OpenSSL's socket BIO writes with write(2): a peer that closed would raise SIGPIPE and kill a
+/// process that embeds the engine. This one sends with MSG_NOSIGNAL (EPIPE instead) and reads
+/// with recv(2); the BIO's data is the descriptor.
+int socket_bio_write(BIO* bio, const char* data, int size) {
+    BIO_clear_retry_flags(bio);
+    auto fd = static_cast<int>(reinterpret_cast<std::intptr_t>(BIO_get_data(bio)));
+    ssize_t n = ::send(fd, data, static_cast<std::size_t>(size), MSG_NOSIGNAL);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        BIO_set_retry_write(bio);
+    return static_cast<int>(n);
+}
+
+int socket_bio_read(BIO* bio, char* data, int size) {
+    BIO_clear_retry_flags(bio);
+    auto fd = static_cast<int>(reinterpret_cast<std::intptr_t>(BIO_get_data(bio)));
+    ssize_t n = ::recv(fd, data, static_cast<std::size_t>(size), 0);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        BIO_set_retry_read(bio);
+    return static_cast<int>(n);
+}
+
+long socket_bio_ctrl(BIO*, int command, long, void*) {
+    return command == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+int socket_bio_create(BIO* bio) {
+    BIO_set_init(bio, 1);
+    return 1;
+}
+
+const BIO_METHOD* socket_bio_method() {
+    static const BIO_METHOD* method = [] {
+        BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR, "ferry socket");
+        BIO_meth_set_write(m, socket_bio_write);
+        BIO_meth_set_read(m, socket_bio_read);
+        BIO_meth_set_ctrl(m, socket_bio_ctrl);
+        BIO_meth_set_create(m, socket_bio_create);
+        return m;
+    }();
+    return method;
+}
 
 bool is_ip_literal(const std::string& host) {
     error_code ec;
@@ -72,8 +118,16 @@ socket_stream::socket_stream(asio::any_io_executor executor)
 socket_stream::~socket_stream() {
     watchdog_->socket = nullptr;
     watchdog_->timer.cancel();
-    if (ssl_)
-        SSL_free(ssl_);
+    if (!ssl_)
+        return;
+    // OpenSSL invalidates the session of a connection freed without a close_notify. Closing a
+    // healthy connection (idle, or a response abandoned) is no reason to: mark it shut down
+    // quietly, so the session stays resumable for the next connection.
+    if (!tls_failed_) {
+        SSL_set_quiet_shutdown(ssl_, 1);
+        SSL_shutdown(ssl_);
+    }
+    SSL_free(ssl_);
 }
 
 void socket_stream::set_deadline(std::chrono::milliseconds limit, net_error error) {
@@ -87,8 +141,13 @@ void socket_stream::set_deadline(std::chrono::milliseconds limit, net_error erro
 }
 
 void socket_stream::clear_deadline() {
-    watchdog_->deadline = clock_type::time_point::max();
-    watchdog_->expired = false;
+    auto& w = *watchdog_;
+    w.deadline = clock_type::time_point::max();
+    w.expired = false;
+    if (w.timer_set) {
+        w.timer_set = false;
+        w.timer.cancel(); // a pending wait would keep the io_context busy until it expired
+    }
 }
 
 asio::awaitable<error_code> socket_stream::wait(direction d) {
@@ -139,6 +198,7 @@ error_code socket_stream::tls_failure(int result, direction& d) {
     default:
         break;
     }
+    tls_failed_ = true;
     unsigned long code = ERR_get_error();
     if (ERR_GET_REASON(code) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
         return asio::ssl::error::stream_truncated;
@@ -148,8 +208,11 @@ error_code socket_stream::tls_failure(int result, direction& d) {
 asio::awaitable<error_code> socket_stream::handshake(SSL_CTX* context, const std::string& host,
                                                      SSL_SESSION* resume, std::size_t read_ahead) {
     ssl_ = SSL_new(context);
-    if (!ssl_ || SSL_set_fd(ssl_, socket_.native_handle()) != 1)
+    BIO* bio = ssl_ ? BIO_new(socket_bio_method()) : nullptr;
+    if (!bio)
         co_return error_code(static_cast<int>(ERR_get_error()), asio::error::get_ssl_category());
+    BIO_set_data(bio, reinterpret_cast<void*>(static_cast<std::intptr_t>(socket_.native_handle())));
+    SSL_set_bio(ssl_, bio, bio);
     // Verify the peer's name natively, so failures carry OpenSSL's precise reason.
     if (is_ip_literal(host)) {
         X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), host.c_str());

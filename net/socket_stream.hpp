@@ -74,6 +74,7 @@ private:
     boost::asio::ip::tcp::socket socket_;
     std::shared_ptr<watchdog> watchdog_;
     SSL* ssl_ = nullptr;
+    bool tls_failed_ = false; ///< a TLS protocol error: the session must not be resumed
 };
 
 } // namespace ferry

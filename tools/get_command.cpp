@@ -25,7 +25,7 @@ constexpr const char* get_usage =
     "  -j, --jobs N            files in flight at once (default 8)\n"
     "  -x, --connections N     connections per file (default: adaptive, up to 16)\n"
     "      --max-connections N connections in total (default 64; also per host unless given below)\n"
-    "      --max-connections-per-host N  connections to one host (default 16)\n"
+    "      --max-connections-per-host N  connections to one host (default 16, or -x times -j)\n"
     "      --limit-rate RATE   overall cap in bytes/s: 750K, 20M, 1G\n"
     "      --ca-cert FILE      trust this PEM bundle as well as the system store\n"
     "      --header 'K: V'     extra request header (repeatable; only sent to the URL's own host)\n"
@@ -105,7 +105,6 @@ int run_get(std::span<const std::string_view> args) {
         } else if (a.value(arg, "--connections", "-x", value)) {
             config.connections_per_file = parse_count("--connections", value);
             config.max_connections_per_file = std::max(config.max_connections_per_file, config.connections_per_file);
-            config.max_connections_per_host = std::max(config.max_connections_per_host, config.connections_per_file);
         } else if (a.value(arg, "--max-connections", value)) {
             config.max_connections = parse_count("--max-connections", value);
             max_connections_given = true;
@@ -161,9 +160,17 @@ int run_get(std::span<const std::string_view> args) {
         }
     }
 
-    // Most downloads come from one host: a total given without a per-host cap applies to it too.
-    if (max_connections_given && !per_host_given)
-        config.max_connections_per_host = std::max(config.max_connections_per_host, config.max_connections);
+    // Most downloads come from one host. Without a per-host cap of its own, it follows what was
+    // asked for: a total given applies to the host too, and -x N with -j M may open N for each of
+    // the M files (within the total).
+    if (!per_host_given) {
+        if (max_connections_given)
+            config.max_connections_per_host = std::max(config.max_connections_per_host, config.max_connections);
+        if (config.connections_per_file > 0)
+            config.max_connections_per_host =
+                std::max(config.max_connections_per_host,
+                         std::min(config.max_connections, config.connections_per_file * config.max_files));
+    }
     config.max_connections = std::max(config.max_connections, config.max_connections_per_host);
 
     // Buffers: a budget from the machine's memory; each buffer small enough that every allowed

@@ -208,3 +208,54 @@ TEST_CASE("files in flight per model, in total, and connections per host: peaks 
     // Keep-alive: no more connections than the cap ever needed.
     CHECK(stats.connections_accepted == expected);
 }
+
+TEST_CASE("with the per-host connection cap reached, a high-priority request gets the next connection first") {
+    engine_fixture f;
+    origin::fault late;
+    late.first_byte_delay = std::chrono::milliseconds(300); // held-1 keeps the only connection a while
+    f.server.add_fault("/held-1.bin", late);
+    auto c = f.config();
+    c.max_files = 4;
+    c.connections_per_file = 1;
+    c.max_connections_per_host = 1;
+    // All three low files start at once: held-1 gets the connection, the other two wait for it.
+    auto low = named(f.model({{"held-1.bin", 100 * KiB}, {"queued-2.bin", 150 * KiB}, {"queued-3.bin", 200 * KiB}}),
+                     "low", priority::low);
+    auto high = named(f.model({{"jump-1.bin", 100 * KiB}}), "high", priority::high);
+
+    boost::asio::io_context io;
+    std::optional<model_result> low_result, high_result;
+    {
+        engine e(io.get_executor(), c);
+        bool added_high = false;
+        e.subscribe([&](const event& ev) {
+            // The last low file is about to ask for a connection: the high model comes after it.
+            if (ev.what == event::kind::started && ev.file == "queued-3.bin" && !added_high) {
+                added_high = true;
+                auto added = e.add(high);
+                CHECK_MESSAGE(added, added.error);
+                boost::asio::co_spawn(
+                    io, [&]() -> boost::asio::awaitable<void> { high_result = co_await e.wait("high"); },
+                    boost::asio::detached);
+            }
+        });
+        REQUIRE(e.add(low));
+        boost::asio::co_spawn(io, [&]() -> boost::asio::awaitable<void> { low_result = co_await e.wait("low"); },
+                              boost::asio::detached);
+        io.run_for(std::chrono::seconds(60));
+    }
+    REQUIRE(low_result.has_value());
+    REQUIRE(high_result.has_value());
+    CHECK(low_result->ok());
+    CHECK(high_result->ok());
+
+    auto stats = f.server.stats();
+    CHECK(stats.connections_accepted == 1);
+    auto held = first_request(stats, "held-1.bin");
+    auto jump = first_request(stats, "jump-1.bin");
+    auto queued2 = first_request(stats, "queued-2.bin");
+    auto queued3 = first_request(stats, "queued-3.bin");
+    CHECK(held < jump);     // it had the connection: no preemption
+    CHECK(jump < queued2);  // the high request waited least, yet was served first
+    CHECK(queued2 < queued3); // first come, first served within one priority
+}
