@@ -119,6 +119,7 @@ asio::awaitable<file_result> file_transfer::run() {
             }
         }
         retry_.emplace(ctx_.config.retry);
+        last_journal_ = std::chrono::steady_clock::now(); // the first one after a second or 4 MiB
         emit(event::kind::started);
 
         int validator_restarts = 0;
@@ -789,8 +790,9 @@ void file_transfer::save_journal(bool force) {
         return;
     auto now = std::chrono::steady_clock::now();
     auto done = plan_->bytes_done();
-    if (!force && now - last_journal_ < journal_interval && done - std::min(done, journaled_bytes_) < journal_bytes)
-        return;
+    if (!force && (plan_->complete() || (now - last_journal_ < journal_interval &&
+                                         done - std::min(done, journaled_bytes_) < journal_bytes)))
+        return; // complete: the commit comes next, a journal would only be deleted again
     last_journal_ = now;
     journaled_bytes_ = done;
     journal_record record;

@@ -6,6 +6,11 @@ namespace ferry {
 
 retry_policy::retry_policy(retry_config config, std::uint64_t seed) : config_(config), random_(seed) {}
 
+std::uint64_t retry_policy::fresh_seed() {
+    static thread_local std::mt19937_64 seeds{std::random_device{}()};
+    return seeds();
+}
+
 bool retry_policy::is_retryable(const attempt_failure& failure) {
     if (failure.transient)
         return true;

@@ -40,7 +40,11 @@ struct attempt_failure {
 /// delay (beyond max_retry_after: give up).
 class retry_policy {
 public:
-    explicit retry_policy(retry_config config = {}, std::uint64_t seed = std::random_device{}());
+    /// Without a seed, each policy draws one from a per-thread generator (seeded once: opening
+    /// the system's entropy source per file shows up in profiles of many small files).
+    explicit retry_policy(retry_config config = {}, std::uint64_t seed = fresh_seed());
+
+    static std::uint64_t fresh_seed();
 
     /// Records a failed attempt. nullopt: give up (not retryable, Retry-After too long, or out of
     /// retries). Otherwise, how long to wait before the next attempt.

@@ -179,6 +179,9 @@ int run_get(std::span<const std::string_view> args) {
         config.memory_budget = static_cast<std::size_t>(default_buffer_budget());
     config.buffer_size = std::clamp<std::size_t>(
         config.memory_budget / (4 * std::max<std::size_t>(config.max_connections, 1)), 16 * 1024, 256 * 1024);
+    // TLS read-ahead takes that much from the socket per system call; below two records it is
+    // not worth a buffer of its own.
+    config.tls_read_ahead = config.buffer_size >= 32 * 1024 ? config.buffer_size : 0;
 
     std::vector<model_spec> models;
     if (!input.empty() && input.ends_with(".json")) {
