@@ -1,8 +1,11 @@
 # Thin wrapper over CMake: `make demo` and `make test` set everything up first.
 BUILD ?= build
 JOBS ?= $(shell nproc)
+ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
+SOAK_SECONDS ?= 600
 
-.PHONY: deps configure build demo test bench clean
+.PHONY: deps configure build demo test sanitize sanitize-address sanitize-thread soak bench clean
 
 deps:
 	@sh tools/install-deps.sh
@@ -19,8 +22,26 @@ demo: build
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j 1
 
+# The suites under sanitizers (tools/sanitize.sh), in their own build directories.
+sanitize: sanitize-address sanitize-thread
+
+# Every suite under AddressSanitizer + UndefinedBehaviorSanitizer.
+sanitize-address: deps
+	@FERRY_SANITIZE_BUILD=$(ASAN_BUILD) tools/sanitize.sh address
+
+# The multi-threaded embedding test (one io_context run by 4 threads) under ThreadSanitizer.
+sanitize-thread: deps
+	@FERRY_SANITIZE_BUILD=$(TSAN_BUILD) FERRY_BUILD_TARGETS=test_reliability \
+		tools/sanitize.sh thread -R '^reliability_threads$$'
+
+# A 10-minute soak (SOAK_SECONDS=60 for a short one): 1,000 transfers through a faulty origin,
+# memory and descriptors watched (tools/soak, docs/benchmarks.md).
+soak: configure
+	@cmake --build $(BUILD) -j $(JOBS) --target ferry-soak
+	@$(BUILD)/ferry-soak --duration $(SOAK_SECONDS) --json $(BUILD)/soak.json
+
 bench: build
 	@bench/run.sh
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)
