@@ -24,6 +24,9 @@ struct engine_config {
     std::size_t max_connections = 64;       ///< in total (--max-connections)
     std::size_t max_connections_per_host = 16;
     std::size_t max_queued_files = 100'000; ///< add() beyond this fails at once
+    /// Finished models kept for wait() and stats(); older ones are forgotten (wait() on one then
+    /// returns an empty result) and their ids can be used again.
+    std::size_t keep_finished_models = 1000;
 
     std::uint64_t limit_rate = 0;           ///< overall bytes/s, 0 = unlimited (--limit-rate)
     std::size_t buffer_size = 256 * 1024;   ///< bytes read per socket read and written per pwrite

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <deque>
 #include <list>
 #include <mutex>
 #include <set>
@@ -99,6 +100,7 @@ struct engine::state : std::enable_shared_from_this<state> {
         std::uint64_t fetched_by_ended = 0; ///< body bytes of its transfers that have ended
         throughput_window speed;        ///< its recent bytes/s, sampled on events and snapshots
         bool done() const noexcept { return finished == files.size(); }
+        bool retired = false; ///< counted among the finished models (see model_done)
     };
 
     state(asio::strand<asio::any_io_executor> strand, engine_config cfg)
@@ -262,9 +264,26 @@ struct engine::state : std::enable_shared_from_this<state> {
             ++m.finished;
             --queued_files;
             if (m.done())
-                m.done_signal.cancel();
+                model_done(m);
         }
         schedule();
+    }
+
+    /// Wakes the model's waiters, and forgets the oldest finished models beyond
+    /// `keep_finished_models`: a process that adds models all day must not grow with each.
+    void model_done(model_entry& m) {
+        m.done_signal.cancel();
+        if (m.retired)
+            return;
+        m.retired = true;
+        finished_models.push_back(m.spec.id);
+        while (finished_models.size() > std::max<std::size_t>(config.keep_finished_models, 1)) {
+            auto id = std::move(finished_models.front());
+            finished_models.pop_front();
+            models.erase(id);
+            std::lock_guard lock(admission_mutex);
+            ids.erase(id);
+        }
     }
 
     static void discard_partial(const std::filesystem::path& final_path) {
@@ -294,9 +313,12 @@ struct engine::state : std::enable_shared_from_this<state> {
             }
         }
         if (m.done())
-            m.done_signal.cancel();
+            model_done(m);
     }
 
+    /// Lets models that add() has queued reach `models` first (add() may be called from any
+    /// thread; what it posts can come after a wait() spawned later).
+    static asio::awaitable<void> settle_adds(std::shared_ptr<state> s);
     static asio::awaitable<model_result> wait_on_strand(std::shared_ptr<state> s, std::string id);
     static asio::awaitable<std::vector<std::string>> ids_on_strand(std::shared_ptr<state> s);
     static asio::awaitable<engine_stats> stats_on_strand(std::shared_ptr<state> s);
@@ -322,6 +344,7 @@ struct engine::state : std::enable_shared_from_this<state> {
     transfer_context context;
 
     std::map<std::string, std::unique_ptr<model_entry>> models;
+    std::deque<std::string> finished_models; ///< oldest first
     std::uint64_t arrivals = 0;
     std::size_t running_files = 0;
     std::vector<file_entry*> running;  ///< files whose transfer runs
@@ -336,6 +359,7 @@ struct engine::state : std::enable_shared_from_this<state> {
     std::mutex admission_mutex;
     std::set<std::string> ids;
     std::atomic<std::size_t> queued_files{0};
+    std::atomic<std::size_t> pending_adds{0}; ///< added, not yet in `models`
     std::uint64_t generated_ids = 0;
 };
 
@@ -368,7 +392,9 @@ add_result engine::add(model_spec model) {
         state_->queued_files += model.files.size();
     }
     order_files(model.files);
+    ++state_->pending_adds;
     asio::post(strand_, [s = state_, model = std::move(model)]() mutable {
+        --s->pending_adds;
         auto entry = std::make_unique<state::model_entry>(s->strand);
         entry->arrival = ++s->arrivals;
         for (auto& spec : model.files) {
@@ -393,7 +419,16 @@ add_result engine::add(model_spec model) {
 // awaitable is named before it is awaited: g++ 12 may destroy temporaries of a co_await
 // expression twice, which would release a captured shared_ptr one time too many.
 
+asio::awaitable<void> engine::state::settle_adds(std::shared_ptr<state> s) {
+    while (s->pending_adds > 0) {
+        auto next_turn = asio::post(s->strand, asio::use_awaitable);
+        co_await std::move(next_turn);
+    }
+}
+
 asio::awaitable<model_result> engine::state::wait_on_strand(std::shared_ptr<state> s, std::string id) {
+    auto settled = settle_adds(s);
+    co_await std::move(settled);
     for (;;) {
         auto it = s->models.find(id);
         if (it == s->models.end()) {
@@ -408,6 +443,8 @@ asio::awaitable<model_result> engine::state::wait_on_strand(std::shared_ptr<stat
 }
 
 asio::awaitable<std::vector<std::string>> engine::state::ids_on_strand(std::shared_ptr<state> s) {
+    auto settled = settle_adds(s);
+    co_await std::move(settled);
     std::vector<std::pair<std::uint64_t, std::string>> order;
     for (auto& [id, m] : s->models)
         order.emplace_back(m->arrival, id);

@@ -189,6 +189,8 @@ asio::awaitable<boost::system::result<response_head>> connection::read_head() {
     head.accept_ranges = field(http::field::accept_ranges);
 
     st.keep_alive = head.keep_alive;
+    if (st.buffer.size() == 0)
+        st.buffer.shrink_to_fit(); // thousands of slow connections: no idle head buffer each
     if (p.is_done())
         st.body_done = true;
     else if (head.content_length && !head.chunked)
@@ -217,6 +219,8 @@ asio::awaitable<boost::system::result<std::size_t>> connection::read_body(void* 
             got = std::min(want, st.buffer.size());
             std::memcpy(data, st.buffer.data().data(), got);
             st.buffer.consume(got);
+            if (st.buffer.size() == 0)
+                st.buffer.shrink_to_fit();
         } else {
             st.arm_stall_timer();
             auto n = co_await st.stream.read_some(data, want);

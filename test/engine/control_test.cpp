@@ -576,3 +576,46 @@ TEST_CASE("a subscriber sees started, progress, retried, verified and completed 
     }
     CHECK(events["ev-big.bin"].size() >= 4); // ~0.75 s at 4 MiB/s: several progress events
 }
+
+TEST_CASE("finished models beyond keep_finished_models are forgotten; their ids can be used again") {
+    // An embedding server adds models all day: the engine must not keep every one of them.
+    engine_fixture f;
+    auto c = f.config();
+    c.keep_finished_models = 2;
+    asio::io_context io;
+    std::vector<model_result> results;
+    engine_stats after{};
+    bool reused_id = false;
+    {
+        engine e(io.get_executor(), c);
+        asio::co_spawn(
+            io,
+            [&]() -> asio::awaitable<void> {
+                for (int i = 0; i < 5; ++i) {
+                    auto name = "kept-" + std::to_string(i) + ".bin";
+                    REQUIRE(e.add(named(f.model({{name, 1000}}), "m" + std::to_string(i))));
+                    auto waited = e.wait("m" + std::to_string(i));
+                    results.push_back(co_await std::move(waited));
+                }
+                auto snapshot = e.stats();
+                after = co_await std::move(snapshot);
+                // The oldest are gone: their ids are free again.
+                auto again = e.add(named(f.model({{"kept-0.bin", 1000}}), "m0"));
+                reused_id = static_cast<bool>(again);
+                auto waited = e.wait("m0");
+                co_await std::move(waited);
+            },
+            asio::detached);
+        io.run();
+    }
+    REQUIRE(results.size() == 5);
+    for (auto& r : results) {
+        CHECK(r.ok());
+        CHECK(r.files.size() == 1);
+    }
+    std::set<std::string> kept;
+    for (auto& m : after.models)
+        kept.insert(m.id);
+    CHECK(kept == std::set<std::string>{"m3", "m4"});
+    CHECK(reused_id);
+}
