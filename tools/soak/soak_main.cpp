@@ -305,9 +305,10 @@ private:
         model_spec m;
         m.id = "soak-" + std::to_string(serial);
         m.dir = dir_;
+        const auto destination = dir_ / (m.id + ".bin");
         file_spec f;
         f.urls = {server_.url(served.path)};
-        f.path = m.id + ".bin";
+        f.path = destination.filename();
         f.size = served.size;
         if (serial % 2 == 0) // half without a digest: then only the soak's own check sees a wrong byte
             f.sha256 = served.digest;
@@ -319,38 +320,42 @@ private:
             failure(served, "not added: " + added.error);
             return;
         }
-        downloads_.async_wait(added.id, [this, index](std::exception_ptr e, model_result r) {
+        downloads_.async_wait(added.id, [this, index, destination](std::exception_ptr e, model_result r) {
             // On the engine's strand: hashing a file here would hold up every transfer.
-            asio::post(verifier_, [this, index, e, r = std::move(r)] {
-                finished(files_[index], e || r.files.empty() ? file_result{} : r.files.front());
+            asio::post(verifier_, [this, index, destination, e, r = std::move(r)] {
+                std::string problem;
+                if (e)
+                    problem = "wait() threw";
+                else if (r.files.empty())
+                    problem = "wait() gave no result (the engine had forgotten the model)";
+                finished(files_[index], destination, problem.empty() ? &r.files.front() : nullptr, problem);
             });
         });
     }
 
-    /// A transfer ended (on the verifier): check what it left, clean up, start the next one
-    /// unless the run is over.
-    void finished(const served_file& served, const file_result& r) {
-        std::string problem;
+    /// A transfer ended (on the verifier): check what it left at `destination`, clean up, start
+    /// the next one unless the run is over. `r` is null when wait() gave no result (`problem`).
+    void finished(const served_file& served, const fs::path& destination, const file_result* r,
+                  std::string problem) {
         std::error_code ec;
-        if (r.path.empty()) {
-            problem = "no result";
-        } else if (r.outcome != file_outcome::done) {
-            problem = std::string(to_string(r.outcome)) + ": " + r.message;
-        } else if (auto size = fs::file_size(r.path, ec); ec) {
+        if (!problem.empty()) {
+            // Nothing to check against: the file may be in place or not.
+        } else if (r->outcome != file_outcome::done) {
+            problem = std::string(to_string(r->outcome)) + ": " + r->message;
+        } else if (auto size = fs::file_size(destination, ec); ec) {
             problem = "not in place: " + ec.message();
         } else if (size != served.size) {
             problem = "wrong size " + std::to_string(size);
-        } else if (sha256_of_file(r.path) != served.digest) {
+        } else if (sha256_of_file(destination) != served.digest) {
             problem = "wrong sha256";
-        } else if (fs::exists(r.path.string() + ".part") || fs::exists(r.path.string() + ".part.journal")) {
+        } else if (fs::exists(destination.string() + ".part") || fs::exists(destination.string() + ".part.journal")) {
             problem = "a .part or journal left beside the file";
         }
-        if (!r.path.empty()) {
-            fs::remove(r.path, ec);
-            fs::remove(r.path.string() + ".part", ec);
-            fs::remove(r.path.string() + ".part.journal", ec);
-        }
-        retries_ += static_cast<std::uint64_t>(std::max(r.retries, 0));
+        fs::remove(destination, ec);
+        fs::remove(destination.string() + ".part", ec);
+        fs::remove(destination.string() + ".part.journal", ec);
+        if (r)
+            retries_ += static_cast<std::uint64_t>(std::max(r->retries, 0));
         if (problem.empty()) {
             ++completed_;
             bytes_ += served.size;
