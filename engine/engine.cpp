@@ -101,6 +101,7 @@ struct engine::state : std::enable_shared_from_this<state> {
         throughput_window speed;        ///< its recent bytes/s, sampled on events and snapshots
         bool done() const noexcept { return finished == files.size(); }
         bool retired = false; ///< counted among the finished models (see model_done)
+        std::size_t waiters = 0; ///< wait()s suspended on done_signal
     };
 
     state(asio::strand<asio::any_io_executor> strand, engine_config cfg)
@@ -110,7 +111,8 @@ struct engine::state : std::enable_shared_from_this<state> {
           overall_rate(strand, config.limit_rate),
           pressure_limit(config.memory_pressure_limit ? config.memory_pressure_limit : memory_limit() / 10 * 8),
           pressure_timer(strand),
-          context{strand, config, pool, buffers, overall_rate, [this](const event& e) { observe(e); }} {}
+          context{strand, config, pool, buffers, overall_rate, [this](const event& e) { observe(e); }},
+          arrival_signal(strand, asio::steady_timer::time_point::max()) {}
 
     pool_config pool_config_of(const engine_config& c) {
         pool_config p;
@@ -278,6 +280,9 @@ struct engine::state : std::enable_shared_from_this<state> {
         m.retired = true;
         finished_models.push_back(m.spec.id);
         while (finished_models.size() > std::max<std::size_t>(config.keep_finished_models, 1)) {
+            if (auto oldest = models.find(finished_models.front());
+                oldest != models.end() && oldest->second->waiters > 0)
+                break; // its waiters have not run yet: it goes on a later call
             auto id = std::move(finished_models.front());
             finished_models.pop_front();
             models.erase(id);
@@ -316,9 +321,12 @@ struct engine::state : std::enable_shared_from_this<state> {
             model_done(m);
     }
 
-    /// Lets models that add() has queued reach `models` first (add() may be called from any
-    /// thread; what it posts can come after a wait() spawned later).
-    static asio::awaitable<void> settle_adds(std::shared_ptr<state> s);
+    /// add() has accepted the id but its model has not reached the strand yet (add() may run on
+    /// any thread; a wait() spawned after it can get there first).
+    bool add_in_flight(const std::string& id) {
+        std::lock_guard lock(admission_mutex);
+        return ids.count(id) > 0 && !models.count(id);
+    }
     static asio::awaitable<model_result> wait_on_strand(std::shared_ptr<state> s, std::string id);
     static asio::awaitable<std::vector<std::string>> ids_on_strand(std::shared_ptr<state> s);
     static asio::awaitable<engine_stats> stats_on_strand(std::shared_ptr<state> s);
@@ -345,6 +353,7 @@ struct engine::state : std::enable_shared_from_this<state> {
 
     std::map<std::string, std::unique_ptr<model_entry>> models;
     std::deque<std::string> finished_models; ///< oldest first
+    asio::steady_timer arrival_signal; ///< cancelled whenever a model reaches `models`
     std::uint64_t arrivals = 0;
     std::size_t running_files = 0;
     std::vector<file_entry*> running;  ///< files whose transfer runs
@@ -359,7 +368,6 @@ struct engine::state : std::enable_shared_from_this<state> {
     std::mutex admission_mutex;
     std::set<std::string> ids;
     std::atomic<std::size_t> queued_files{0};
-    std::atomic<std::size_t> pending_adds{0}; ///< added, not yet in `models`
     std::uint64_t generated_ids = 0;
 };
 
@@ -392,9 +400,7 @@ add_result engine::add(model_spec model) {
         state_->queued_files += model.files.size();
     }
     order_files(model.files);
-    ++state_->pending_adds;
     asio::post(strand_, [s = state_, model = std::move(model)]() mutable {
-        --s->pending_adds;
         auto entry = std::make_unique<state::model_entry>(s->strand);
         entry->arrival = ++s->arrivals;
         for (auto& spec : model.files) {
@@ -408,6 +414,8 @@ add_result engine::add(model_spec model) {
         entry->paused = s->paused_all;
         auto& m = *entry;
         s->models.emplace(m.spec.id, std::move(entry));
+        s->arrival_signal.cancel(); // wakes wait()s that came first
+        s->arrival_signal.expires_at(asio::steady_timer::time_point::max());
         if (s->stopped)
             s->cancel_model(m, false);
         s->request_schedule();
@@ -419,32 +427,28 @@ add_result engine::add(model_spec model) {
 // awaitable is named before it is awaited: g++ 12 may destroy temporaries of a co_await
 // expression twice, which would release a captured shared_ptr one time too many.
 
-asio::awaitable<void> engine::state::settle_adds(std::shared_ptr<state> s) {
-    while (s->pending_adds > 0) {
-        auto next_turn = asio::post(s->strand, asio::use_awaitable);
-        co_await std::move(next_turn);
-    }
-}
-
 asio::awaitable<model_result> engine::state::wait_on_strand(std::shared_ptr<state> s, std::string id) {
-    auto settled = settle_adds(s);
-    co_await std::move(settled);
     for (;;) {
         auto it = s->models.find(id);
         if (it == s->models.end()) {
-            model_result unknown;
-            unknown.id = id;
-            co_return unknown;
+            if (!s->add_in_flight(id)) {
+                model_result unknown;
+                unknown.id = id;
+                co_return unknown;
+            }
+            co_await s->arrival_signal.async_wait(use_nothrow);
+            continue;
         }
-        if (it->second->done())
-            co_return s->result_of(*it->second);
-        co_await it->second->done_signal.async_wait(use_nothrow);
+        auto& m = *it->second;
+        if (m.done())
+            co_return s->result_of(m);
+        ++m.waiters; // a model with waiters is not forgotten (model_done)
+        co_await m.done_signal.async_wait(use_nothrow);
+        --m.waiters;
     }
 }
 
 asio::awaitable<std::vector<std::string>> engine::state::ids_on_strand(std::shared_ptr<state> s) {
-    auto settled = settle_adds(s);
-    co_await std::move(settled);
     std::vector<std::pair<std::uint64_t, std::string>> order;
     for (auto& [id, m] : s->models)
         order.emplace_back(m->arrival, id);
@@ -452,6 +456,11 @@ asio::awaitable<std::vector<std::string>> engine::state::ids_on_strand(std::shar
     std::vector<std::string> out;
     for (auto& [arrival, id] : order)
         out.push_back(id);
+    // Models whose add() has not reached the strand yet come last; wait() waits for them.
+    std::lock_guard lock(s->admission_mutex);
+    for (auto& id : s->ids)
+        if (!s->models.count(id))
+            out.push_back(id);
     co_return out;
 }
 

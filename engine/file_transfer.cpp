@@ -28,7 +28,7 @@ constexpr std::uint64_t journal_bytes = 4 * 1024 * 1024;
 constexpr std::chrono::milliseconds progress_interval{250};
 constexpr int max_validator_restarts = 3;
 constexpr std::size_t initial_adaptive_connections = 4;
-constexpr std::chrono::milliseconds grow_interval{150};
+constexpr std::chrono::milliseconds grow_interval{100};
 
 bool same_host(const url& a, const url& b) { return a.host == b.host; }
 

@@ -178,11 +178,12 @@ int run_get(std::span<const std::string_view> args) {
     config.keep_finished_models = std::numeric_limits<std::size_t>::max();
 
     // Buffers: a budget from the machine's memory; each buffer small enough that every allowed
-    // connection gets one from a quarter of it (thousands of slow transfers need little each).
+    // connection gets one (and as much TLS read-ahead) from an eighth of it: thousands of slow
+    // transfers need little each, and the rest of their memory is per connection too.
     if (!budget_given)
         config.memory_budget = static_cast<std::size_t>(default_buffer_budget());
     config.buffer_size = std::clamp<std::size_t>(
-        config.memory_budget / (4 * std::max<std::size_t>(config.max_connections, 1)), 4 * 1024, 256 * 1024);
+        config.memory_budget / (16 * std::max<std::size_t>(config.max_connections, 1)), 4 * 1024, 256 * 1024);
     // TLS read-ahead takes that much from the socket per system call; below two records it is
     // not worth a buffer of its own.
     config.tls_read_ahead = config.buffer_size >= 32 * 1024 ? config.buffer_size : 0;
