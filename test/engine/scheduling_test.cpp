@@ -62,6 +62,36 @@ std::vector<model_result> run_models(engine_config c, std::vector<model_spec> mo
     return results;
 }
 
+/// Runs `low`; when `starts` first matches a file's start event, adds `high`. Both must finish
+/// (within 60 s) and succeed.
+void run_low_then_high(const engine_config& c, const model_spec& low, const model_spec& high,
+                       std::function<bool(const event&)> starts) {
+    boost::asio::io_context io;
+    std::optional<model_result> low_result, high_result;
+    {
+        engine e(io.get_executor(), c);
+        bool added_high = false;
+        e.subscribe([&](const event& ev) {
+            if (ev.what == event::kind::started && starts(ev) && !added_high) {
+                added_high = true;
+                auto added = e.add(high);
+                CHECK_MESSAGE(added, added.error);
+                boost::asio::co_spawn(
+                    io, [&]() -> boost::asio::awaitable<void> { high_result = co_await e.wait("high"); },
+                    boost::asio::detached);
+            }
+        });
+        REQUIRE(e.add(low));
+        boost::asio::co_spawn(io, [&]() -> boost::asio::awaitable<void> { low_result = co_await e.wait("low"); },
+                              boost::asio::detached);
+        io.run_for(std::chrono::seconds(60));
+    }
+    REQUIRE(low_result.has_value());
+    REQUIRE(high_result.has_value());
+    CHECK(low_result->ok());
+    CHECK(high_result->ok());
+}
+
 } // namespace
 
 TEST_CASE("a high-priority model added after a low one, before the executor runs, is fetched first") {
@@ -100,31 +130,8 @@ TEST_CASE("a high-priority model added while a low one runs gets the next free s
                      priority::low);
     auto high = named(f.model({{"urgent-1.bin", 100 * KiB}, {"urgent-2.bin", 100 * KiB}}), "high", priority::high);
 
-    boost::asio::io_context io;
-    std::optional<model_result> low_result, high_result;
-    {
-        engine e(io.get_executor(), c);
-        bool added_high = false;
-        e.subscribe([&](const event& ev) {
-            // Once the low model's first file runs, the high one arrives.
-            if (ev.what == event::kind::started && ev.model == "low" && !added_high) {
-                added_high = true;
-                auto added = e.add(high);
-                CHECK_MESSAGE(added, added.error);
-                boost::asio::co_spawn(
-                    io, [&]() -> boost::asio::awaitable<void> { high_result = co_await e.wait("high"); },
-                    boost::asio::detached);
-            }
-        });
-        REQUIRE(e.add(low));
-        boost::asio::co_spawn(io, [&]() -> boost::asio::awaitable<void> { low_result = co_await e.wait("low"); },
-                              boost::asio::detached);
-        io.run_for(std::chrono::seconds(60));
-    }
-    REQUIRE(low_result.has_value());
-    REQUIRE(high_result.has_value());
-    CHECK(low_result->ok());
-    CHECK(high_result->ok());
+    // Once the low model's first file runs, the high one arrives.
+    run_low_then_high(c, low, high, [](const event& ev) { return ev.model == "low"; });
 
     auto stats = f.server.stats();
     auto busy1 = first_request(stats, "busy-1.bin");
@@ -223,31 +230,8 @@ TEST_CASE("with the per-host connection cap reached, a high-priority request get
                      "low", priority::low);
     auto high = named(f.model({{"jump-1.bin", 100 * KiB}}), "high", priority::high);
 
-    boost::asio::io_context io;
-    std::optional<model_result> low_result, high_result;
-    {
-        engine e(io.get_executor(), c);
-        bool added_high = false;
-        e.subscribe([&](const event& ev) {
-            // The last low file is about to ask for a connection: the high model comes after it.
-            if (ev.what == event::kind::started && ev.file == "queued-3.bin" && !added_high) {
-                added_high = true;
-                auto added = e.add(high);
-                CHECK_MESSAGE(added, added.error);
-                boost::asio::co_spawn(
-                    io, [&]() -> boost::asio::awaitable<void> { high_result = co_await e.wait("high"); },
-                    boost::asio::detached);
-            }
-        });
-        REQUIRE(e.add(low));
-        boost::asio::co_spawn(io, [&]() -> boost::asio::awaitable<void> { low_result = co_await e.wait("low"); },
-                              boost::asio::detached);
-        io.run_for(std::chrono::seconds(60));
-    }
-    REQUIRE(low_result.has_value());
-    REQUIRE(high_result.has_value());
-    CHECK(low_result->ok());
-    CHECK(high_result->ok());
+    // The last low file is about to ask for a connection: the high model comes after it.
+    run_low_then_high(c, low, high, [](const event& ev) { return ev.file == "queued-3.bin"; });
 
     auto stats = f.server.stats();
     CHECK(stats.connections_accepted == 1);
