@@ -20,9 +20,10 @@ struct engine_config {
     /// Connections per file (-x). 0: adaptive — start with a few and add more while the file's
     /// aggregate rate keeps rising, up to `max_connections_per_file`.
     std::size_t connections_per_file = 0;
-    std::size_t max_connections_per_file = 16;
+    /// Twice aria2's hard cap: a CDN that caps each connection rewards every one added.
+    std::size_t max_connections_per_file = 32;
     std::size_t max_connections = 64;       ///< in total (--max-connections)
-    std::size_t max_connections_per_host = 16;
+    std::size_t max_connections_per_host = 32;
     std::size_t max_queued_files = 100'000; ///< add() beyond this fails at once
     /// Finished models kept for wait() and stats(); older ones are forgotten (wait() on one then
     /// returns an empty result) and their ids can be used again.

@@ -27,8 +27,6 @@ constexpr std::chrono::milliseconds journal_interval{1000};
 constexpr std::uint64_t journal_bytes = 4 * 1024 * 1024;
 constexpr std::chrono::milliseconds progress_interval{250};
 constexpr int max_validator_restarts = 3;
-constexpr std::size_t initial_adaptive_connections = 4;
-constexpr std::chrono::milliseconds grow_interval{100};
 
 bool same_host(const url& a, const url& b) { return a.host == b.host; }
 
@@ -216,15 +214,18 @@ asio::awaitable<file_transfer::attempt_end> file_transfer::attempt() {
 
     // One worker continues the first response; the others split what is left.
     std::size_t workers = 1;
+    growth_.reset();
     if (plan_ && ranges_supported_) {
-        std::size_t wanted = ctx_.config.connections_per_file ? ctx_.config.connections_per_file
-                                                              : initial_adaptive_connections;
+        std::size_t wanted = ctx_.config.connections_per_file;
+        if (wanted == 0) {
+            connection_growth::settings growth;
+            growth.ceiling = ctx_.config.max_connections_per_file;
+            growth_.emplace(growth, std::chrono::steady_clock::now(), bytes_done());
+            wanted = growth_->initial_workers();
+        }
         std::uint64_t pieces = (plan_->file_size() - plan_->bytes_done()) / ctx_.config.min_piece + 1;
         workers = static_cast<std::size_t>(std::max<std::uint64_t>(1, std::min<std::uint64_t>(wanted, pieces)));
     }
-    grow_at_ = std::chrono::steady_clock::now() + grow_interval;
-    bytes_at_last_grow_ = bytes_done();
-    rate_at_last_grow_ = 0;
     start_worker(first);
     for (std::size_t i = 1; i < workers; ++i)
         start_worker(nullptr);
@@ -695,25 +696,12 @@ error_code file_transfer::store(std::uint64_t offset, const std::byte* data, std
 }
 
 void file_transfer::maybe_grow() {
-    // Adaptive connections: double them while the file's rate keeps rising (a server that caps
-    // each connection), stop at the plateau (the link, the server or our CPU is the limit).
-    if (ctx_.config.connections_per_file != 0 || !ranges_supported_ || !plan_)
+    if (!growth_ || !growth_->growing())
         return;
-    auto now = std::chrono::steady_clock::now();
-    if (now < grow_at_)
-        return;
-    double seconds = std::chrono::duration<double>(now - grow_at_ + grow_interval).count();
-    double rate = double(bytes_done() - bytes_at_last_grow_) / seconds;
-    bool rising = rate_at_last_grow_ == 0 || rate > rate_at_last_grow_ * 1.25;
+    std::size_t wanted = growth_->workers_wanted(std::chrono::steady_clock::now(), bytes_done(), active_workers_);
     bool worth_it = plan_->file_size() - plan_->bytes_done() > 8 * ctx_.config.min_piece;
-    if (rising && worth_it) {
-        std::size_t target = std::min(ctx_.config.max_connections_per_file, 2 * active_workers_);
-        while (active_workers_ < target)
-            start_worker(nullptr);
-    }
-    grow_at_ = rising ? now + grow_interval : std::chrono::steady_clock::time_point::max();
-    rate_at_last_grow_ = std::max(rate, rate_at_last_grow_);
-    bytes_at_last_grow_ = bytes_done();
+    while (worth_it && active_workers_ < wanted)
+        start_worker(nullptr);
 }
 
 asio::awaitable<bool> file_transfer::back_off(const error_code& ec, bool made_progress) {

@@ -8,6 +8,7 @@
 #include "memory/sha256.hpp"
 #include "net/connection_pool.hpp"
 #include "net/url.hpp"
+#include "queue/connection_growth.hpp"
 #include "queue/segment_plan.hpp"
 
 #include <array>
@@ -133,10 +134,7 @@ private:
     std::chrono::steady_clock::time_point last_journal_{};
     std::uint64_t journaled_bytes_ = 0; ///< bytes_done() when the journal was last written
     std::chrono::steady_clock::time_point last_progress_{};
-    // Adaptive connections.
-    std::chrono::steady_clock::time_point grow_at_{};
-    std::uint64_t bytes_at_last_grow_ = 0;
-    double rate_at_last_grow_ = 0;
+    std::optional<connection_growth> growth_; ///< adaptive connections (no -x), per attempt
 };
 
 } // namespace ferry

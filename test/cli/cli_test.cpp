@@ -1,6 +1,7 @@
 // The ferry binary end to end (FERRY_BINARY), against an in-process HTTPS origin: exit statuses,
 // what lands on disk, what is printed, and what the origin saw.
 #include "cli/child_process.hpp"
+#include "scoped_env.hpp"
 
 #include "memory/resume_journal.hpp"
 #include "memory/sha256.hpp"
@@ -11,7 +12,12 @@
 
 #include <boost/json.hpp>
 
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include <algorithm>
+#include <cstdio>
+#include <memory>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
@@ -214,6 +220,44 @@ TEST_CASE("an untrusted certificate is refused without --ca-cert") {
     CHECK(count_lines_with(r.err, {url, "certificate verify failed"}) == 1);
     CHECK_FALSE(fs::exists(f.out / "secret.bin"));
     CHECK(f.server.stats().requests == 0); // nothing was asked over the untrusted connection
+}
+
+namespace {
+
+/// The name OpenSSL looks a CA up by in a hashed directory: its subject hash, then ".0".
+std::string hashed_name(const fs::path& pem) {
+    std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(pem.c_str(), "r"), &std::fclose);
+    REQUIRE(file);
+    std::unique_ptr<X509, void (*)(X509*)> cert(PEM_read_X509(file.get(), nullptr, nullptr, nullptr), &X509_free);
+    REQUIRE(cert);
+    char name[32];
+    std::snprintf(name, sizeof name, "%08lx.0", X509_subject_name_hash(cert.get()));
+    return name;
+}
+
+} // namespace
+
+TEST_CASE("the system store is trusted: a hashed CA directory or a bundle file, as OpenSSL names them") {
+    cli_fixture f;
+    auto url = f.add("trusted.bin", 200 * KiB);
+    SUBCASE("SSL_CERT_DIR with hash links (read lazily, as Debian's /etc/ssl/certs)") {
+        auto dir = f.tmp / "certs";
+        fs::create_directories(dir);
+        fs::copy_file(f.ca, dir / hashed_name(f.ca));
+        test::scoped_env env("SSL_CERT_DIR", dir.string());
+        auto r = f.ferry({"get", "-d", f.out.string(), "--progress", "none", url});
+        CHECK(r.status == 0);
+    }
+    SUBCASE("SSL_CERT_FILE, with a directory that has no hash links") {
+        auto dir = f.tmp / "empty-certs";
+        fs::create_directories(dir);
+        test::scoped_env dir_env("SSL_CERT_DIR", dir.string());
+        test::scoped_env file_env("SSL_CERT_FILE", f.ca.string());
+        auto r = f.ferry({"get", "-d", f.out.string(), "--progress", "none", url});
+        CHECK(r.status == 0);
+    }
+    CHECK(f.matches(f.out / "trusted.bin", "trusted.bin", 200 * KiB));
+    CHECK(f.server.stats().requests == 1);
 }
 
 TEST_CASE("--progress jsonl prints only JSON lines: events and a final summary") {

@@ -1,0 +1,47 @@
+#include "queue/connection_growth.hpp"
+
+#include <algorithm>
+
+namespace ferry {
+
+connection_growth::connection_growth(settings s, clock::time_point start, std::uint64_t bytes_done)
+    : settings_(s),
+      next_check_(start + s.interval),
+      interval_start_(start),
+      bytes_at_interval_start_(bytes_done) {
+    settings_.ceiling = std::max<std::size_t>(settings_.ceiling, 1);
+    settings_.initial = std::clamp<std::size_t>(settings_.initial, 1, settings_.ceiling);
+    growing_ = settings_.initial < settings_.ceiling;
+}
+
+std::size_t connection_growth::initial_workers() const {
+    return settings_.initial;
+}
+
+std::size_t connection_growth::workers_wanted(clock::time_point now, std::uint64_t bytes_done,
+                                              std::size_t workers) {
+    if (!growing_ || now < next_check_)
+        return workers;
+    if (bytes_done == bytes_at_interval_start_) {
+        // Nothing has arrived yet (handshakes, a slow first byte): nothing to judge by.
+        next_check_ = now + settings_.interval;
+        return workers;
+    }
+    double seconds = std::chrono::duration<double>(now - interval_start_).count();
+    double rate = double(bytes_done - bytes_at_interval_start_) / std::max(seconds, 1e-9);
+    bool rising = best_rate_ == 0 || rate > best_rate_ * settings_.rise;
+    best_rate_ = std::max(best_rate_, rate);
+    interval_start_ = now;
+    next_check_ = now + settings_.interval;
+    bytes_at_interval_start_ = bytes_done;
+    if (!rising) {
+        growing_ = false;
+        return workers;
+    }
+    std::size_t wanted = std::min(settings_.ceiling, std::max<std::size_t>(2 * workers, 1));
+    if (wanted >= settings_.ceiling)
+        growing_ = false;
+    return std::max(wanted, workers);
+}
+
+} // namespace ferry

@@ -1,0 +1,53 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+namespace ferry {
+
+/// Adaptive connections for one file (no -x): how many workers it should have. No I/O and no
+/// clock of its own: the file's coroutine passes the time and its byte count.
+///
+/// A file starts with `initial` workers. At the end of every `interval` the file's rate over that
+/// interval is compared with the best rate seen so far: while it is more than `rise` times higher,
+/// the workers double (a server that caps each connection rewards every new one); the first
+/// interval that does not rise ends the growth for good (the link, the server or our CPU is the
+/// limit, and more connections would only cost memory and the server's patience). The first
+/// interval with bytes always doubles; an interval without any bytes is not judged. Never more
+/// than `ceiling`.
+class connection_growth {
+public:
+    using clock = std::chrono::steady_clock;
+
+    struct settings {
+        std::size_t initial = 4;
+        std::size_t ceiling = 32;
+        std::chrono::milliseconds interval{100};
+        double rise = 1.25;
+    };
+
+    /// The file's workers start at `start`, when `bytes_done` bytes are already done.
+    connection_growth(settings s, clock::time_point start, std::uint64_t bytes_done);
+
+    /// Workers to start with: min(initial, ceiling), at least 1.
+    std::size_t initial_workers() const;
+
+    /// The workers the file should have now that it has `bytes_done` bytes and runs `workers`:
+    /// `workers` itself, or twice as many (within the ceiling) at the end of an interval whose
+    /// rate rose. Cheap to call on every write.
+    std::size_t workers_wanted(clock::time_point now, std::uint64_t bytes_done, std::size_t workers);
+
+    /// False once the rate has stopped rising or the ceiling is reached.
+    bool growing() const { return growing_; }
+
+private:
+    settings settings_;
+    clock::time_point next_check_;
+    clock::time_point interval_start_;
+    std::uint64_t bytes_at_interval_start_;
+    double best_rate_ = 0;
+    bool growing_ = true;
+};
+
+} // namespace ferry

@@ -1,0 +1,91 @@
+#include "queue/connection_growth.hpp"
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <cstdint>
+
+using ferry::connection_growth;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr std::uint64_t MiB = 1024 * 1024;
+
+/// Drives a growth policy through intervals of 100 ms at the rates a server allows.
+struct simulated_file {
+    connection_growth growth;
+    connection_growth::clock::time_point now;
+    std::uint64_t bytes = 0;
+    std::size_t workers;
+
+    explicit simulated_file(connection_growth::settings s, connection_growth::clock::time_point start = {})
+        : growth(s, start, 0), now(start), workers(growth.initial_workers()) {}
+
+    /// One interval at `rate` bytes per second in all; returns the workers wanted at its end.
+    std::size_t interval(double rate) {
+        now += 100ms;
+        bytes += static_cast<std::uint64_t>(rate / 10);
+        workers = growth.workers_wanted(now, bytes, workers);
+        return workers;
+    }
+};
+
+} // namespace
+
+TEST_CASE("connections double while each interval's rate rises, up to the ceiling") {
+    // A server that caps each connection at 10 MiB/s: every new connection adds its share.
+    simulated_file f({.initial = 4, .ceiling = 32, .interval = 100ms, .rise = 1.25});
+    CHECK(f.workers == 4);
+    CHECK(f.interval(4 * 10.0 * MiB) == 8);
+    CHECK(f.interval(8 * 10.0 * MiB) == 16);
+    CHECK(f.interval(16 * 10.0 * MiB) == 32);
+    CHECK_FALSE(f.growth.growing()); // the ceiling ends it
+    CHECK(f.interval(32 * 10.0 * MiB) == 32);
+}
+
+TEST_CASE("growth stops for good at the first interval that does not rise by a quarter") {
+    simulated_file f({.initial = 4, .ceiling = 64, .interval = 100ms, .rise = 1.25});
+    CHECK(f.interval(400.0 * MiB) == 8);  // the first interval always doubles
+    CHECK(f.interval(600.0 * MiB) == 16); // +50%
+    CHECK(f.interval(700.0 * MiB) == 16); // +17%: the link is the limit
+    CHECK_FALSE(f.growth.growing());
+    // Even a later jump does not restart it: the decision is made once per attempt.
+    CHECK(f.interval(5000.0 * MiB) == 16);
+}
+
+TEST_CASE("the rate is compared with the best interval so far, not the last one") {
+    simulated_file f({.initial = 2, .ceiling = 64, .interval = 100ms, .rise = 1.25});
+    CHECK(f.interval(100.0 * MiB) == 4);
+    CHECK(f.interval(200.0 * MiB) == 8);
+    // A dip then a recovery to just above the old best is no rise of 25%.
+    CHECK(f.interval(240.0 * MiB) == 8);
+    CHECK_FALSE(f.growth.growing());
+}
+
+TEST_CASE("nothing is decided before the interval ends or while no byte has arrived") {
+    auto start = connection_growth::clock::time_point{} + 1h;
+    connection_growth g({.initial = 4, .ceiling = 32, .interval = 100ms, .rise = 1.25}, start, 10 * MiB);
+    CHECK(g.workers_wanted(start + 50ms, 20 * MiB, 4) == 4); // mid-interval
+    CHECK(g.workers_wanted(start + 100ms, 10 * MiB, 4) == 4); // handshakes still running
+    CHECK(g.growing());
+    CHECK(g.workers_wanted(start + 150ms, 10 * MiB, 4) == 4); // next check is at 200 ms
+    // Bytes at last: measured from the start (a slow first byte counts against the rate, but the
+    // first measurement always doubles).
+    CHECK(g.workers_wanted(start + 200ms, 12 * MiB, 4) == 8);
+    // 2 MiB in 200 ms was 10 MiB/s; 1 MiB in the next 100 ms is no faster.
+    CHECK(g.workers_wanted(start + 300ms, 13 * MiB, 8) == 8);
+    CHECK_FALSE(g.growing());
+}
+
+TEST_CASE("the first count and the ceiling are kept sane") {
+    connection_growth tiny({.initial = 8, .ceiling = 3, .interval = 100ms, .rise = 1.25}, {}, 0);
+    CHECK(tiny.initial_workers() == 3);
+    CHECK_FALSE(tiny.growing());
+    connection_growth zero({.initial = 0, .ceiling = 0, .interval = 100ms, .rise = 1.25}, {}, 0);
+    CHECK(zero.initial_workers() == 1);
+    CHECK_FALSE(zero.growing());
+    // Workers already above the doubling target (a caller that started more) are never cut.
+    connection_growth g({.initial = 1, .ceiling = 4, .interval = 100ms, .rise = 1.25}, {}, 0);
+    CHECK(g.workers_wanted(connection_growth::clock::time_point{} + 100ms, MiB, 6) == 6);
+}
