@@ -286,6 +286,26 @@ TEST_CASE("one slow connection does not hold the file back: its range is stolen"
     CHECK(f.server.stats().body_bytes_sent < size + 4 * MiB);
 }
 
+TEST_CASE("without -x, a file adds connections while each one adds speed, up to the ceiling") {
+    // Every response is capped at 1 MiB/s, as a CDN caps each connection: doubling the
+    // connections doubles the rate, so the file grows 4 -> 8 -> 16 and stops at the ceiling.
+    engine_fixture f;
+    origin::fault capped;
+    capped.rate = 1 * MiB;
+    f.server.add_fault("/capped.bin", capped);
+    auto c = f.config();
+    c.connections_per_file = 0;
+    c.max_connections_per_file = 16;
+    c.max_connections_per_host = 64;
+    c.max_connections = 64;
+    c.min_piece = 256 * 1024;
+    const std::uint64_t size = 24 * MiB;
+    auto r = only_file(f.run(c, f.model({{"capped.bin", size}}), {}, std::chrono::seconds(90)));
+    CHECK(r.outcome == file_outcome::done);
+    CHECK(f.matches_synthetic("capped.bin", size));
+    CHECK(f.server.stats().connections_accepted == 16);
+}
+
 TEST_CASE("a cancelled download resumes and fetches only what was missing") {
     engine_fixture f;
     origin::fault throttle;
