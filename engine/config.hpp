@@ -38,6 +38,10 @@ struct engine_config {
     std::uint64_t memory_pressure_limit = 0;
     /// Smallest piece worth a request of its own; also the first request of each file.
     std::uint64_t min_piece = 1024 * 1024;
+    /// Smallest request, made near a file's end: requests shrink there so that an idle
+    /// connection can take the unrequested rest of a slower one's claim without cutting its
+    /// response short (the last connections then finish together).
+    std::uint64_t min_request = 256 * 1024;
     /// Largest single ranged request; longer claims are fetched as several requests on one
     /// keep-alive connection, so a steal rarely cuts a response short.
     std::uint64_t max_request = 32 * 1024 * 1024;

@@ -24,7 +24,7 @@ constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 // The journal is rewritten after this much time or this many new bytes, whichever comes first:
 // a kill loses at most that much work, for a small write and rename.
 constexpr std::chrono::milliseconds journal_interval{1000};
-constexpr std::uint64_t journal_bytes = 4 * 1024 * 1024;
+constexpr std::uint64_t journal_bytes = 64 * 1024 * 1024;
 constexpr std::chrono::milliseconds progress_interval{250};
 constexpr int max_validator_restarts = 3;
 
@@ -112,7 +112,7 @@ asio::awaitable<file_result> file_transfer::run() {
                 size_ = record->size;
                 etag_ = record->etag;
                 last_modified_ = record->last_modified;
-                plan_.emplace(record->size, ctx_.config.min_piece, record->done);
+                plan_.emplace(record->size, ctx_.config.min_piece, record->done, ctx_.config.min_request);
                 resumed_bytes_ = plan_->bytes_done();
             }
         }
@@ -295,7 +295,7 @@ asio::awaitable<boost::system::result<file_transfer::open_response>> file_transf
 
     if (head->status == 206) {
         if (!plan_) {
-            plan_.emplace(*size_, ctx_.config.min_piece);
+            plan_.emplace(*size_, ctx_.config.min_piece, std::vector<byte_range>{}, ctx_.config.min_request);
             auto claim = plan_->acquire(std::numeric_limits<std::size_t>::max());
             io.claim = claim->id;
             io.has_claim = true;
@@ -583,11 +583,10 @@ asio::awaitable<error_code> file_transfer::fetch_claim(open_response& io, bool r
             plan_->set_requested(id, request_end);
             request_open = false;
         } else {
-            // Requests of about a quarter of the claim: a steal then usually splits between
-            // requests instead of cutting a response short.
-            std::uint64_t window = std::max(2 * ctx_.config.min_piece,
-                                            std::min((plan_->end(id) - pos) / 4, ctx_.config.max_request));
-            request_end = std::min(plan_->end(id), pos + window);
+            // Requests of a quarter of the claim, smaller near the file's end: a steal then
+            // usually splits between requests instead of cutting a response short.
+            request_end = pos + request_window(plan_->end(id) - pos, plan_->file_size() - plan_->bytes_done(),
+                                               active_workers_, ctx_.config.min_request, ctx_.config.max_request);
             plan_->set_requested(id, request_end);
             auto head = co_await request(io.conn, io.mirror, pos, request_end, false);
             if (!head)

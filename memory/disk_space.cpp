@@ -18,7 +18,8 @@ std::uint64_t bytes_on_disk(const std::filesystem::path& dir, const std::filesys
     if (::lstat(final_path.c_str(), &st) == 0 && S_ISREG(st.st_mode))
         return std::uint64_t(st.st_size);
     auto part = final_path.string() + ".part";
-    // A .part is preallocated: its blocks, not its length, say what is already reserved.
+    // A .part may be preallocated (or sparse, on tmpfs): its blocks, not its length, say what it
+    // already holds.
     if (::lstat(part.c_str(), &st) == 0 && S_ISREG(st.st_mode))
         return std::uint64_t(st.st_blocks) * 512;
     return 0;

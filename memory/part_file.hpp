@@ -39,7 +39,8 @@ public:
     static boost::system::result<part_file> open(const std::filesystem::path& dir,
                                                  const std::filesystem::path& relative);
 
-    /// Reserves `size` bytes (fallocate; when the file system cannot, ftruncate instead).
+    /// Reserves `size` bytes (fallocate; when the file system cannot, ftruncate instead; on tmpfs,
+    /// where fallocate costs a pass over the memory, ftruncate after checking the free space).
     /// Afterwards the file is exactly `size` bytes long; bytes below `size` are kept.
     /// ENOSPC is reported as errc::no_space_on_device, EFBIG as errc::file_too_large.
     boost::system::error_code preallocate(std::uint64_t size);

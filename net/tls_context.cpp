@@ -63,6 +63,11 @@ boost::asio::ssl::context make_client_tls_context(const std::filesystem::path& e
     ssl::context ctx(ssl::context::tls_client);
     SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
     ctx.set_options(ssl::context::default_workarounds | ssl::context::no_compression);
+    // TLS 1.3 suites in the order browsers offer them: AES-128-GCM first is as safe and decrypts
+    // faster than OpenSSL's default first choice, AES-256-GCM (servers follow the client's order
+    // unless told otherwise).
+    SSL_CTX_set_ciphersuites(ctx.native_handle(),
+                             "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384");
     if (auto system = system_trust_paths(); system.directory_only)
         SSL_CTX_load_verify_dir(ctx.native_handle(), system.dir.c_str());
     else

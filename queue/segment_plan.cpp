@@ -6,8 +6,11 @@
 
 namespace ferry {
 
-segment_plan::segment_plan(std::uint64_t file_size, std::uint64_t min_piece, std::vector<byte_range> done)
-    : size_(file_size), min_piece_(std::max<std::uint64_t>(min_piece, 1)) {
+segment_plan::segment_plan(std::uint64_t file_size, std::uint64_t min_piece, std::vector<byte_range> done,
+                           std::uint64_t min_uncut_piece)
+    : size_(file_size),
+      min_piece_(std::max<std::uint64_t>(min_piece, 1)),
+      min_uncut_piece_(min_uncut_piece == 0 ? min_piece_ : std::min(min_uncut_piece, min_piece_)) {
     for (auto& r : done)
         r.end = std::min(r.end, size_); // a range starting past the end becomes empty and is dropped
     done_ = merge_ranges(std::move(done));
@@ -49,8 +52,10 @@ std::optional<segment_plan::claim> segment_plan::acquire(std::size_t idle_worker
         }
     }
     const std::uint64_t far_half = largest / 2;
-    if (!victim || far_half < min_piece_)
+    if (!victim)
         return std::nullopt;
+    if (far_half < min_piece_)
+        return steal_uncut();
     std::uint64_t split = victim->end - far_half;
     // Rather split where the victim's request in flight ends, when that still leaves a piece:
     // then its response is read to the end and its connection stays usable.
@@ -59,6 +64,25 @@ std::optional<segment_plan::claim> segment_plan::acquire(std::size_t idle_worker
     const std::uint64_t end = victim->end;
     victim->end = split; // before add_claim: push_back may move the slots
     return add_claim(split, end);
+}
+
+std::optional<segment_plan::claim> segment_plan::steal_uncut() {
+    slot* victim = nullptr;
+    std::uint64_t best_split = 0;
+    std::uint64_t best = 0;
+    for (auto& c : claims_) {
+        std::uint64_t split = std::max(c.end - (c.end - c.cursor) / 2, c.requested);
+        if (split < c.end && c.end - split > best) {
+            best = c.end - split;
+            best_split = split;
+            victim = &c;
+        }
+    }
+    if (!victim || best < min_uncut_piece_)
+        return std::nullopt;
+    const std::uint64_t end = victim->end;
+    victim->end = best_split;
+    return add_claim(best_split, end);
 }
 
 void segment_plan::set_requested(std::size_t id, std::uint64_t end) {
@@ -109,6 +133,15 @@ std::vector<byte_range> segment_plan::done() const {
         if (c.cursor > c.begin)
             all.push_back({c.begin, c.cursor});
     return merge_ranges(std::move(all));
+}
+
+std::uint64_t request_window(std::uint64_t claim_left, std::uint64_t file_left, std::size_t workers,
+                             std::uint64_t min_request, std::uint64_t max_request) {
+    const std::uint64_t share = file_left / (4 * std::max<std::uint64_t>(workers, 1));
+    std::uint64_t window = std::min(claim_left / 4, share);
+    window = std::max(window, min_request);
+    window = std::min(window, max_request);
+    return std::min(window, claim_left);
 }
 
 } // namespace ferry

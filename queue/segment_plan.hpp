@@ -16,7 +16,8 @@ namespace ferry {
 /// asks for a claim, writes bytes at the claim's cursor and reports them with advance(). When the
 /// free space is gone, an idle worker steals the far half of the largest remaining claim, so one
 /// slow connection never leaves a long tail; the victim sees its end() shrink and stops there.
-/// Claims are never smaller than `min_piece`, except when a whole free gap is smaller.
+/// Claims are never smaller than `min_piece`, except when a whole free gap is smaller, and near
+/// the end, where a piece down to `min_uncut_piece` is taken when no response in flight is cut.
 ///
 /// Claim ids are never reused: a stale id cannot alias a newer claim. Memory holds only the
 /// claims that have not been released (plus the merged done and free ranges).
@@ -30,8 +31,9 @@ public:
 
     /// `done`: ranges already on disk (from a resume journal), in any order; overlapping,
     /// empty and out-of-file parts are tolerated (clipped to [0, file_size)).
-    /// `min_piece` 0 counts as 1.
-    segment_plan(std::uint64_t file_size, std::uint64_t min_piece, std::vector<byte_range> done = {});
+    /// `min_piece` 0 counts as 1; `min_uncut_piece` 0 (or above min_piece) means min_piece.
+    segment_plan(std::uint64_t file_size, std::uint64_t min_piece, std::vector<byte_range> done = {},
+                 std::uint64_t min_uncut_piece = 0);
 
     /// Work for an idle worker. `idle_workers` is how many workers are about to ask (this one
     /// included; 0 counts as 1): free space is shared so that they get equal pieces.
@@ -41,8 +43,10 @@ public:
     /// that gap is smaller than min_piece, the claim takes it too, so no sliver is left behind.
     /// Without free space: steals the far half (floor of (end - cursor) / 2) of the claim with the
     /// largest remaining (end - cursor), if that half is at least min_piece; the victim keeps the
-    /// near half and its end() moves to the split point. nullopt when nothing is worth taking
-    /// (and always for a complete or empty file).
+    /// near half and its end() moves to the split point. When no half is that large (the file's
+    /// tail), the largest piece that cuts no response in flight: of each claim, what lies beyond
+    /// both its middle and its requested end (set_requested), if at least min_uncut_piece.
+    /// nullopt when nothing is worth taking (and always for a complete or empty file).
     std::optional<claim> acquire(std::size_t idle_workers = 1);
 
     /// Bytes written at the claim's cursor. Bytes past end(id) are ignored (they belong to whoever
@@ -87,14 +91,24 @@ private:
     const slot& find(std::size_t id) const;
     slot& find(std::size_t id);
     claim add_claim(std::uint64_t begin, std::uint64_t end);
+    std::optional<claim> steal_uncut();
 
     std::uint64_t size_;
     std::uint64_t min_piece_;
+    std::uint64_t min_uncut_piece_;
     std::uint64_t bytes_done_ = 0;
     std::vector<byte_range> done_; // merged; excludes bytes of active claims
     std::vector<byte_range> free_; // merged, sorted
     std::vector<slot> claims_;     // active claims, in the order they were made
     std::size_t next_id_ = 0;
 };
+
+/// How many bytes a worker asks for in its next request, at `claim_left` bytes before its claim's
+/// end, with `file_left` bytes of the file not yet written by its `workers` workers: a quarter of
+/// the claim, and no more than a quarter of an equal share of the file, within [min_request,
+/// max_request] and never past the claim. Requests thus shrink towards the end of the file, where
+/// an idle worker can take the unrequested rest of a claim without cutting a response short.
+std::uint64_t request_window(std::uint64_t claim_left, std::uint64_t file_left, std::size_t workers,
+                             std::uint64_t min_request, std::uint64_t max_request);
 
 } // namespace ferry

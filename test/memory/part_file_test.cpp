@@ -4,11 +4,14 @@
 #include <doctest/doctest.h>
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -161,6 +164,38 @@ TEST_CASE("part_file reopens keeping bytes; preallocate and resize set the lengt
     CHECK(*file->size_on_disk() == 0);
     REQUIRE_FALSE(file->resize(42));
     CHECK(*file->size_on_disk() == 42);
+}
+
+TEST_CASE("on tmpfs, preallocate checks the room instead of zeroing pages the download overwrites") {
+    struct statfs fs {};
+    if (::statfs("/dev/shm", &fs) != 0 || fs.f_type != TMPFS_MAGIC) {
+        MESSAGE("/dev/shm is not a tmpfs here; skipped");
+        return;
+    }
+    char pattern[] = "/dev/shm/ferry-part-test-XXXXXX";
+    REQUIRE(::mkdtemp(pattern));
+    std::filesystem::path dir = pattern;
+    {
+        auto file = part_file::open(dir, "f");
+        REQUIRE(file.has_value());
+        REQUIRE_FALSE(file->preallocate(64 << 20));
+        CHECK(*file->size_on_disk() == (64 << 20));
+        struct stat st {};
+        REQUIRE(::stat((dir / "f.part").c_str(), &st) == 0);
+        CHECK(st.st_blocks == 0); // sparse: no page was touched
+        REQUIRE_FALSE(file->write_at(1 << 20, "x", 1));
+        // More than the tmpfs has free: refused at once, the file as it was.
+        struct statvfs vfs {};
+        REQUIRE(::statvfs(pattern, &vfs) == 0);
+        std::uint64_t too_much = std::uint64_t(vfs.f_bavail) * vfs.f_frsize + (std::uint64_t(1) << 30);
+        CHECK(file->preallocate(too_much) == errc::no_space_on_device);
+        CHECK(*file->size_on_disk() == (64 << 20));
+        char back = 0;
+        REQUIRE(file->read_at(1 << 20, &back, 1));
+        CHECK(back == 'x');
+        REQUIRE_FALSE(file->discard());
+    }
+    std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("commit renames the .part into place and closes") {

@@ -4,9 +4,11 @@
 
 #include <doctest/doctest.h>
 
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include <filesystem>
+#include <string>
 
 namespace fs = std::filesystem;
 
@@ -55,4 +57,15 @@ TEST_CASE("the system store: a bundle or directory of the user's own is read as 
         CHECK(t.dir == fs::weakly_canonical(tmp / "hashed"));
         CHECK_FALSE(t.directory_only);
     }
+}
+
+TEST_CASE("TLS 1.3 offers AES-128-GCM first, as browsers do; TLS 1.2 is the oldest version allowed") {
+    auto ctx = ferry::make_client_tls_context();
+    auto* ciphers = SSL_CTX_get_ciphers(ctx.native_handle());
+    REQUIRE(ciphers);
+    REQUIRE(sk_SSL_CIPHER_num(ciphers) > 3);
+    CHECK(std::string(SSL_CIPHER_get_name(sk_SSL_CIPHER_value(ciphers, 0))) == "TLS_AES_128_GCM_SHA256");
+    CHECK(std::string(SSL_CIPHER_get_name(sk_SSL_CIPHER_value(ciphers, 1))) == "TLS_CHACHA20_POLY1305_SHA256");
+    CHECK(std::string(SSL_CIPHER_get_name(sk_SSL_CIPHER_value(ciphers, 2))) == "TLS_AES_256_GCM_SHA384");
+    CHECK(SSL_CTX_get_min_proto_version(ctx.native_handle()) == TLS1_2_VERSION);
 }

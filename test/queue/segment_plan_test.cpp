@@ -513,3 +513,69 @@ TEST_CASE("simulation: failures, releases and a resume still cover every byte ex
     CHECK(failures > 0);
     CHECK(plan->done() == ranges{{0, size}});
 }
+
+TEST_CASE("near the end, a piece smaller than min_piece is taken when it cuts no response") {
+    // Two claims of 1 MiB; halves of 512 KiB are below min_piece (1 MiB), but 256 KiB pieces
+    // may be taken without cutting a response in flight.
+    segment_plan plan(2 * MiB, 1 * MiB, {}, 256 * 1024);
+    auto a = must(plan.acquire(2));
+    auto b = must(plan.acquire(1));
+    CHECK(a.end - a.begin == 1 * MiB);
+    CHECK(b.end - b.begin == 1 * MiB);
+    // a asked for all of its claim: nothing of it can be taken without a cut.
+    plan.set_requested(a.id, a.end);
+    // b asked for its first 256 KiB: the far half of b (beyond its middle) is free to take.
+    plan.set_requested(b.id, b.begin + 256 * 1024);
+    auto c = must(plan.acquire());
+    CHECK(c.begin == b.begin + 512 * 1024);
+    CHECK(c.end == b.end);
+    CHECK(plan.end(b.id) == c.begin);
+    CHECK(plan.end(a.id) == a.end); // untouched
+    // c asks for all of it; b's middle (1.25 MiB) is its requested end: its far 256 KiB may go.
+    plan.set_requested(c.id, c.end);
+    auto d = must(plan.acquire());
+    CHECK(d.begin == b.begin + 256 * 1024);
+    CHECK(d.end == b.begin + 512 * 1024);
+    CHECK(plan.end(b.id) == d.begin);
+    // Everything requested to its end: nothing is worth taking.
+    plan.set_requested(d.id, d.end);
+    CHECK_FALSE(plan.acquire().has_value());
+}
+
+TEST_CASE("the split point of an uncut steal is never before the requested end") {
+    segment_plan plan(4 * MiB, 4 * MiB, {}, 256 * 1024);
+    auto a = must(plan.acquire());
+    plan.set_requested(a.id, 3 * MiB); // beyond the middle (2 MiB)
+    auto b = must(plan.acquire());
+    CHECK(b.begin == 3 * MiB);
+    CHECK(b.end == 4 * MiB);
+    // Less than min_uncut_piece beyond the request: refused.
+    segment_plan tight(4 * MiB, 4 * MiB, {}, 256 * 1024);
+    auto t = must(tight.acquire());
+    tight.set_requested(t.id, 4 * MiB - 100 * 1024);
+    CHECK_FALSE(tight.acquire().has_value());
+}
+
+TEST_CASE("without min_uncut_piece, small steals stay off (the old rule)") {
+    segment_plan plan(2 * MiB, 1 * MiB);
+    auto a = must(plan.acquire(2));
+    auto b = must(plan.acquire(1));
+    (void)a;
+    (void)b;
+    CHECK_FALSE(plan.acquire().has_value());
+}
+
+TEST_CASE("request windows: a quarter of the claim, smaller near the file's end, within bounds") {
+    using ferry::request_window;
+    const std::uint64_t min_request = 256 * 1024, max_request = 32 * MiB;
+    // Mid-file: a quarter of the claim (16 MiB claim, 256 MiB left over 16 workers).
+    CHECK(request_window(16 * MiB, 256 * MiB, 16, min_request, max_request) == 4 * MiB);
+    // Near the end: a quarter of an equal share of what is left.
+    CHECK(request_window(4 * MiB, 16 * MiB, 16, min_request, max_request) == min_request);
+    CHECK(request_window(8 * MiB, 64 * MiB, 8, min_request, max_request) == 2 * MiB);
+    // Never below min_request, never above max_request, never past the claim.
+    CHECK(request_window(10 * MiB, 1 * MiB, 16, min_request, max_request) == min_request);
+    CHECK(request_window(1024 * MiB, 8192 * MiB, 1, min_request, max_request) == max_request);
+    CHECK(request_window(100 * 1024, 100 * MiB, 4, min_request, max_request) == 100 * 1024);
+    CHECK(request_window(0, 0, 0, min_request, max_request) == 0);
+}
