@@ -166,7 +166,13 @@ struct engine::state : std::enable_shared_from_this<state> {
 
     /// Under memory pressure nothing new starts; a timer looks again shortly.
     bool memory_pressure() {
-        if (resident_memory() <= pressure_limit)
+        // Read at most every 20 ms: a burst of small files would otherwise read /proc per file.
+        auto now = std::chrono::steady_clock::now();
+        if (now - resident_read_at >= std::chrono::milliseconds(20)) {
+            resident = resident_memory();
+            resident_read_at = now;
+        }
+        if (resident <= pressure_limit)
             return false;
         if (!pressure_wait_armed) {
             pressure_wait_armed = true;
@@ -349,6 +355,8 @@ struct engine::state : std::enable_shared_from_this<state> {
     std::uint64_t pressure_limit;
     asio::steady_timer pressure_timer;
     bool pressure_wait_armed = false;
+    std::uint64_t resident = 0;
+    std::chrono::steady_clock::time_point resident_read_at{};
     transfer_context context;
 
     std::map<std::string, std::unique_ptr<model_entry>> models;

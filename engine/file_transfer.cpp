@@ -24,7 +24,7 @@ constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 // The journal is rewritten after this much time or this many new bytes, whichever comes first:
 // a kill loses at most that much work, for a small write and rename.
 constexpr std::chrono::milliseconds journal_interval{1000};
-constexpr std::uint64_t journal_bytes = 64 * 1024 * 1024;
+constexpr std::uint64_t journal_bytes = 4 * 1024 * 1024;
 constexpr std::chrono::milliseconds progress_interval{250};
 constexpr int max_validator_restarts = 3;
 

@@ -4,7 +4,6 @@
 #include <linux/magic.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -149,14 +148,15 @@ std::string check_relative_path(std::string_view path) {
 }
 
 part_file::part_file(part_file&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)), dir_fd_(std::exchange(other.dir_fd_, -1)), name_(std::move(other.name_)),
-      path_(std::move(other.path_)) {}
+    : fd_(std::exchange(other.fd_, -1)), dir_fd_(std::exchange(other.dir_fd_, -1)), in_memory_(other.in_memory_),
+      name_(std::move(other.name_)), path_(std::move(other.path_)) {}
 
 part_file& part_file::operator=(part_file&& other) noexcept {
     if (this != &other) {
         close();
         fd_ = std::exchange(other.fd_, -1);
         dir_fd_ = std::exchange(other.dir_fd_, -1);
+        in_memory_ = other.in_memory_;
         name_ = std::move(other.name_);
         path_ = std::move(other.path_);
     }
@@ -202,6 +202,8 @@ boost::system::result<part_file> part_file::open(const std::filesystem::path& di
         return errc::make_error_code(errc::too_many_links);
 
     part_file f;
+    struct statfs fs {};
+    f.in_memory_ = ::fstatfs(file.get(), &fs) == 0 && fs.f_type == TMPFS_MAGIC;
     f.fd_ = file.release();
     f.dir_fd_ = parent->release();
     f.name_ = parts.back();
@@ -224,14 +226,12 @@ error_code part_file::preallocate(std::uint64_t size) {
     if (size == 0)
         return {};
     struct statfs fs {};
-    if (::fstatfs(fd_, &fs) == 0 && fs.f_type == TMPFS_MAGIC) {
+    if (in_memory_ && ::fstatfs(fd_, &fs) == 0) {
         // In RAM there is nothing to keep contiguous, and fallocate would zero every page only
         // for the download to overwrite it (28 ms per 256 MiB, before the first byte is kept).
         // The room is checked instead of reserved.
-        struct statvfs vfs {};
         std::uint64_t held = static_cast<std::uint64_t>(st.st_blocks) * 512;
-        if (::fstatvfs(fd_, &vfs) == 0 &&
-            size - std::min(size, held) > std::uint64_t(vfs.f_bavail) * std::uint64_t(vfs.f_frsize))
+        if (size - std::min(size, held) > std::uint64_t(fs.f_bavail) * std::uint64_t(fs.f_bsize))
             return errc::make_error_code(errc::no_space_on_device);
         return static_cast<std::uint64_t>(st.st_size) < size ? resize(size) : error_code{};
     }
@@ -306,7 +306,7 @@ boost::system::result<std::uint64_t> part_file::size_on_disk() const {
 error_code part_file::sync() {
     if (!is_open())
         return errc::make_error_code(errc::bad_file_descriptor);
-    if (::fsync(fd_) != 0)
+    if (!in_memory_ && ::fsync(fd_) != 0) // tmpfs has nothing to sync (its fsync does nothing)
         return write_error(errno);
     return {};
 }
@@ -331,7 +331,7 @@ error_code part_file::commit(bool durable) {
         return os_error(errno);
     // The file is in place now; a failed directory sync is reported but the handle is done.
     error_code ec;
-    if (durable && ::fsync(dir_fd_) != 0)
+    if (durable && !in_memory_ && ::fsync(dir_fd_) != 0)
         ec = os_error(errno);
     close();
     return ec;

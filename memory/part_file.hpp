@@ -51,6 +51,7 @@ public:
     /// Reads up to `size` bytes at `offset`; 0 at end of file.
     boost::system::result<std::size_t> read_at(std::uint64_t offset, void* data, std::size_t size);
     boost::system::result<std::uint64_t> size_on_disk() const;
+    /// fsync (nothing on tmpfs, where fsync does nothing).
     boost::system::error_code sync();
 
     /// Renames DEST.part to DEST (atomically replacing it) and, when `durable`, fsyncs the file
@@ -70,6 +71,7 @@ private:
 
     int fd_ = -1;
     int dir_fd_ = -1; ///< the directory holding the file, for renameat and fsync
+    bool in_memory_ = false; ///< on tmpfs: no fallocate (a pass over RAM) and no fsync (a no-op)
     std::string name_; ///< final file name within dir_fd_
     std::filesystem::path path_;
 };

@@ -144,7 +144,10 @@ TEST_CASE("pausing one model stops it, keeps .part and journal, starts nothing; 
                 CHECK(std::filesystem::exists(f.out / "pause-a.bin.part.journal"));
                 CHECK_FALSE(std::filesystem::exists(f.out / "pause-a.bin"));
                 auto origin_stats = f.server.stats();
-                CHECK(requests_for(origin_stats, "pause-a.bin") == a_requests_at_pause);
+                // A request sent just before the pause may reach the origin's log after the
+                // cancelled event: at most one per connection. A paused file that went on asking
+                // would add one every eighth of a second per connection while "b" runs.
+                CHECK(requests_for(origin_stats, "pause-a.bin") <= a_requests_at_pause + c.connections_per_file);
                 CHECK(requests_for(origin_stats, "pause-a2.bin") == 0); // nothing new started
 
                 e.resume("a");

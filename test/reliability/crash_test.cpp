@@ -221,7 +221,7 @@ TEST_CASE("SIGKILL at random moments never leaves a partial file in place, and r
     // Per kill and per connection that is at most
     //   - one I/O buffer (256 KiB: a worker fills its whole buffer before one pwrite),
     //   - plus what was written since the last journal write of its file (the journal is
-    //     rewritten every second or 64 MiB: 1 s at the per-connection cap, 384 KiB),
+    //     rewritten every second or 4 MiB: 1 s at the per-connection cap, 384 KiB),
     //   - plus what was in flight (the origin paces its body in 20 ms pieces; 64 KiB is generous),
     // and over the whole run 2% of the payload for steals that cut a response short.
     auto stats = f.server.stats();
