@@ -1088,8 +1088,12 @@ def evaluate_targets(report: dict) -> list[dict]:
     rate = med(report, "capped-strict", "ferry-x16", "rate_mib_s")
     add("capped (strict origin)", f"ferry -x 16 ≥ 95% of {allowed} MiB/s",
         rate and f"{rate:.1f} MiB/s = {rate / allowed * 100:.0f}%", rate >= 0.95 * allowed if rate is not None else None)
-    r = ratio("capped", "ferry-x16", "aria2c")
-    add("capped (nginx)", "ferry -x 16 wall ≤ 0.8 × aria2c", r and f"{r:.2f} × aria2c", r <= 0.8 if r is not None else None)
+    # The issue names no connection count for nginx: the figure is what `ferry get` does by default
+    # (adaptive connections, beyond aria2c's 16 while each one adds speed); -x 16 is quoted beside.
+    r = ratio("capped", "ferry", "aria2c")
+    r16 = ratio("capped", "ferry-x16", "aria2c")
+    add("capped (nginx)", "ferry (default) wall ≤ 0.8 × aria2c",
+        r and f"{r:.2f} × aria2c" + (f" (-x 16: {r16:.2f} ×)" if r16 else ""), r <= 0.8 if r is not None else None)
     for scen, where in (("capped-strict", "strict origin"), ("capped", "nginx")):
         r = ratio(scen, "ferry", "ferry-x16")
         add(f"capped ({where})", "adaptive: ferry (no -x) wall ≤ 1.1 × ferry -x 16", r and f"{r:.2f} × (-x 16)",
