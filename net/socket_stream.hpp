@@ -22,10 +22,12 @@ namespace ferry {
 /// A non-blocking TCP socket, optionally with TLS driven through OpenSSL directly, under one
 /// deadline.
 ///
-/// OpenSSL reads and writes the socket itself: a TLS record goes from the kernel into OpenSSL's
-/// record buffer, is decrypted there and copied once into the caller's buffer. (A BIO pair, as in
-/// Asio's ssl::stream, adds two copies and two 17 KiB buffers per connection.) With
-/// SSL_MODE_RELEASE_BUFFERS an idle connection holds no record buffers at all.
+/// OpenSSL reads and writes the socket itself, through a BIO of ours: with read-ahead, one recv(2)
+/// fills the stream's buffer with many TLS records, and each is copied once into OpenSSL's record
+/// buffer, decrypted there and copied into the caller's buffer. (A BIO pair, as in Asio's
+/// ssl::stream, adds copies and two 17 KiB buffers per connection; OpenSSL's own read-ahead moves
+/// the rest of its buffer before every record.) Without read-ahead (thousands of connections), an
+/// idle connection holds no buffers at all (SSL_MODE_RELEASE_BUFFERS).
 ///
 /// The deadline is a time point, not a timer per operation: moving it is an assignment, and one
 /// timer per stream wakes up only when it may have passed. When it has, the pending wait (or the
@@ -47,8 +49,8 @@ public:
     connect(const boost::asio::ip::tcp::resolver::results_type& endpoints);
     /// TLS client handshake with SNI and host-name (or IP address) verification. Certificate
     /// failures come back as OpenSSL errors; SSL_get_verify_result(native_handle()) says why.
-    /// `resume` is a session to offer (may be null); `read_ahead` > 0 lets OpenSSL read up to that
-    /// many bytes per system call.
+    /// `resume` is a session to offer (may be null); `read_ahead` > 0 reads up to that many bytes
+    /// per system call (a buffer of that size, from the first read until the stream is destroyed).
     boost::asio::awaitable<boost::system::error_code> handshake(SSL_CTX* context, const std::string& host,
                                                                 SSL_SESSION* resume, std::size_t read_ahead);
 
@@ -62,6 +64,15 @@ public:
     /// The TLS connection, or null for plain TCP.
     SSL* native_handle() const noexcept { return ssl_; }
 
+    /// What the stream's BIO works with (for socket_stream.cpp's BIO functions).
+    struct bio_state {
+        int fd = -1;
+        std::unique_ptr<char[]> buffer; ///< read-ahead, allocated by the first read
+        std::size_t capacity = 0;       ///< 0: no read-ahead, OpenSSL's reads go to recv(2)
+        std::size_t begin = 0;          ///< received bytes not yet taken: [begin, end)
+        std::size_t end = 0;
+    };
+
 private:
     struct watchdog;
     enum class direction { read, write };
@@ -74,6 +85,7 @@ private:
     boost::asio::ip::tcp::socket socket_;
     std::shared_ptr<watchdog> watchdog_;
     SSL* ssl_ = nullptr;
+    std::unique_ptr<bio_state> bio_state_;
     bool tls_failed_ = false; ///< a TLS protocol error: the session must not be resumed
 };
 
