@@ -26,8 +26,8 @@ namespace ferry {
 /// fills the stream's buffer with many TLS records, and each is copied once into OpenSSL's record
 /// buffer, decrypted there and copied into the caller's buffer. (A BIO pair, as in Asio's
 /// ssl::stream, adds copies and two 17 KiB buffers per connection; OpenSSL's own read-ahead moves
-/// the rest of its buffer before every record.) A stream waiting for data holds no read-ahead
-/// buffer, and with SSL_MODE_RELEASE_BUFFERS no record buffers either.
+/// the rest of its buffer before every record.) Without read-ahead (thousands of connections), an
+/// idle connection holds no buffers at all (SSL_MODE_RELEASE_BUFFERS).
 ///
 /// The deadline is a time point, not a timer per operation: moving it is an assignment, and one
 /// timer per stream wakes up only when it may have passed. When it has, the pending wait (or the
@@ -50,7 +50,7 @@ public:
     /// TLS client handshake with SNI and host-name (or IP address) verification. Certificate
     /// failures come back as OpenSSL errors; SSL_get_verify_result(native_handle()) says why.
     /// `resume` is a session to offer (may be null); `read_ahead` > 0 reads up to that many bytes
-    /// per system call (into a buffer of that size, held while data keeps coming).
+    /// per system call (a buffer of that size, from the first read until the stream is destroyed).
     boost::asio::awaitable<boost::system::error_code> handshake(SSL_CTX* context, const std::string& host,
                                                                 SSL_SESSION* resume, std::size_t read_ahead);
 
@@ -67,7 +67,7 @@ public:
     /// What the stream's BIO works with (for socket_stream.cpp's BIO functions).
     struct bio_state {
         int fd = -1;
-        std::unique_ptr<char[]> buffer; ///< read-ahead: allocated by a read, freed by a wait
+        std::unique_ptr<char[]> buffer; ///< read-ahead, allocated by the first read
         std::size_t capacity = 0;       ///< 0: no read-ahead, OpenSSL's reads go to recv(2)
         std::size_t begin = 0;          ///< received bytes not yet taken: [begin, end)
         std::size_t end = 0;
