@@ -86,12 +86,8 @@ asio::awaitable<std::uint64_t> bytes_of(engine& e, std::string id) {
 
 TEST_CASE("pausing one model stops it, keeps .part and journal, starts nothing; resume completes it") {
     engine_fixture f;
-    origin::fault slow;
-    slow.rate = 2 * MiB;
-    f.server.add_fault("/pause-a.bin", slow);
-    origin::fault slow_b;
-    slow_b.rate = 2 * MiB;
-    f.server.add_fault("/pause-b.bin", slow_b);
+    f.cap_rate("/pause-a.bin", 2 * MiB);
+    f.cap_rate("/pause-b.bin", 2 * MiB);
     auto c = f.config();
     c.connections_per_file = 2;
     c.max_files_per_model = 1;
@@ -173,9 +169,7 @@ TEST_CASE("pausing one model stops it, keeps .part and journal, starts nothing; 
 
 TEST_CASE("pause() of everything holds every model, even one added meanwhile; resume() finishes all") {
     engine_fixture f;
-    origin::fault slow;
-    slow.rate = 2 * MiB;
-    f.server.add_fault("/all-*", slow);
+    f.cap_rate("/all-*", 2 * MiB);
     auto c = f.config();
     c.connections_per_file = 2;
     const std::uint64_t size = 3 * MiB;
@@ -265,9 +259,7 @@ TEST_CASE("pause() of everything holds every model, even one added meanwhile; re
 
 TEST_CASE("cancel(model) stops it; the partial file stays for a resume unless discarded") {
     engine_fixture f;
-    origin::fault slow;
-    slow.rate = 2 * MiB;
-    f.server.add_fault("/cancel-1.bin", slow);
+    f.cap_rate("/cancel-1.bin", 2 * MiB);
     auto c = f.config();
     c.connections_per_file = 2;
     c.max_files_per_model = 1;
@@ -526,9 +518,7 @@ TEST_CASE("a full queue makes add() fail at once with a clear error") {
 
 TEST_CASE("a subscriber sees started, progress, retried, verified and completed in order") {
     engine_fixture f;
-    origin::fault slow;
-    slow.rate = 2 * MiB;
-    f.server.add_fault("/ev-big.bin", slow);
+    f.cap_rate("/ev-big.bin", 2 * MiB);
     origin::fault busy;
     busy.status = 503;
     busy.retry_after = "0";

@@ -290,9 +290,7 @@ TEST_CASE("without -x, a file adds connections while each one adds speed, up to 
     // Every response is capped at 1 MiB/s, as a CDN caps each connection: doubling the
     // connections doubles the rate, so the file grows 4 -> 8 -> 16 and stops at the ceiling.
     engine_fixture f;
-    origin::fault capped;
-    capped.rate = 1 * MiB;
-    f.server.add_fault("/capped.bin", capped);
+    f.cap_rate("/capped.bin", 1 * MiB);
     auto c = f.config();
     c.connections_per_file = 0;
     c.max_connections_per_file = 16;
@@ -312,9 +310,7 @@ TEST_CASE("without -x, a file adds connections while each one adds speed, up to 
 
 TEST_CASE("a cancelled download resumes and fetches only what was missing") {
     engine_fixture f;
-    origin::fault throttle;
-    throttle.rate = 4 * MiB; // slow enough to stop it midway
-    f.server.add_fault("/resume.bin", throttle);
+    f.cap_rate("/resume.bin", 4 * MiB); // slow enough to stop it midway
     auto c = f.config();
     c.connections_per_file = 2;
     const std::uint64_t size = 8 * MiB;

@@ -48,6 +48,14 @@ struct engine_fixture {
         std::filesystem::remove_all(dir, ignored);
     }
 
+    /// Paces every response for `path` (a prefix when it ends in '*') to `rate` bytes/s, as a
+    /// server that caps each connection.
+    void cap_rate(const std::string& path, std::uint64_t rate) {
+        origin::fault capped;
+        capped.rate = rate;
+        server.add_fault(path, capped);
+    }
+
     /// Quick retries and timeouts, so that fault tests finish fast.
     engine_config config() const {
         engine_config c;

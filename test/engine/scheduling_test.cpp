@@ -165,9 +165,7 @@ TEST_CASE("small files of a model start before its big shards") {
 
 TEST_CASE("files in flight per model, in total, and connections per host: peaks seen at the origin") {
     engine_fixture f;
-    origin::fault slow;
-    slow.rate = 1 * MiB; // each response takes a quarter of a second: files overlap
-    f.server.add_fault("/peak-*", slow);
+    f.cap_rate("/peak-*", 1 * MiB); // each response takes a quarter of a second: files overlap
     auto c = f.config();
     c.connections_per_file = 1;
     std::vector<std::pair<std::string, std::uint64_t>> a_files, b_files;
