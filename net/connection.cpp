@@ -187,6 +187,10 @@ asio::awaitable<boost::system::result<response_head>> connection::read_head() {
     head.location = field(http::field::location);
     head.retry_after = field(http::field::retry_after);
     head.accept_ranges = field(http::field::accept_ranges);
+    head.ratelimit = std::string(res["RateLimit"]);
+    head.ratelimit_policy = std::string(res["RateLimit-Policy"]);
+    head.ratelimit_remaining = std::string(res["RateLimit-Remaining"]);
+    head.ratelimit_reset = std::string(res["RateLimit-Reset"]);
 
     st.keep_alive = head.keep_alive;
     if (st.buffer.size() == 0)

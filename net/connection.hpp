@@ -47,6 +47,10 @@ struct response_head {
     std::string location;
     std::string retry_after;
     std::string accept_ranges;
+    std::string ratelimit;        ///< `RateLimit` (IETF httpapi draft), as sent
+    std::string ratelimit_policy; ///< `RateLimit-Policy`
+    std::string ratelimit_remaining; ///< `RateLimit-Remaining` (older drafts' separate fields)
+    std::string ratelimit_reset;     ///< `RateLimit-Reset`
 };
 
 /// One HTTP/1.1 connection, over TLS (SNI and host-name verification on) or plain TCP.

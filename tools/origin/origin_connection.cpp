@@ -156,6 +156,11 @@ private:
         record.if_range = facts.if_range;
         record.authorization = field(http::field::authorization);
         record.cookie = field(http::field::cookie);
+        record.if_none_match = field(http::field::if_none_match);
+        record.if_modified_since = field(http::field::if_modified_since);
+        record.accept_encoding = field(http::field::accept_encoding);
+        record.proxy_authorization = field(http::field::proxy_authorization);
+        record.received = std::chrono::steady_clock::now();
         record.status = plan.status;
         record.faulted = faulted;
         state_.stats.request(std::move(record));

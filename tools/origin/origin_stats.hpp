@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
@@ -21,6 +22,11 @@ struct request_record {
     std::string if_range;
     std::string authorization;
     std::string cookie;
+    std::string if_none_match;
+    std::string if_modified_since;
+    std::string accept_encoding;
+    std::string proxy_authorization; ///< must never reach an origin through a proxy
+    std::chrono::steady_clock::time_point received{}; ///< when its head was read
     unsigned status = 0;          ///< what the origin answered
     bool faulted = false;         ///< a fault rule applied to it
 };
