@@ -1,6 +1,7 @@
 #include "engine/engine.hpp"
 
 #include "engine/file_transfer.hpp"
+#include "engine/part_sink.hpp"
 #include "memory/buffer_pool.hpp"
 #include "memory/memory_limits.hpp"
 #include "memory/part_file.hpp"
@@ -297,11 +298,7 @@ struct engine::state : std::enable_shared_from_this<state> {
         }
     }
 
-    static void discard_partial(const std::filesystem::path& final_path) {
-        std::error_code ignored;
-        std::filesystem::remove(final_path.string() + ".part", ignored);
-        remove_journal(final_path.string() + ".part.journal");
-    }
+    static void discard_partial(const std::filesystem::path& final_path) { part_sink::discard_partial(final_path); }
 
     void cancel_model(model_entry& m, bool discard) {
         m.cancelled = true;

@@ -1,5 +1,6 @@
 #include "engine/file_transfer.hpp"
 
+#include "engine/file_error.hpp"
 #include "net/error.hpp"
 #include "net/http_fields.hpp"
 
@@ -8,7 +9,6 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/system_error.hpp>
@@ -17,18 +17,17 @@ namespace ferry {
 
 namespace asio = boost::asio;
 using boost::system::error_code;
+using kind = response_verdict::kind;
 
 namespace {
 
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
-// The journal is rewritten after this much time or this many new bytes, whichever comes first:
-// a kill loses at most that much work, for a small write and rename.
-constexpr std::chrono::milliseconds journal_interval{1000};
-constexpr std::uint64_t journal_bytes = 4 * 1024 * 1024;
 constexpr std::chrono::milliseconds progress_interval{250};
 constexpr int max_validator_restarts = 3;
+/// 200s in a row to ranged requests before the file goes on as one stream.
+constexpr int max_strikes = 3;
 
-bool same_host(const url& a, const url& b) { return a.host == b.host; }
+response_verdict stopped() { return transport_verdict(asio::error::operation_aborted); }
 
 } // namespace
 
@@ -37,10 +36,9 @@ struct file_transfer::open_response {
     connection_pool::handle conn;
     buffer_pool::lease buffer;
     std::size_t mirror = 0;
-    std::size_t claim = 0;
-    bool has_claim = false;
+    std::optional<std::size_t> claim;
     std::uint64_t request_end = 0;  ///< exclusive end of the bytes the open response carries
-    bool stream = false;            ///< a 200 of unknown length: read to its end
+    bool stream = false;            ///< a 200: the whole file from byte 0
     bool empty_file = false;        ///< the file has no bytes: nothing to read
 };
 
@@ -52,112 +50,64 @@ file_transfer::file_transfer(transfer_context& context, std::string model, std::
 
 file_transfer::~file_transfer() = default;
 
-std::uint64_t file_transfer::bytes_done() const noexcept {
-    if (plan_)
-        return plan_->bytes_done();
-    return streamed_;
-}
+std::uint64_t file_transfer::bytes_done() const noexcept { return plan_ ? plan_->bytes_done() : streamed_; }
 
 asio::awaitable<file_result> file_transfer::run() {
     co_await asio::this_coro::throw_if_cancelled(false);
     result_.path = dir_ / spec_.path;
 
+    std::vector<url> urls;
     for (auto& text : spec_.urls) {
         auto parsed = parse_url(text);
         if (!parsed) {
             result_.url = text;
             fail(parsed.error(), "invalid URL: " + parsed.error().message());
-            result_.outcome = file_outcome::failed;
-            result_.error = failure_;
-            result_.message = failure_message_;
-            co_return result_;
+            break;
         }
-        mirrors_.push_back(*parsed);
+        urls.push_back(*parsed);
     }
-    original_ = mirrors_;
-    result_.url = mirrors_.empty() ? std::string() : mirrors_.front().redacted();
-    if (mirrors_.empty()) {
+    if (urls.empty() && !failure_)
         fail(make_error_code(net_error::bad_url), "no URL given");
+    if (failure_) {
+        result_.outcome = file_outcome::failed;
         result_.error = failure_;
         result_.message = failure_message_;
         co_return result_;
     }
+    result_.url = urls.front().redacted();
+    mirrors_.emplace(std::move(urls));
+    retry_.emplace(ctx_.config.retry);
 
-    // Already there from an earlier run?
-    if (spec_.size) {
-        auto existing = existing_file_size(dir_, spec_.path);
-        if (existing && *existing == *spec_.size &&
-            (!spec_.sha256 || sha256_of_file(result_.path) == spec_.sha256)) {
-            result_.outcome = file_outcome::skipped;
-            result_.size = *spec_.size;
-            emit(event::kind::skipped);
-            co_return result_;
-        }
+    if (co_await already_there()) {
+        result_.outcome = file_outcome::skipped;
+        emit(event::kind::skipped);
+        co_return result_;
     }
 
     bool committed = false; // in place: a cancel that came during verification changes nothing
-    // The model's directory may be new; what lies below it part_file creates beneath it.
-    std::error_code dir_error;
-    std::filesystem::create_directories(dir_, dir_error);
-    auto opened = part_file::open(dir_, spec_.path);
-    if (!opened) {
-        fail(opened.error(), "cannot create " + (result_.path.string() + ".part") + ": " + opened.error().message());
-    } else {
-        part_ = std::move(*opened);
-        journal_ = journal_path(part_.path());
-        if (auto record = read_journal(journal_)) {
-            auto on_disk = part_.size_on_disk();
-            bool consistent = on_disk && *on_disk == record->size && (!spec_.size || *spec_.size == record->size);
-            if (consistent) {
-                size_ = record->size;
-                etag_ = record->etag;
-                last_modified_ = record->last_modified;
-                plan_.emplace(record->size, ctx_.config.min_piece, record->done, ctx_.config.min_request);
-                resumed_bytes_ = plan_->bytes_done();
-            }
-        }
-        retry_.emplace(ctx_.config.retry);
-        last_journal_ = std::chrono::steady_clock::now(); // the first one after a second or 4 MiB
+    open_sink();
+    if (!failure_) {
         emit(event::kind::started);
-
-        int validator_restarts = 0;
-        for (;;) {
+        for (int restarts = 0;;) {
             auto end = co_await attempt();
             if (end == attempt_end::complete) {
-                if (auto ec = co_await verify_and_commit())
-                    fail(ec, failure_message_);
-                else
-                    committed = true;
+                committed = co_await finish_file();
                 break;
             }
+            if (end == attempt_end::again && !cancelled_)
+                continue;
             if (end == attempt_end::restart && !cancelled_) {
-                if (restart_changed_file_ && ++validator_restarts > max_validator_restarts) {
-                    fail(make_error_code(net_error::validator_changed));
+                if (++restarts > max_validator_restarts) {
+                    fail(make_error_code(file_error::changed_too_often));
                     break;
                 }
-                // The server's file changed or it stopped honouring ranges: start from zero.
-                // Bytes of a new version are progress; the same ones fetched again are not.
-                before_restart_ = restart_changed_file_ ? 0 : std::max(before_restart_, bytes_done());
-                plan_.reset();
-                if (!ranges_supported_ || restart_changed_file_)
-                    size_.reset();
-                etag_.clear();
-                last_modified_.clear();
-                streamed_ = 0;
-                hashed_ = 0;
-                hash_ = sha256();
-                resumed_bytes_ = 0;
-                remove_journal(journal_);
+                start_over();
                 continue;
             }
-            if (failure_ && !cancelled_ && bytes_done() == 0) {
-                // Nothing was written (refused at the first request, or no room to preallocate):
-                // there is nothing to resume, so leave no empty .part or journal behind.
-                part_.discard();
-                remove_journal(journal_);
-            } else {
+            if (failure_ && !cancelled_ && bytes_done() == 0)
+                sink_.discard(); // nothing written: nothing to resume, no empty .part left behind
+            else
                 save_journal(true);
-            }
             break;
         }
     }
@@ -179,35 +129,96 @@ asio::awaitable<file_result> file_transfer::run() {
     co_return result_;
 }
 
+asio::awaitable<bool> file_transfer::already_there() {
+    auto existing = existing_file_size(dir_, spec_.path);
+    if (!existing)
+        co_return false;
+    if (spec_.size) {
+        if (*existing != *spec_.size || (spec_.sha256 && sha256_of_file(result_.path) != spec_.sha256))
+            co_return false;
+        result_.size = *spec_.size;
+        co_return true;
+    }
+    // A file from a URL list (no size known): ask the server whether it changed since, as
+    // `curl -z` and `wget -N` do, with the validators stored beside it. A rerun fetches nothing.
+    auto stored = existing_file_validators(dir_, spec_.path);
+    if (stored.empty() || existing_file_size(dir_, spec_.path.string() + ".part"))
+        co_return false;
+    exchange_request check;
+    check.head_only = true;
+    check.priority = static_cast<int>(priority_);
+    if (!stored.etag.empty())
+        check.fields.emplace_back("If-None-Match", stored.etag);
+    if (!stored.last_modified.empty())
+        check.fields.emplace_back("If-Modified-Since", stored.last_modified);
+    connection_pool::handle conn;
+    auto answer = co_await range_exchange(ctx_, conn, *mirrors_, check);
+    if (answer.verdict.what != kind::not_modified)
+        co_return false;
+    result_.size = *existing;
+    co_return true;
+}
+
+void file_transfer::open_sink() {
+    part_sink::options options;
+    options.durable = ctx_.config.fsync;
+    auto opened = part_sink::open(dir_, spec_.path, options);
+    if (!opened) {
+        fail(opened.error(), "cannot create " + (result_.path.string() + ".part") + ": " + opened.error().message());
+        return;
+    }
+    sink_ = std::move(*opened);
+    auto record = sink_.resume();
+    if (!record || (spec_.size && *spec_.size != record->size))
+        return;
+    size_ = record->size;
+    if (record->mirrors.empty() && (!record->etag.empty() || !record->last_modified.empty()))
+        record->mirrors.push_back({(*mirrors_)[0].original.redacted(), record->etag, record->last_modified});
+    mirrors_->restore(record->mirrors);
+    plan_.emplace(record->size, ctx_.config.min_piece, record->done, ctx_.config.min_request);
+    resumed_bytes_ = plan_->bytes_done();
+    high_water_ = resumed_bytes_;
+}
+
 void file_transfer::cancel() {
     if (cancelled_)
         return;
     cancelled_ = true;
-    stopping_ = true;
     stop_workers();
     self_signal_.emit(asio::cancellation_type::terminal);
 }
 
+void file_transfer::start_over() {
+    // The server's file changed: what was written belongs to another version.
+    plan_.reset();
+    size_.reset();
+    streamed_ = 0;
+    resumed_bytes_ = 0;
+    high_water_ = 0;
+    strikes_ = 0;
+    mirrors_->forget_validators();
+    sink_.restart();
+}
+
+void file_transfer::end_attempt(attempt_end how) {
+    if (!ending_)
+        ending_ = how;
+    stop_workers();
+}
+
 asio::awaitable<file_transfer::attempt_end> file_transfer::attempt() {
     stopping_ = false;
-    restart_ = false;
-    restart_changed_file_ = false;
+    ending_.reset();
 
     std::shared_ptr<open_response> first;
-    for (;;) {
+    while (!first) {
         if (cancelled_)
             co_return attempt_end::cancelled;
         auto opened = co_await open_first_response();
-        if (opened) {
+        if (opened)
             first = std::make_shared<open_response>(std::move(*opened));
-            break;
-        }
-        if (cancelled_)
-            co_return attempt_end::cancelled;
-        if (restart_)
-            co_return attempt_end::restart;
-        if (failure_ || !co_await back_off(opened.error(), false))
-            co_return attempt_end::failed;
+        else if (cancelled_ || ending_ || failure_)
+            co_return cancelled_ ? attempt_end::cancelled : failure_ ? attempt_end::failed : *ending_;
     }
     if (first->empty_file)
         co_return attempt_end::complete;
@@ -215,7 +226,7 @@ asio::awaitable<file_transfer::attempt_end> file_transfer::attempt() {
     // One worker continues the first response; the others split what is left.
     std::size_t workers = 1;
     growth_.reset();
-    if (plan_ && ranges_supported_) {
+    if (!first->stream) {
         std::size_t wanted = ctx_.config.connections_per_file;
         if (wanted == 0) {
             connection_growth::settings growth;
@@ -240,19 +251,39 @@ asio::awaitable<file_transfer::attempt_end> file_transfer::attempt() {
 
     if (cancelled_)
         co_return attempt_end::cancelled;
-    if (restart_)
-        co_return attempt_end::restart;
     if (failure_)
         co_return attempt_end::failed;
+    if (ending_)
+        co_return *ending_;
     if (plan_ ? plan_->complete() : first->stream)
         co_return attempt_end::complete;
-    fail(make_error_code(net_error::body_too_short));
+    fail(make_error_code(file_error::incomplete));
     co_return attempt_end::failed;
 }
 
-asio::awaitable<boost::system::result<file_transfer::open_response>> file_transfer::open_first_response() {
+exchange_request file_transfer::first_request(std::size_t mirror, std::uint64_t begin,
+                                              std::optional<std::uint64_t> end) const {
+    exchange_request r;
+    r.mirror = mirror;
+    r.begin = begin;
+    r.end = end;
+    r.probing = true;
+    r.size = size_ ? size_ : spec_.size;
+    r.size_from_manifest = spec_.size.has_value();
+    r.priority = static_cast<int>(priority_);
+    // Ranges were struck out: a 200 is now the way this file comes.
+    r.accept_whole_body = strikes_ >= max_strikes;
+    return r;
+}
+
+asio::awaitable<std::optional<file_transfer::open_response>> file_transfer::open_first_response() {
     open_response io;
-    io.mirror = static_cast<std::size_t>(result_.retries) % mirrors_.size();
+    auto mirror = mirrors_->pick(first_requests_++);
+    if (!mirror) {
+        fail(make_error_code(file_error::no_mirror_left));
+        co_return std::nullopt;
+    }
+    io.mirror = *mirror;
 
     std::uint64_t begin = 0;
     std::optional<std::uint64_t> end;
@@ -261,47 +292,52 @@ asio::awaitable<boost::system::result<file_transfer::open_response>> file_transf
             io.empty_file = true; // everything is on disk already (journal): just verify
             co_return io;
         }
-        // The first missing piece; the validator goes along in If-Range.
+        // The first missing piece; the mirror's validator goes along in If-Range.
         auto claim = plan_->acquire(std::numeric_limits<std::size_t>::max());
         io.claim = claim->id;
-        io.has_claim = true;
         begin = claim->begin;
         end = claim->end;
     } else if (!spec_.size || *spec_.size > 0) {
         end = spec_.size ? std::min<std::uint64_t>(*spec_.size, ctx_.config.min_piece) : ctx_.config.min_piece;
     }
 
-    auto head = co_await request(io.conn, io.mirror, begin, end, true);
-    if (!head) {
-        if (io.has_claim)
-            plan_->release(io.claim);
-        co_return head.error();
+    auto request = first_request(io.mirror, begin, end);
+    auto answer = co_await range_exchange(ctx_, io.conn, *mirrors_, request);
+    const auto& v = answer.verdict;
+    if (v.what != kind::accept) {
+        if (io.claim)
+            plan_->release(*io.claim);
+        co_await recover(v, io.mirror);
+        co_return std::nullopt;
     }
+    mirrors_->learn(io.mirror, v, begin > 0 || end.has_value());
 
-    if (head->status == 416 || (head->status == 200 && head->content_length == 0) ||
-        (head->status == 200 && spec_.size == 0u)) {
-        // An empty file.
-        if (head->status == 200)
+    bool empty = answer.head->status == 416 || (v.whole_body && v.length_known && v.total == 0) ||
+                 (v.whole_body && spec_.size == 0u);
+    if (empty) {
+        if (answer.head->status != 416)
             co_await io.conn->discard_body();
+        if (io.claim)
+            plan_->release(*io.claim);
         size_ = 0;
         plan_.emplace(0, ctx_.config.min_piece);
-        if (auto ec = part_.resize(0)) {
-            fail(ec, "cannot write " + part_.path().string() + ": " + ec.message());
-            co_return ec;
+        if (auto ec = sink_.prepare(0)) {
+            fail(ec, describe_write_error(ec));
+            co_return std::nullopt;
         }
         io.empty_file = true;
         co_return io;
     }
 
-    if (head->status == 206) {
+    if (!v.whole_body) {
+        strikes_ = 0;
         if (!plan_) {
+            size_ = v.total;
             plan_.emplace(*size_, ctx_.config.min_piece, std::vector<byte_range>{}, ctx_.config.min_request);
-            auto claim = plan_->acquire(std::numeric_limits<std::size_t>::max());
-            io.claim = claim->id;
-            io.has_claim = true;
-            if (auto ec = part_.preallocate(*size_)) {
+            io.claim = plan_->acquire(std::numeric_limits<std::size_t>::max())->id;
+            if (auto ec = sink_.prepare(*size_)) {
                 fail(ec, describe_write_error(ec));
-                co_return ec;
+                co_return std::nullopt;
             }
         }
         io.request_end = std::min(*end, *size_);
@@ -311,195 +347,68 @@ asio::awaitable<boost::system::result<file_transfer::open_response>> file_transf
         co_return io;
     }
 
-    // 200: the whole file from its first byte, in one stream.
-    ranges_supported_ = false;
-    if (io.has_claim)
-        plan_->release(io.claim);
-    plan_.reset();
-    resumed_bytes_ = 0;
-    if (head->content_length) {
-        size_ = *head->content_length;
-        plan_.emplace(*size_, *size_);
-        auto claim = plan_->acquire(1);
-        io.claim = claim->id;
-        io.has_claim = true;
-        io.request_end = *size_;
-        if (auto ec = part_.preallocate(*size_)) {
-            fail(ec, describe_write_error(ec));
-            co_return ec;
+    // A 200: the whole file from its first byte, in one stream. What is already written stays.
+    if (io.claim)
+        plan_->release(*io.claim);
+    io.claim.reset();
+    io.stream = true;
+    if (v.length_known) {
+        if (!plan_ || plan_->file_size() != v.total) {
+            size_ = v.total;
+            plan_.emplace(*size_, ctx_.config.min_piece);
+            if (auto ec = sink_.prepare(*size_)) {
+                fail(ec, describe_write_error(ec));
+                co_return std::nullopt;
+            }
         }
     } else {
-        io.stream = true;
-        if (auto ec = part_.resize(0)) {
+        plan_.reset();
+        size_.reset();
+        streamed_ = 0;
+        if (auto ec = sink_.prepare_stream()) {
             fail(ec, describe_write_error(ec));
-            co_return ec;
+            co_return std::nullopt;
         }
     }
     co_return io;
 }
 
-asio::awaitable<boost::system::result<response_head>>
-file_transfer::request(connection_pool::handle& conn, std::size_t mirror, std::uint64_t begin,
-                       std::optional<std::uint64_t> end, bool probing) {
-    for (int redirects = 0;; ++redirects) {
-        const url& target = mirrors_[mirror];
-        bool fresh_retry_allowed = true;
-        boost::system::result<response_head> head = make_error_code(net_error::body_too_short);
-        for (;;) {
-            if (!conn || !conn->reusable() || conn->origin() != target.origin()) {
-                conn = {};
-                auto acquired = co_await ctx_.pool.acquire(target, static_cast<int>(priority_));
-                if (!acquired)
-                    co_return acquired.error();
-                conn = std::move(*acquired);
-            }
-
-            http_request req;
-            if (begin > 0 || end)
-                req.fields.emplace_back("Range", "bytes=" + std::to_string(begin) + "-" +
-                                                     (end ? std::to_string(*end - 1) : std::string()));
-            if (!etag_.empty())
-                req.fields.emplace_back("If-Range", etag_);
-            else if (!last_modified_.empty())
-                req.fields.emplace_back("If-Range", last_modified_);
-            // User headers (credentials among them) go only to the host the user named.
-            bool own_host = same_host(target, original_[mirror]);
-            if (own_host)
-                for (auto& [name, value] : ctx_.config.headers)
-                    req.fields.emplace_back(name, value);
-
-            bool reused = conn.reused() || conn->requests_served() > 0;
-            conn.start_request();
-            auto sent = co_await conn->send(target, req);
-            if (!sent)
-                head = co_await conn->read_head();
-            else
-                head = sent;
-            if (head) {
-                conn.head_received();
-                break;
-            }
-            // A kept-alive connection the server closed meanwhile: one more try on a fresh one.
-            // Garbage where the head should start (a previous body longer than announced) is
-            // the same: the kept-alive connection is to blame, not this request.
-            bool stale = reused && fresh_retry_allowed && head.error() != asio::error::operation_aborted;
-            conn->poison();
-            conn = {};
-            if (!stale) {
-                if (head.error() != asio::error::operation_aborted)
-                    ctx_.pool.record_failure(target.origin());
-                co_return head.error();
-            }
-            fresh_retry_allowed = false;
+asio::awaitable<bool> file_transfer::recover(const response_verdict& v, std::size_t& mirror) {
+    if (stopping_ || failure_ || cancelled_ || v.error == asio::error::operation_aborted)
+        co_return false;
+    switch (v.what) {
+    case kind::accept:
+    case kind::not_modified:
+    case kind::redirect:
+        co_return true;
+    case kind::restart:
+        end_attempt(attempt_end::restart);
+        co_return false;
+    case kind::strike:
+        if (++strikes_ >= max_strikes) {
+            // The mirror keeps ignoring ranges: go on as one stream, keeping what is written.
+            end_attempt(attempt_end::again);
+            co_return false;
         }
-
-        auto status = head->status;
-        if (status >= 500 || status == 429 || status == 408)
-            ctx_.pool.record_failure(target.origin());
-        else
-            ctx_.pool.record_success(target.origin());
-
-        if (status == 301 || status == 302 || status == 303 || status == 307 || status == 308) {
-            co_await conn->discard_body();
-            if (head->location.empty())
-                co_return make_error_code(net_error::redirect_without_location);
-            if (redirects + 1 >= ctx_.config.max_redirects)
-                co_return make_error_code(net_error::too_many_redirects);
-            auto next = resolve_location(target, head->location);
-            if (!next)
-                co_return next.error();
-            if (target.tls() && !next->tls())
-                co_return make_error_code(net_error::redirect_to_http);
-            mirrors_[mirror] = *next;
-            continue;
+        co_return co_await back_off(v.error);
+    case kind::re_resolve:
+        // The signed URL expired: the original URL hands out a fresh one, at once.
+        mirrors_->re_resolve(mirror);
+        co_return co_await back_off(v.error, std::chrono::milliseconds(0));
+    case kind::drop_mirror: {
+        mirrors_->drop(mirror, v.error, v.message);
+        auto next = mirrors_->next_after(mirror);
+        if (!next) {
+            fail(v.error, v.message);
+            co_return false;
         }
-
-        auto new_etag = strong_etag(head->etag).value_or("");
-        bool changed = (!etag_.empty() && new_etag != etag_) ||
-                       (etag_.empty() && !last_modified_.empty() && !head->last_modified.empty() &&
-                        head->last_modified != last_modified_);
-
-        if (status == 206) {
-            auto range = parse_content_range(head->content_range);
-            // A first request may ask past the end of a file it does not know the size of yet.
-            std::uint64_t total = range && range->total ? *range->total : 0;
-            std::uint64_t expected_last = (end ? std::min(*end, total) : total) - 1;
-            if (!range || !range->total || total == 0 || range->first != begin || range->last != expected_last ||
-                (size_ && *range->total != *size_)) {
-                conn->poison();
-                if (range && range->total && size_ && *range->total != *size_) {
-                    restart_changed_file_ = true;
-                    restart_ = true;
-                    co_return make_error_code(net_error::validator_changed);
-                }
-                co_return make_error_code(net_error::bad_content_range);
-            }
-            if (changed) {
-                conn->poison();
-                restart_changed_file_ = true;
-                restart_ = true;
-                co_return make_error_code(net_error::validator_changed);
-            }
-            if (spec_.size && *range->total != *spec_.size) {
-                conn->poison();
-                fail(make_error_code(net_error::size_mismatch),
-                     "server has " + std::to_string(*range->total) + " bytes, expected " + std::to_string(*spec_.size));
-                co_return failure_;
-            }
-            if (!size_) {
-                size_ = *range->total;
-                etag_ = new_etag;
-                last_modified_ = etag_.empty() ? head->last_modified : std::string();
-            }
-            co_return head;
-        }
-
-        if (status == 200) {
-            if (changed) {
-                conn->poison();
-                restart_changed_file_ = true;
-                restart_ = true;
-                co_return make_error_code(net_error::validator_changed);
-            }
-            if (probing && begin == 0) {
-                if (spec_.size && head->content_length && *head->content_length != *spec_.size) {
-                    conn->poison();
-                    fail(make_error_code(net_error::size_mismatch),
-                         "server has " + std::to_string(*head->content_length) + " bytes, expected " +
-                             std::to_string(*spec_.size));
-                    co_return failure_;
-                }
-                etag_ = new_etag;
-                last_modified_ = etag_.empty() ? head->last_modified : std::string();
-                co_return head;
-            }
-            // Ranges worked before and not now: fall back to one stream from the start.
-            conn->poison();
-            ranges_supported_ = false;
-            restart_ = true;
-            co_return make_error_code(net_error::range_ignored);
-        }
-
-        if (status == 416) {
-            if (auto total = parse_unsatisfied_range(head->content_range); total == 0u && begin == 0) {
-                co_await conn->discard_body();
-                co_return head;
-            }
-            conn->poison();
-            restart_changed_file_ = true;
-            restart_ = true;
-            co_return make_error_code(net_error::validator_changed);
-        }
-
-        last_retry_after_.reset();
-        if (auto after = parse_retry_after(head->retry_after, std::chrono::system_clock::now()))
-            last_retry_after_ = std::chrono::duration_cast<std::chrono::milliseconds>(*after);
-        co_await conn->discard_body();
-        // A signed URL reached through a redirect may have expired: go back to the original.
-        if ((status == 401 || status == 403 || status == 410) && mirrors_[mirror].text != original_[mirror].text)
-            mirrors_[mirror] = original_[mirror];
-        co_return make_http_status_error(status);
+        mirror = *next;
+        co_return true;
     }
+    case kind::retry:
+        co_return co_await back_off(v.error, v.host_pause);
+    }
+    co_return false;
 }
 
 void file_transfer::start_worker(std::shared_ptr<open_response> first) {
@@ -527,7 +436,10 @@ asio::awaitable<void> file_transfer::worker(std::size_t index, std::shared_ptr<o
         io = std::move(*first);
         request_open = !io.stream;
     } else {
-        io.mirror = index % mirrors_.size();
+        auto mirror = mirrors_->pick(index);
+        if (!mirror)
+            co_return;
+        io.mirror = *mirror;
     }
     try {
         io.buffer = co_await ctx_.buffers.acquire();
@@ -536,13 +448,9 @@ asio::awaitable<void> file_transfer::worker(std::size_t index, std::shared_ptr<o
     }
 
     if (io.stream) {
-        auto ec = co_await fetch_stream(io);
-        if (ec && !stopping_) {
-            // Without ranges there is no resuming a stream: start over after the back-off.
-            if (co_await back_off(ec, streamed_ > before_restart_))
-                restart_ = true;
-            stopping_ = true;
-        }
+        // One stream carries the file: when it breaks off, a new attempt asks again.
+        if (auto v = co_await fetch_stream(io); v && co_await recover(*v, io.mirror))
+            end_attempt(attempt_end::again);
         co_return;
     }
 
@@ -552,29 +460,21 @@ asio::awaitable<void> file_transfer::worker(std::size_t index, std::shared_ptr<o
             if (!claim)
                 break;
             io.claim = claim->id;
-            io.has_claim = true;
         }
-        auto before = plan_->bytes_done();
-        auto ec = co_await fetch_claim(io, request_open);
+        auto v = co_await fetch_claim(io, request_open);
         request_open = false;
-        bool progress = plan_->bytes_done() > std::max(before, before_restart_);
-        plan_->release(io.claim);
-        io.has_claim = false;
-        if (!ec)
+        plan_->release(*io.claim);
+        io.claim.reset();
+        if (!v)
             continue;
         io.conn = {};
-        if (stopping_ || restart_ || ec == asio::error::operation_aborted) {
-            stop_workers();
+        if (!co_await recover(*v, io.mirror))
             break;
-        }
-        if (!co_await back_off(ec, progress))
-            break;
-        io.mirror = (io.mirror + 1) % mirrors_.size(); // fail over to the next mirror
     }
 }
 
-asio::awaitable<error_code> file_transfer::fetch_claim(open_response& io, bool request_open) {
-    const std::size_t id = io.claim;
+asio::awaitable<std::optional<response_verdict>> file_transfer::fetch_claim(open_response& io, bool request_open) {
+    const std::size_t id = *io.claim;
     while (plan_->cursor(id) < plan_->end(id)) {
         std::uint64_t pos = plan_->cursor(id);
         std::uint64_t request_end;
@@ -588,9 +488,18 @@ asio::awaitable<error_code> file_transfer::fetch_claim(open_response& io, bool r
             request_end = pos + request_window(plan_->end(id) - pos, plan_->file_size() - plan_->bytes_done(),
                                                active_workers_, ctx_.config.min_request, ctx_.config.max_request);
             plan_->set_requested(id, request_end);
-            auto head = co_await request(io.conn, io.mirror, pos, request_end, false);
-            if (!head)
-                co_return head.error();
+            exchange_request r;
+            r.mirror = io.mirror;
+            r.begin = pos;
+            r.end = request_end;
+            r.size = size_;
+            r.size_from_manifest = spec_.size.has_value();
+            r.priority = static_cast<int>(priority_);
+            auto answer = co_await range_exchange(ctx_, io.conn, *mirrors_, r);
+            if (answer.verdict.what != kind::accept)
+                co_return std::move(answer.verdict);
+            strikes_ = 0;
+            mirrors_->learn(io.mirror, answer.verdict, true);
         }
 
         while (pos < request_end && pos < plan_->end(id) && !stopping_) {
@@ -601,7 +510,7 @@ asio::awaitable<error_code> file_transfer::fetch_claim(open_response& io, bool r
                 auto tokens = grant(want);
                 auto granted_or = co_await std::move(tokens);
                 if (!granted_or)
-                    co_return granted_or.error();
+                    co_return stopped();
                 granted = *granted_or;
             }
             // Fill the buffer (TLS hands out 16 KiB records) before one positional write.
@@ -609,12 +518,8 @@ asio::awaitable<error_code> file_transfer::fetch_claim(open_response& io, bool r
             error_code read_error;
             while (filled < granted) {
                 auto n = co_await io.conn->read_body(io.buffer.data() + filled, granted - filled);
-                if (!n) {
-                    read_error = n.error();
-                    break;
-                }
-                if (*n == 0) {
-                    read_error = make_error_code(net_error::body_too_short);
+                if (!n || *n == 0) {
+                    read_error = n ? make_error_code(net_error::body_too_short) : n.error();
                     break;
                 }
                 filled += *n;
@@ -622,49 +527,62 @@ asio::awaitable<error_code> file_transfer::fetch_claim(open_response& io, bool r
                     break; // another worker took the rest of this claim meanwhile
             }
             give_back_all(limiters_, granted - filled);
+            result_.bytes_fetched += filled;
             // Bytes that arrived before an error are good: keep them.
             std::size_t usable = static_cast<std::size_t>(std::min<std::uint64_t>(filled, plan_->end(id) - pos));
             if (usable > 0) {
                 if (auto ec = store(pos, io.buffer.data(), usable)) {
                     fail(ec, describe_write_error(ec));
-                    co_return ec;
+                    co_return stopped();
                 }
                 plan_->advance(id, usable);
                 pos += usable;
                 maybe_grow();
             }
             if (read_error)
-                co_return read_error;
+                co_return transport_verdict(read_error);
         }
         if (pos < request_end)
             io.conn->poison(); // the rest of this response is not ours to read
         if (stopping_)
-            co_return asio::error::operation_aborted;
+            co_return stopped();
     }
-    co_return error_code{};
+    co_return std::nullopt;
 }
 
-asio::awaitable<error_code> file_transfer::fetch_stream(open_response& io) {
+asio::awaitable<std::optional<response_verdict>> file_transfer::fetch_stream(open_response& io) {
+    std::uint64_t pos = 0;
     for (;;) {
         std::size_t granted = io.buffer.size();
         if (any_limited(limiters_)) {
             auto tokens = grant(granted);
             auto granted_or = co_await std::move(tokens);
             if (!granted_or)
-                co_return granted_or.error();
+                co_return stopped();
             granted = *granted_or;
         }
         auto n = co_await io.conn->read_body(io.buffer.data(), granted);
         give_back_all(limiters_, granted - (n ? *n : 0));
         if (!n)
-            co_return n.error();
+            co_return transport_verdict(n.error());
         if (*n == 0)
-            co_return error_code{};
-        if (auto ec = store(streamed_, io.buffer.data(), *n)) {
-            fail(ec, describe_write_error(ec));
-            co_return ec;
+            co_return std::nullopt;
+        result_.bytes_fetched += *n;
+        if (plan_) {
+            // Bytes written before (other ranges, an earlier stream) are not written again.
+            for (auto part : plan_->take_free({pos, pos + *n}))
+                if (auto ec = store(part.begin, io.buffer.data() + (part.begin - pos), static_cast<std::size_t>(part.size()))) {
+                    fail(ec, describe_write_error(ec));
+                    co_return stopped();
+                }
+        } else {
+            if (auto ec = store(streamed_, io.buffer.data(), *n)) {
+                fail(ec, describe_write_error(ec));
+                co_return stopped();
+            }
+            streamed_ += *n;
         }
-        streamed_ += *n;
+        pos += *n;
     }
 }
 
@@ -678,13 +596,8 @@ asio::awaitable<boost::system::result<std::size_t>> file_transfer::grant(std::si
 }
 
 error_code file_transfer::store(std::uint64_t offset, const std::byte* data, std::size_t size) {
-    if (auto ec = part_.write_at(offset, data, size))
+    if (auto ec = sink_.write(offset, data, size))
         return ec;
-    if (spec_.sha256 && offset == hashed_) {
-        hash_.update(data, size);
-        hashed_ += size;
-    }
-    result_.bytes_fetched += size;
     auto now = std::chrono::steady_clock::now();
     if (now - last_progress_ >= progress_interval) {
         last_progress_ = now;
@@ -703,17 +616,14 @@ void file_transfer::maybe_grow() {
         start_worker(nullptr);
 }
 
-asio::awaitable<bool> file_transfer::back_off(const error_code& ec, bool made_progress) {
+asio::awaitable<bool> file_transfer::back_off(const error_code& ec, std::optional<std::chrono::milliseconds> retry_after) {
     if (stopping_ || failure_)
         co_return false;
     attempt_failure failure;
-    failure.error = ec;
-    failure.http_status = http_status_of(ec);
-    failure.retry_after = last_retry_after_;
-    failure.made_progress = made_progress;
-    failure.transient = is_transient(ec);
-    last_retry_after_.reset();
-    auto delay = retry_->next_delay(failure);
+    failure.retry_after = retry_after;
+    failure.made_progress = bytes_done() > high_water_;
+    high_water_ = std::max(high_water_, bytes_done());
+    auto delay = retry_->next_delay(failure, std::chrono::steady_clock::now());
     if (!delay) {
         fail(ec);
         co_return false;
@@ -725,70 +635,48 @@ asio::awaitable<bool> file_transfer::back_off(const error_code& ec, bool made_pr
     co_return !stopping_ && !cancelled_;
 }
 
-asio::awaitable<error_code> file_transfer::verify_and_commit() {
+asio::awaitable<bool> file_transfer::finish_file() {
     std::uint64_t size = size_.value_or(streamed_);
-    if (!size_ && part_.resize(streamed_))
-        co_return make_error_code(net_error::body_too_short);
     if (spec_.size && *spec_.size != size) {
-        failure_message_ = "size mismatch: got " + std::to_string(size) + " bytes, expected " +
-                           std::to_string(*spec_.size);
-        co_return make_error_code(net_error::size_mismatch);
+        fail(make_error_code(file_error::size_mismatch),
+             "size mismatch: got " + std::to_string(size) + " bytes, expected " + std::to_string(*spec_.size));
+        co_return false;
     }
-    if (spec_.sha256) {
-        // Hash what was not hashed as it arrived (other segments, resumed bytes) from the file.
-        auto lease = ctx_.buffers.try_acquire();
-        std::vector<std::byte> fallback;
-        std::byte* buffer = lease ? lease.data() : (fallback.resize(256 * 1024), fallback.data());
-        std::size_t buffer_size = lease ? lease.size() : fallback.size();
-        std::uint64_t since_yield = 0;
-        while (hashed_ < size) {
-            auto n = part_.read_at(hashed_, buffer, static_cast<std::size_t>(std::min<std::uint64_t>(buffer_size, size - hashed_)));
-            if (!n || *n == 0) {
-                failure_message_ = "cannot read back " + part_.path().string();
-                co_return n ? make_error_code(net_error::body_too_short) : n.error();
-            }
-            hash_.update(buffer, *n);
-            hashed_ += *n;
-            if ((since_yield += *n) >= 64 * 1024 * 1024) {
-                since_yield = 0;
-                co_await asio::post(ctx_.executor, asio::use_awaitable); // let other transfers run
-            }
-        }
-        auto digest = hash_.finish();
-        if (digest != *spec_.sha256) {
-            failure_message_ = "sha256 mismatch: expected " + to_hex(*spec_.sha256) + ", got " + to_hex(digest) +
-                               " (partial file removed)";
-            part_.discard();
-            remove_journal(journal_);
-            co_return make_error_code(net_error::size_mismatch);
-        }
+    std::string message;
+    if (auto ec = co_await sink_.verify(size, spec_.sha256, ctx_.buffers, ctx_.executor, message)) {
+        fail(ec, message);
+        co_return false;
+    }
+    if (spec_.sha256)
         emit(event::kind::verified);
+    stored_validators validators;
+    for (std::size_t i = 0; i < mirrors_->size() && validators.empty(); ++i)
+        validators = {(*mirrors_)[i].etag, (*mirrors_)[i].last_modified};
+    if (auto ec = sink_.commit(validators, message)) {
+        fail(ec, message);
+        co_return false;
     }
-    if (auto ec = part_.commit(ctx_.config.fsync)) {
-        failure_message_ = "cannot move " + part_.path().string() + " into place: " + ec.message();
-        co_return ec;
-    }
-    remove_journal(journal_);
-    co_return error_code{};
+    co_return true;
 }
 
 void file_transfer::save_journal(bool force) {
-    if (!plan_ || !size_ || !part_.is_open() || !ranges_supported_)
+    // Only ranges make a journal worth keeping: a file without them starts over in a new run.
+    if (!plan_ || !size_ || !sink_.is_open())
         return;
-    auto now = std::chrono::steady_clock::now();
+    auto validators = mirrors_->validators();
+    if (validators.empty())
+        return;
     auto done = plan_->bytes_done();
-    if (!force && (plan_->complete() || (now - last_journal_ < journal_interval &&
-                                         done - std::min(done, journaled_bytes_) < journal_bytes)))
+    if (!force && (plan_->complete() || !sink_.checkpoint_due(done)))
         return; // complete: the commit comes next, a journal would only be deleted again
-    last_journal_ = now;
-    journaled_bytes_ = done;
     journal_record record;
-    record.url = mirrors_.front().redacted();
+    record.url = (*mirrors_)[0].original.redacted();
     record.size = *size_;
-    record.etag = etag_;
-    record.last_modified = last_modified_;
+    record.etag = validators.front().etag;
+    record.last_modified = validators.front().last_modified;
+    record.mirrors = std::move(validators);
     record.done = plan_->done();
-    write_journal(journal_, record);
+    sink_.checkpoint(record, done);
 }
 
 void file_transfer::fail(error_code ec, std::string message) {
@@ -800,7 +688,7 @@ void file_transfer::fail(error_code ec, std::string message) {
 }
 
 std::string file_transfer::describe_write_error(const error_code& ec) const {
-    std::string what = "cannot write " + part_.path().string() + ": " + ec.message();
+    std::string what = sink_.describe_write_error(ec);
     if (!size_)
         return what;
     if (ec == boost::system::errc::no_space_on_device)

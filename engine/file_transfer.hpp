@@ -1,13 +1,12 @@
 #pragma once
 
+#include "engine/mirror_set.hpp"
 #include "engine/model.hpp"
+#include "engine/part_sink.hpp"
+#include "engine/range_exchange.hpp"
 #include "engine/retry_policy.hpp"
 #include "engine/transfer_context.hpp"
-#include "memory/part_file.hpp"
-#include "memory/resume_journal.hpp"
-#include "memory/sha256.hpp"
 #include "net/connection_pool.hpp"
-#include "net/url.hpp"
 #include "queue/connection_growth.hpp"
 #include "queue/segment_plan.hpp"
 
@@ -28,7 +27,10 @@ namespace ferry {
 
 /// One file's download: a coroutine that learns the file from a first ranged request, splits it
 /// into claims of a segment_plan, runs one coroutine per connection (segment worker), writes at
-/// offsets into DEST.part with a resume journal beside it, verifies, and renames into place.
+/// offsets through a part_sink (DEST.part and its journal), verifies, and renames into place.
+/// Requests go through range_exchange, whose judged answers (response_verdict) drive every
+/// decision here: accept, back off, re-resolve a signed URL, drop a mirror, strike an ignored
+/// range, or restart a file that changed.
 ///
 /// Lives on the engine's strand; run() is started once. cancel() stops it, leaving the .part and
 /// journal for a later resume.
@@ -61,27 +63,35 @@ public:
 
 private:
     struct open_response;
-    enum class attempt_end { complete, failed, cancelled, restart };
+    /// How an attempt ended. `again`: a new attempt right away (a stream broke off, or ranges
+    /// were struck out and the file goes on as one stream), keeping what is written.
+    enum class attempt_end { complete, failed, cancelled, restart, again };
 
+    boost::asio::awaitable<bool> already_there();
+    void open_sink();
     boost::asio::awaitable<attempt_end> attempt();
-    boost::asio::awaitable<boost::system::result<open_response>> open_first_response();
-    /// Sends a request for [begin, end) (end open when nullopt) on `conn`, following redirects,
-    /// and checks the answer: a 206 whose Content-Range is exactly what was asked, the same
-    /// validator, the same size. `probing`: the first request, where a 200 (no ranges) is fine.
-    boost::asio::awaitable<boost::system::result<response_head>>
-    request(connection_pool::handle& conn, std::size_t mirror, std::uint64_t begin,
-            std::optional<std::uint64_t> end, bool probing);
+    boost::asio::awaitable<std::optional<open_response>> open_first_response();
+    /// Takes a verdict that is not `accept`: true when the caller should try again (on `mirror`,
+    /// which may have moved to another one), false when it should stop.
+    boost::asio::awaitable<bool> recover(const response_verdict& v, std::size_t& mirror);
+    boost::asio::awaitable<bool> back_off(const boost::system::error_code& ec,
+                                          std::optional<std::chrono::milliseconds> retry_after = std::nullopt);
+    void end_attempt(attempt_end how);
+    void start_over();
+
     void start_worker(std::shared_ptr<open_response> first);
     void stop_workers();
     boost::asio::awaitable<void> worker(std::size_t index, std::shared_ptr<open_response> first);
-    boost::asio::awaitable<boost::system::error_code> fetch_claim(open_response& io, bool request_open);
-    boost::asio::awaitable<boost::system::error_code> fetch_stream(open_response& io);
+    /// Fetches a claim to its (moving) end: nullopt when done, else what stopped it.
+    boost::asio::awaitable<std::optional<response_verdict>> fetch_claim(open_response& io, bool request_open);
+    /// Reads a 200's body: the whole file from byte 0, writing only the bytes still missing.
+    boost::asio::awaitable<std::optional<response_verdict>> fetch_stream(open_response& io);
     /// Tokens for up to `want` bytes from every limiter; operation_aborted when cancelled.
     boost::asio::awaitable<boost::system::result<std::size_t>> grant(std::size_t want);
     boost::system::error_code store(std::uint64_t offset, const std::byte* data, std::size_t size);
     void maybe_grow();
-    boost::asio::awaitable<bool> back_off(const boost::system::error_code& ec, bool made_progress);
-    boost::asio::awaitable<boost::system::error_code> verify_and_commit();
+    exchange_request first_request(std::size_t mirror, std::uint64_t begin, std::optional<std::uint64_t> end) const;
+    boost::asio::awaitable<bool> finish_file();
     void save_journal(bool force);
     void fail(boost::system::error_code ec, std::string message = {});
     std::string describe_write_error(const boost::system::error_code& ec) const;
@@ -96,28 +106,23 @@ private:
     std::array<rate_limiter*, 3> limiters_; ///< overall, model, file
     priority priority_ = priority::normal;
 
-    std::vector<url> mirrors_;       ///< where requests go (after redirects)
-    std::vector<url> original_;      ///< as given, for credentials and signed-URL renewal
-    part_file part_;
-    std::filesystem::path journal_;
+    std::optional<mirror_set> mirrors_;
+    part_sink sink_;
     std::optional<retry_policy> retry_;
 
-    // What the server told us about the file.
+    // What is known of the file.
     std::optional<std::uint64_t> size_;
-    std::string etag_;
-    std::string last_modified_;
-    bool ranges_supported_ = true;
-
-    std::optional<segment_plan> plan_;
-    std::uint64_t streamed_ = 0;     ///< single-stream mode: bytes written from offset 0
-    /// The most bytes an attempt had before it restarted from zero: a later attempt makes
-    /// progress only past it (refetching what was lost is not progress).
-    std::uint64_t before_restart_ = 0;
+    std::optional<segment_plan> plan_; ///< absent only for a body of unknown length
+    std::uint64_t streamed_ = 0;       ///< a body of unknown length: bytes written from offset 0
     std::uint64_t resumed_bytes_ = 0;
-    sha256 hash_;
-    std::uint64_t hashed_ = 0;       ///< bytes [0, hashed_) are in hash_
+    /// The most bytes done when a failure was reported: more than that is progress (bytes
+    /// fetched again after a stream restarted are not).
+    std::uint64_t high_water_ = 0;
+    int strikes_ = 0;                  ///< 200s in a row to ranged requests
+    std::size_t first_requests_ = 0;   ///< spreads first requests over the mirrors
 
-    // Workers of the current attempt.
+    // The current attempt.
+    std::optional<attempt_end> ending_; ///< set by whoever decides the attempt's end first
     std::size_t active_workers_ = 0;
     std::size_t next_worker_ = 0;
     std::vector<std::unique_ptr<boost::asio::cancellation_signal>> worker_signals_;
@@ -125,14 +130,9 @@ private:
     boost::asio::cancellation_signal self_signal_;
     bool stopping_ = false;
     bool cancelled_ = false;
-    bool restart_ = false;
-    bool restart_changed_file_ = false; ///< the restart is because the server's file changed
     boost::system::error_code failure_;
     std::string failure_message_;
-    std::optional<std::chrono::milliseconds> last_retry_after_;
 
-    std::chrono::steady_clock::time_point last_journal_{};
-    std::uint64_t journaled_bytes_ = 0; ///< bytes_done() when the journal was last written
     std::chrono::steady_clock::time_point last_progress_{};
     std::optional<connection_growth> growth_; ///< adaptive connections (no -x), per attempt
 };

@@ -11,37 +11,48 @@ std::uint64_t retry_policy::fresh_seed() {
     return seeds();
 }
 
-bool retry_policy::is_retryable(const attempt_failure& failure) {
-    if (failure.transient)
-        return true;
-    const unsigned s = failure.http_status;
-    return s == 408 || s == 429 || (s >= 500 && s <= 599);
-}
-
-std::optional<std::chrono::milliseconds> retry_policy::next_delay(const attempt_failure& failure) {
-    if (!is_retryable(failure))
-        return std::nullopt;
-    if (failure.made_progress)
+std::optional<std::chrono::milliseconds> retry_policy::next_delay(const attempt_failure& failure,
+                                                                  clock::time_point now) {
+    using std::chrono::milliseconds;
+    if (failure.made_progress) {
         failures_ = 0;
-    if (failures_ > config_.max_retries) // already gave up: stay given up
+        gave_up_ = false;
+    }
+    if (gave_up_)
         return std::nullopt;
-    if (++failures_ > config_.max_retries)
+    if (failure.retry_after && *failure.retry_after > config_.max_retry_after) {
+        gave_up_ = true;
         return std::nullopt;
-
-    if (failure.retry_after) {
-        if (*failure.retry_after > config_.max_retry_after)
-            return std::nullopt;
-        return std::max(*failure.retry_after, std::chrono::milliseconds::zero());
+    }
+    if (failures_ > 0 && now < round_ends_) {
+        // Another connection of the file failed during this round's back-off: same round.
+        auto rest = std::chrono::ceil<milliseconds>(round_ends_ - now);
+        return std::max(rest, failure.retry_after.value_or(milliseconds::zero()));
+    }
+    if (failures_ == 0)
+        first_failure_ = now;
+    ++failures_;
+    if (failures_ > config_.max_retries &&
+        (config_.max_retries == 0 || now - first_failure_ >= config_.give_up_after)) {
+        gave_up_ = true;
+        return std::nullopt;
     }
 
-    // Doubling by steps rather than by shifting: no overflow whatever the configuration.
-    using rep = std::chrono::milliseconds::rep;
-    const rep cap = std::max<rep>(config_.max_delay.count(), 0);
-    rep ceiling = std::clamp<rep>(config_.base_delay.count(), 0, cap);
-    for (int i = 1; i < failures_ && ceiling > 0 && ceiling < cap; ++i)
-        ceiling = ceiling > cap / 2 ? cap : ceiling * 2;
-    std::uniform_int_distribution<rep> pick(0, ceiling);
-    return std::chrono::milliseconds(pick(random_));
+    milliseconds delay;
+    if (failure.retry_after) {
+        delay = std::max(*failure.retry_after, milliseconds::zero());
+    } else {
+        // Doubling by steps rather than by shifting: no overflow whatever the configuration.
+        using rep = milliseconds::rep;
+        const rep cap = std::max<rep>(config_.max_delay.count(), 0);
+        rep ceiling = std::clamp<rep>(config_.base_delay.count(), 0, cap);
+        for (int i = 1; i < failures_ && ceiling > 0 && ceiling < cap; ++i)
+            ceiling = ceiling > cap / 2 ? cap : ceiling * 2;
+        std::uniform_int_distribution<rep> pick(0, ceiling);
+        delay = milliseconds(pick(random_));
+    }
+    round_ends_ = now + delay;
+    return delay;
 }
 
 } // namespace ferry

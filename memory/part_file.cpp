@@ -4,6 +4,7 @@
 #include <linux/magic.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -311,6 +312,40 @@ error_code part_file::sync() {
     return {};
 }
 
+error_code part_file::sync_data() {
+    if (!is_open())
+        return errc::make_error_code(errc::bad_file_descriptor);
+    if (!in_memory_ && ::fdatasync(fd_) != 0)
+        return write_error(errno);
+    return {};
+}
+
+namespace {
+constexpr const char* etag_attribute = "user.ferry.etag";
+constexpr const char* last_modified_attribute = "user.ferry.last-modified";
+
+std::string read_attribute(int fd, const char* name) {
+    char value[1024];
+    auto n = ::fgetxattr(fd, name, value, sizeof value);
+    return n > 0 ? std::string(value, static_cast<std::size_t>(n)) : std::string();
+}
+
+void write_attribute(int fd, const char* name, const std::string& value) {
+    if (value.empty() || value.size() > 1024)
+        ::fremovexattr(fd, name);
+    else
+        ::fsetxattr(fd, name, value.data(), value.size(), 0);
+}
+} // namespace
+
+void part_file::set_validators(const stored_validators& v) {
+    if (!is_open())
+        return;
+    // Best effort: a file system without user attributes only costs the next run a download.
+    write_attribute(fd_, etag_attribute, v.etag);
+    write_attribute(fd_, last_modified_attribute, v.last_modified);
+}
+
 error_code part_file::commit(bool durable) {
     if (!is_open())
         return errc::make_error_code(errc::bad_file_descriptor);
@@ -345,6 +380,20 @@ error_code part_file::discard() {
         ec = os_error(errno);
     close();
     return ec;
+}
+
+stored_validators existing_file_validators(const std::filesystem::path& dir, const std::filesystem::path& relative) {
+    auto text = relative_string(relative);
+    if (!check_relative_path(text).empty())
+        return {};
+    auto parts = components(text);
+    auto parent = open_parent(dir, parts, false);
+    if (!parent)
+        return {};
+    unique_fd fd(::openat(parent->get(), parts.back().c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+    if (fd.get() < 0)
+        return {};
+    return {read_attribute(fd.get(), etag_attribute), read_attribute(fd.get(), last_modified_attribute)};
 }
 
 boost::system::result<std::uint64_t> existing_file_size(const std::filesystem::path& dir,

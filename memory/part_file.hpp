@@ -27,6 +27,14 @@ namespace ferry {
 /// - errc::no_space_on_device (ENOSPC, EDQUOT), errc::file_too_large (EFBIG: RLIMIT_FSIZE or the
 ///   file system's maximum) from preallocate, resize, write_at and sync;
 /// - errc::bad_file_descriptor when used after commit, discard or a move.
+/// The validators a completed file was served with, kept in its extended attributes
+/// (`user.ferry.etag`, `user.ferry.last-modified`) so that a rerun can ask whether it changed.
+struct stored_validators {
+    std::string etag;
+    std::string last_modified;
+    bool empty() const noexcept { return etag.empty() && last_modified.empty(); }
+};
+
 class part_file {
 public:
     part_file() = default;
@@ -53,6 +61,11 @@ public:
     boost::system::result<std::uint64_t> size_on_disk() const;
     /// fsync (nothing on tmpfs, where fsync does nothing).
     boost::system::error_code sync();
+    /// fdatasync (nothing on tmpfs): the data written so far survives a power cut.
+    boost::system::error_code sync_data();
+    /// Stores the server's validators with the file (best effort: ignored where the file system
+    /// has no user attributes). They move with it at commit().
+    void set_validators(const stored_validators& v);
 
     /// Renames DEST.part to DEST (atomically replacing it) and, when `durable`, fsyncs the file
     /// before and the directory after. The part_file is closed afterwards (also when only the
@@ -81,6 +94,10 @@ private:
 /// beneath `dir` or a non-regular file is an error.
 boost::system::result<std::uint64_t> existing_file_size(const std::filesystem::path& dir,
                                                         const std::filesystem::path& relative);
+
+/// The validators stored with DEST beneath `dir` (see stored_validators); empty when there are
+/// none, DEST is missing, or the path walks through a symlink.
+stored_validators existing_file_validators(const std::filesystem::path& dir, const std::filesystem::path& relative);
 
 /// Checks that a manifest or user path is relative, non-empty, and has no `..`, `.`-only or empty
 /// components. Returns a message saying what is wrong, or an empty string when it is fine.

@@ -37,6 +37,7 @@ namespace {
 
 // Bounds on what decode accepts, so a hostile or damaged journal costs bounded time and memory.
 constexpr std::size_t max_ranges = 1'000'000;
+constexpr std::size_t max_mirrors = 64;
 constexpr std::size_t max_journal_bytes = 64 * 1024 * 1024;
 constexpr std::size_t max_field_bytes = 16 * 1024; ///< escaped value of url, etag, last-modified
 constexpr std::size_t max_url_bytes = max_field_bytes / 4; ///< escaping at most quadruples a byte
@@ -209,13 +210,28 @@ std::optional<journal_record> decode(std::string_view text) {
     record.etag = std::move(*e);
     record.last_modified = std::move(*m);
 
-    // Five lines were read above; the rest must all be ranges.
+    // Five lines were read above; then mirrors, then ranges.
     auto remaining_lines = static_cast<std::size_t>(std::count(body.begin(), body.end(), '\n')) - 5;
-    if (remaining_lines > max_ranges)
+    if (remaining_lines > max_ranges + max_mirrors)
         return std::nullopt;
-    record.done.reserve(remaining_lines);
-    while (!lines.done()) {
-        auto value = value_of(lines.next(), "done");
+    auto line = lines.next();
+    while (auto value = value_of(line, "mirror")) {
+        auto tab1 = value->find('\t');
+        auto tab2 = tab1 == std::string_view::npos ? tab1 : value->find('\t', tab1 + 1);
+        if (tab2 == std::string_view::npos || record.mirrors.size() >= max_mirrors)
+            return std::nullopt;
+        auto mu = unescape(value->substr(0, tab1));
+        auto me = unescape(value->substr(tab1 + 1, tab2 - tab1 - 1));
+        auto ml = unescape(value->substr(tab2 + 1));
+        if (!mu || !me || !ml)
+            return std::nullopt;
+        record.mirrors.push_back({std::move(*mu), std::move(*me), std::move(*ml)});
+        line = lines.next();
+    }
+    record.done.reserve(std::min(remaining_lines, max_ranges));
+    while (line) {
+        auto value = value_of(line, "done");
+        line = lines.next();
         if (!value)
             return std::nullopt;
         auto dash = value->find('-');
@@ -223,7 +239,7 @@ std::optional<journal_record> decode(std::string_view text) {
             return std::nullopt;
         auto b = parse_number(value->substr(0, dash));
         auto en = parse_number(value->substr(dash + 1));
-        if (!b || !en || *b >= *en || *en > record.size)
+        if (!b || !en || *b >= *en || *en > record.size || record.done.size() >= max_ranges)
             return std::nullopt;
         // Sorted, disjoint and not touching: exactly what encode writes.
         if (!record.done.empty() && *b <= record.done.back().end)
@@ -256,6 +272,15 @@ std::string encode_journal(const journal_record& record) {
     body += escape(record.etag);
     body += "\nlast-modified ";
     body += escape(record.last_modified);
+    for (std::size_t i = 0; i < record.mirrors.size() && i < max_mirrors; ++i) {
+        const auto& m = record.mirrors[i];
+        body += "\nmirror ";
+        body += escape(without_credentials(m.url));
+        body += '\t';
+        body += escape(m.etag);
+        body += '\t';
+        body += escape(m.last_modified);
+    }
     for (const auto& r : done) {
         body += "\ndone ";
         append_number(body, r.begin);

@@ -13,6 +13,14 @@
 
 namespace ferry {
 
+/// The validator one mirror gave (mirrors of one file may carry different ETags).
+struct mirror_validator {
+    std::string url;            ///< without userinfo and query, as `url`
+    std::string etag;
+    std::string last_modified;
+    friend bool operator==(const mirror_validator&, const mirror_validator&) = default;
+};
+
 /// What a resume needs to know about a partial download, stored beside DEST.part as
 /// DEST.part.journal. Never holds credentials: the URL is stored without userinfo and query.
 struct journal_record {
@@ -21,6 +29,7 @@ struct journal_record {
     std::string etag;           ///< strong ETag, may be empty
     std::string last_modified;  ///< may be empty
     std::vector<byte_range> done; ///< merged ranges already written
+    std::vector<mirror_validator> mirrors; ///< per-mirror validators (at most 64), besides etag above
 };
 
 /// Text encoding with a trailing CRC-32 line, so a torn or edited journal is detected:
@@ -30,6 +39,7 @@ struct journal_record {
 ///     size N
 ///     etag VALUE
 ///     last-modified VALUE
+///     mirror URL<TAB>ETAG<TAB>LAST-MODIFIED   (zero or more; tabs in values are escaped)
 ///     done BEGIN-END               (one per range, sorted, disjoint, within size)
 ///     crc32 xxxxxxxx               (CRC-32 of every byte before this line)
 ///

@@ -19,6 +19,29 @@ segment_plan::segment_plan(std::uint64_t file_size, std::uint64_t min_piece, std
     free_ = missing_ranges(done_, size_);
 }
 
+std::vector<byte_range> segment_plan::take_free(byte_range r) {
+    std::vector<byte_range> taken, rest;
+    for (const auto& gap : free_) {
+        byte_range overlap{std::max(gap.begin, r.begin), std::min(gap.end, r.end)};
+        if (overlap.empty()) {
+            rest.push_back(gap);
+            continue;
+        }
+        taken.push_back(overlap);
+        if (gap.begin < overlap.begin)
+            rest.push_back({gap.begin, overlap.begin});
+        if (overlap.end < gap.end)
+            rest.push_back({overlap.end, gap.end});
+    }
+    free_ = std::move(rest);
+    for (const auto& t : taken) {
+        bytes_done_ += t.size();
+        done_.push_back(t);
+    }
+    done_ = merge_ranges(std::move(done_));
+    return taken;
+}
+
 segment_plan::claim segment_plan::add_claim(std::uint64_t begin, std::uint64_t end) {
     claims_.push_back({next_id_, begin, begin, end});
     return {next_id_++, begin, end};

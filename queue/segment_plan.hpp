@@ -64,6 +64,10 @@ public:
     /// split there, so the response in flight is not cut short (its connection stays reusable).
     void set_requested(std::size_t id, std::uint64_t end);
 
+    /// A single stream carries bytes [r.begin, r.end): the parts of it that are free become done
+    /// and are returned, in order, to be written; bytes already done or held by a claim are not.
+    std::vector<byte_range> take_free(byte_range r);
+
     /// Throw std::out_of_range for an id that is not an active claim.
     std::uint64_t cursor(std::size_t id) const;
     /// Current end of a claim: it shrinks when another worker steals from it.

@@ -62,6 +62,7 @@ struct engine_fixture {
         c.ca_file = ca_file;
         c.retry.base_delay = std::chrono::milliseconds(20);
         c.retry.max_delay = std::chrono::milliseconds(200);
+        c.retry.give_up_after = std::chrono::milliseconds(0);
         c.timeouts.stall = std::chrono::milliseconds(2000);
         c.timeouts.first_byte = std::chrono::milliseconds(5000);
         c.fsync = false;

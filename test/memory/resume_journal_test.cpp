@@ -290,3 +290,28 @@ TEST_CASE("journal files that are not plain regular files are not read or writte
     // A directory that does not exist: an error, not a crash.
     CHECK(write_journal(tmp / "missing/x.journal", other));
 }
+
+TEST_CASE("per-mirror validators round-trip, with tabs and credentials kept out") {
+    journal_record r;
+    r.url = "https://a.example/f";
+    r.size = 1000;
+    r.etag = "\"a\"";
+    r.done = {{0, 100}};
+    r.mirrors = {{"https://user:pw@a.example/f?sig=secret", "\"a\"", ""},
+                 {"https://b.example/f", "\"b\ttab\"", "Mon, 01 Jan 2024 00:00:00 GMT"}};
+    auto text = encode_journal(r);
+    CHECK(text.find("secret") == std::string::npos);
+    CHECK(text.find("pw@") == std::string::npos);
+    auto back = decode_journal(text);
+    REQUIRE(back.has_value());
+    REQUIRE(back->mirrors.size() == 2);
+    CHECK(back->mirrors[0].url == "https://a.example/f");
+    CHECK(back->mirrors[1].etag == "\"b\ttab\"");
+    CHECK(back->mirrors[1].last_modified == "Mon, 01 Jan 2024 00:00:00 GMT");
+    CHECK(back->done == r.done);
+    // A journal of the earlier format (no mirror lines) still reads.
+    r.mirrors.clear();
+    auto old = decode_journal(encode_journal(r));
+    REQUIRE(old.has_value());
+    CHECK(old->mirrors.empty());
+}

@@ -579,3 +579,19 @@ TEST_CASE("request windows: a quarter of the claim, smaller near the file's end,
     CHECK(request_window(100 * 1024, 100 * MiB, 4, min_request, max_request) == 100 * 1024);
     CHECK(request_window(0, 0, 0, min_request, max_request) == 0);
 }
+
+TEST_CASE("take_free: a stream writes only what is missing, never what a claim holds") {
+    ferry::segment_plan plan(1000, 100, {{100, 200}, {500, 600}});
+    auto claim = plan.acquire(1); // [0, 100)
+    REQUIRE(claim.has_value());
+    REQUIRE(claim->begin == 0);
+    auto taken = plan.take_free({0, 550});
+    CHECK(taken == std::vector<byte_range>{{200, 500}});
+    CHECK(plan.bytes_done() == 500);
+    taken = plan.take_free({550, 1000});
+    CHECK(taken == std::vector<byte_range>{{600, 1000}});
+    CHECK(plan.take_free({0, 1000}).empty());
+    plan.advance(claim->id, 100);
+    plan.release(claim->id);
+    CHECK(plan.complete());
+}

@@ -1,0 +1,135 @@
+#include "engine/part_sink.hpp"
+
+#include "engine/file_error.hpp"
+#include "net/error.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace ferry {
+
+using boost::system::error_code;
+
+boost::system::result<part_sink> part_sink::open(const std::filesystem::path& dir, const std::filesystem::path& relative,
+                                                 options opts) {
+    std::error_code ignored;
+    std::filesystem::create_directories(dir, ignored); // what lies below it part_file creates
+    auto opened = part_file::open(dir, relative);
+    if (!opened)
+        return opened.error();
+    part_sink sink;
+    sink.options_ = opts;
+    sink.part_ = std::move(*opened);
+    sink.journal_ = journal_path(sink.part_.path());
+    sink.last_journal_ = std::chrono::steady_clock::now(); // the first one after an interval
+    return sink;
+}
+
+void part_sink::discard_partial(const std::filesystem::path& final_path) {
+    std::error_code ignored;
+    std::filesystem::remove(final_path.string() + ".part", ignored);
+    remove_journal(final_path.string() + ".part.journal");
+}
+
+std::optional<journal_record> part_sink::resume() const {
+    auto record = read_journal(journal_);
+    auto on_disk = part_.size_on_disk();
+    if (!record || !on_disk || *on_disk != record->size)
+        return std::nullopt;
+    return record;
+}
+
+error_code part_sink::prepare(std::uint64_t size) { return part_.preallocate(size); }
+
+error_code part_sink::prepare_stream() { return part_.resize(0); }
+
+error_code part_sink::write(std::uint64_t offset, const std::byte* data, std::size_t size) {
+    if (auto ec = part_.write_at(offset, data, size))
+        return ec;
+    if (offset <= hashed_ && offset + size > hashed_) {
+        auto skip = hashed_ - offset;
+        hash_.update(data + skip, size - static_cast<std::size_t>(skip));
+        hashed_ = offset + size;
+    }
+    return {};
+}
+
+bool part_sink::checkpoint_due(std::uint64_t bytes_done) const {
+    return std::chrono::steady_clock::now() - last_journal_ >= options_.journal_interval ||
+           bytes_done - std::min(bytes_done, journaled_bytes_) >= options_.journal_bytes;
+}
+
+void part_sink::checkpoint(const journal_record& record, std::uint64_t bytes_done) {
+    last_journal_ = std::chrono::steady_clock::now();
+    journaled_bytes_ = bytes_done;
+    // The journal must never claim bytes the disk does not hold yet.
+    if (options_.durable && part_.sync_data())
+        return;
+    write_journal(journal_, record);
+}
+
+void part_sink::restart() {
+    remove_journal(journal_);
+    hash_ = sha256();
+    hashed_ = 0;
+    journaled_bytes_ = 0;
+}
+
+boost::asio::awaitable<error_code> part_sink::verify(std::uint64_t size, const std::optional<sha256_digest>& expected,
+                                                     buffer_pool& buffers, boost::asio::any_io_executor executor,
+                                                     std::string& message) {
+    auto on_disk = part_.size_on_disk();
+    if (!on_disk || *on_disk != size) {
+        message = "cannot read back " + part_.path().string();
+        co_return on_disk ? make_error_code(file_error::incomplete) : on_disk.error();
+    }
+    if (!expected)
+        co_return error_code{};
+    auto lease = buffers.try_acquire();
+    std::vector<std::byte> fallback;
+    std::byte* buffer = lease ? lease.data() : (fallback.resize(256 * 1024), fallback.data());
+    std::size_t buffer_size = lease ? lease.size() : fallback.size();
+    std::uint64_t since_yield = 0;
+    while (hashed_ < size) {
+        auto n = part_.read_at(hashed_, buffer, static_cast<std::size_t>(std::min<std::uint64_t>(buffer_size, size - hashed_)));
+        if (!n || *n == 0) {
+            message = "cannot read back " + part_.path().string();
+            co_return n ? make_error_code(file_error::incomplete) : n.error();
+        }
+        hash_.update(buffer, *n);
+        hashed_ += *n;
+        if ((since_yield += *n) >= 64 * 1024 * 1024) {
+            since_yield = 0;
+            co_await boost::asio::post(executor, boost::asio::use_awaitable); // let other transfers run
+        }
+    }
+    auto digest = hash_.finish();
+    if (digest != *expected) {
+        message = "sha256 mismatch: expected " + to_hex(*expected) + ", got " + to_hex(digest) + " (partial file removed)";
+        discard();
+        co_return make_error_code(file_error::digest_mismatch);
+    }
+    co_return error_code{};
+}
+
+error_code part_sink::commit(const stored_validators& validators, std::string& message) {
+    part_.set_validators(validators);
+    if (auto ec = part_.commit(options_.durable)) {
+        message = "cannot move " + part_.path().string() + " into place: " + ec.message();
+        return ec;
+    }
+    remove_journal(journal_);
+    return {};
+}
+
+void part_sink::discard() {
+    if (part_.is_open())
+        part_.discard();
+    remove_journal(journal_);
+}
+
+std::string part_sink::describe_write_error(const error_code& ec) const {
+    return "cannot write " + part_.path().string() + ": " + ec.message();
+}
+
+} // namespace ferry

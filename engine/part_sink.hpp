@@ -1,0 +1,93 @@
+#pragma once
+
+#include "memory/buffer_pool.hpp"
+#include "memory/part_file.hpp"
+#include "memory/resume_journal.hpp"
+#include "memory/sha256.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/system/error_code.hpp>
+#include <boost/system/result.hpp>
+
+namespace ferry {
+
+/// Where one file's bytes land: DEST.part, its journal DEST.part.journal and the running sha256
+/// of its contiguous prefix. Opens, writes at offsets, checkpoints, verifies and commits (renames
+/// into place), or discards. Nothing else builds these paths.
+///
+/// Durability: when `durable`, the .part's data is synced (fdatasync) before a journal that
+/// claims its ranges replaces the old one, so after a power cut the journal never claims bytes
+/// the disk lost; the file and its directory are synced around the final rename. Journals are
+/// written at most every `journal_interval` or `journal_bytes` of progress, whichever first.
+///
+/// Not thread-safe: the file's coroutine owns it.
+class part_sink {
+public:
+    struct options {
+        bool durable = true;
+        std::chrono::milliseconds journal_interval{1000};
+        std::uint64_t journal_bytes = 4 * 1024 * 1024;
+    };
+
+    /// Opens (creating) DEST.part beneath `dir`; `dir` itself is created when missing.
+    static boost::system::result<part_sink> open(const std::filesystem::path& dir, const std::filesystem::path& relative,
+                                                 options opts);
+    /// Removes a partial download of `final_path` (the .part and its journal), if any.
+    static void discard_partial(const std::filesystem::path& final_path);
+
+    part_sink() = default;
+    part_sink(part_sink&&) noexcept = default;
+    part_sink& operator=(part_sink&&) noexcept = default;
+
+    /// The journal of an earlier run, when it agrees with the .part on disk (size).
+    std::optional<journal_record> resume() const;
+
+    /// Sizes the .part for a file of `size` bytes (preallocated where that is cheap).
+    boost::system::error_code prepare(std::uint64_t size);
+    /// A body of unknown length: the .part starts empty and grows.
+    boost::system::error_code prepare_stream();
+    /// Writes at `offset`; the running sha256 takes the bytes that continue its prefix.
+    boost::system::error_code write(std::uint64_t offset, const std::byte* data, std::size_t size);
+
+    /// Whether a checkpoint is due with `bytes_done` bytes written in all.
+    bool checkpoint_due(std::uint64_t bytes_done) const;
+    /// Syncs the data (when durable) and replaces the journal with `record`. A failure to write
+    /// the journal is not an error of the download: the next checkpoint tries again.
+    void checkpoint(const journal_record& record, std::uint64_t bytes_done);
+    /// Forgets what was written (a new version of the file): the journal goes, the hash restarts.
+    void restart();
+
+    /// Checks the length and, when `expected` is given, the sha256 (hashing from disk what was
+    /// not hashed in flight, yielding to other work every 64 MiB). On a digest mismatch the .part
+    /// and journal are removed. `message` says what is wrong.
+    boost::asio::awaitable<boost::system::error_code>
+    verify(std::uint64_t size, const std::optional<sha256_digest>& expected, buffer_pool& buffers,
+           boost::asio::any_io_executor executor, std::string& message);
+    /// Renames DEST.part into place (with the validators for a later rerun) and drops the journal.
+    boost::system::error_code commit(const stored_validators& validators, std::string& message);
+    /// Removes the .part and its journal.
+    void discard();
+
+    const std::filesystem::path& part_path() const noexcept { return part_.path(); }
+    bool is_open() const noexcept { return part_.is_open(); }
+    /// "cannot write DEST.part: REASON"
+    std::string describe_write_error(const boost::system::error_code& ec) const;
+
+private:
+    options options_;
+    part_file part_;
+    std::filesystem::path journal_;
+    sha256 hash_;
+    std::uint64_t hashed_ = 0; ///< bytes [0, hashed_) are in hash_
+    std::chrono::steady_clock::time_point last_journal_{};
+    std::uint64_t journaled_bytes_ = 0;
+};
+
+} // namespace ferry

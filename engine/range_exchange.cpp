@@ -1,0 +1,134 @@
+#include "engine/range_exchange.hpp"
+
+#include "net/error.hpp"
+
+namespace ferry {
+
+namespace asio = boost::asio;
+using kind = response_verdict::kind;
+
+response_verdict transport_verdict(const boost::system::error_code& ec) {
+    response_verdict v;
+    v.what = is_transient(ec) || ec == asio::error::operation_aborted ? kind::retry : kind::drop_mirror;
+    v.error = ec;
+    v.discard_connection = true;
+    return v;
+}
+
+namespace {
+
+response_verdict refused_redirect(boost::system::error_code ec) {
+    response_verdict v;
+    v.what = kind::drop_mirror;
+    v.error = ec;
+    return v;
+}
+
+http_request make_request(const transfer_context& ctx, const mirror_set::mirror& m, const exchange_request& r) {
+    http_request req;
+    if (r.head_only)
+        req.method = "HEAD";
+    if (r.begin > 0 || r.end)
+        req.fields.emplace_back("Range", "bytes=" + std::to_string(r.begin) + "-" +
+                                             (r.end ? std::to_string(*r.end - 1) : std::string()));
+    // Only for a range: a whole-file request has nothing to keep if the file changed.
+    if (r.begin > 0 || r.end) {
+        if (!m.etag.empty())
+            req.fields.emplace_back("If-Range", m.etag);
+        else if (!m.last_modified.empty())
+            req.fields.emplace_back("If-Range", m.last_modified);
+    }
+    for (const auto& field : r.fields)
+        req.fields.push_back(field);
+    // User headers (credentials among them) go only to the host the user named.
+    if (m.current.host == m.original.host)
+        for (const auto& field : ctx.config.headers)
+            req.fields.push_back(field);
+    return req;
+}
+
+} // namespace
+
+asio::awaitable<exchange_result> range_exchange(transfer_context& ctx, connection_pool::handle& conn,
+                                                mirror_set& mirrors, const exchange_request& request) {
+    const std::size_t i = request.mirror;
+    for (int redirects = 0;; ++redirects) {
+        if (mirrors.needs_fresh_url(i, std::chrono::system_clock::now()))
+            mirrors.re_resolve(i);
+        const url target = mirrors[i].current;
+
+        // A kept-alive connection the server closed meanwhile gets one more try on a fresh one.
+        // Garbage where the head should start (a previous body longer than announced) is the
+        // same: the kept-alive connection is to blame, not this request.
+        boost::system::result<response_head> head = make_error_code(net_error::body_too_short);
+        for (bool fresh_retry_allowed = true;;) {
+            if (!conn || !conn->reusable() || conn->origin() != target.origin()) {
+                conn = {};
+                auto acquired = co_await ctx.pool.acquire(target, request.priority);
+                if (!acquired)
+                    co_return exchange_result{transport_verdict(acquired.error()), std::nullopt};
+                conn = std::move(*acquired);
+            }
+            bool reused = conn.reused() || conn->requests_served() > 0;
+            conn.start_request();
+            auto sent = co_await conn->send(target, make_request(ctx, mirrors[i], request));
+            // (No co_await inside a conditional expression: GCC 12 miscompiles its temporaries.)
+            if (sent)
+                head = sent;
+            else
+                head = co_await conn->read_head();
+            if (head) {
+                conn.head_received();
+                break;
+            }
+            conn->poison();
+            conn = {};
+            bool stale = reused && fresh_retry_allowed && head.error() != asio::error::operation_aborted;
+            if (!stale) {
+                if (head.error() != asio::error::operation_aborted)
+                    ctx.pool.record_failure(target.origin());
+                co_return exchange_result{transport_verdict(head.error()), std::nullopt};
+            }
+            fresh_retry_allowed = false;
+        }
+
+        request_facts asked;
+        asked.begin = request.begin;
+        asked.end = request.end;
+        asked.probing = request.probing;
+        asked.redirected = mirrors[i].redirected();
+        asked.conditional = !request.fields.empty();
+        auto known = mirrors.knowledge(i, request.size, request.size_from_manifest);
+        if (request.accept_whole_body)
+            known.ranges_seen = false;
+        auto verdict = judge_response(asked, known, *head, std::chrono::system_clock::now());
+
+        if (verdict.host_failure)
+            ctx.pool.record_failure(target.origin());
+        else
+            ctx.pool.record_success(target.origin());
+
+        if (verdict.what == kind::redirect) {
+            co_await conn->discard_body();
+            if (redirects + 1 >= ctx.config.max_redirects)
+                co_return exchange_result{refused_redirect(make_error_code(net_error::too_many_redirects)), head.value()};
+            auto next = resolve_location(target, verdict.location);
+            if (!next)
+                co_return exchange_result{refused_redirect(next.error()), head.value()};
+            if (target.tls() && !next->tls())
+                co_return exchange_result{refused_redirect(make_error_code(net_error::redirect_to_http)), head.value()};
+            mirrors.redirect(i, std::move(*next), std::chrono::system_clock::now());
+            continue;
+        }
+
+        if (verdict.what != kind::accept) {
+            if (verdict.discard_connection)
+                conn->poison();
+            else
+                co_await conn->discard_body();
+        }
+        co_return exchange_result{std::move(verdict), head.value()};
+    }
+}
+
+} // namespace ferry
