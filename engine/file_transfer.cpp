@@ -26,6 +26,12 @@ constexpr std::chrono::milliseconds progress_interval{250};
 constexpr int max_validator_restarts = 3;
 /// 200s in a row to ranged requests before the file goes on as one stream.
 constexpr int max_strikes = 3;
+// Tail hedging: rates are measured over windows of this length; a claim is slow when its
+// connection runs below typical / hedge_slowness for about a second.
+constexpr std::chrono::milliseconds meter_window{500};
+constexpr std::chrono::milliseconds hedge_after{1000};
+constexpr double hedge_slowness = 8;
+constexpr std::size_t rate_samples = 64;
 
 response_verdict stopped() { return transport_verdict(asio::error::operation_aborted); }
 
@@ -415,7 +421,7 @@ void file_transfer::start_worker(std::shared_ptr<open_response> first) {
     auto& signal = worker_signals_.emplace_back(std::make_unique<asio::cancellation_signal>());
     ++active_workers_;
     std::size_t index = next_worker_++;
-    asio::co_spawn(ctx_.executor, worker(index, std::move(first)),
+    asio::co_spawn(ctx_.executor, worker(index, std::move(first), signal.get()),
                    asio::bind_cancellation_slot(signal->slot(), [this](std::exception_ptr) {
                        if (--active_workers_ == 0)
                            workers_done_.cancel();
@@ -428,7 +434,8 @@ void file_transfer::stop_workers() {
         signal->emit(asio::cancellation_type::terminal);
 }
 
-asio::awaitable<void> file_transfer::worker(std::size_t index, std::shared_ptr<open_response> first) {
+asio::awaitable<void> file_transfer::worker(std::size_t index, std::shared_ptr<open_response> first,
+                                            asio::cancellation_signal* stop) {
     co_await asio::this_coro::throw_if_cancelled(false);
     open_response io;
     bool request_open = false;
@@ -458,11 +465,16 @@ asio::awaitable<void> file_transfer::worker(std::size_t index, std::shared_ptr<o
         if (!request_open) {
             auto claim = plan_->acquire(1);
             if (!claim)
+                claim = co_await hedge_or_wait();
+            if (!claim)
                 break;
             io.claim = claim->id;
         }
+        auto now = std::chrono::steady_clock::now();
+        meters_[*io.claim] = claim_meter{now, now, 0, -1, stop};
         auto v = co_await fetch_claim(io, request_open);
         request_open = false;
+        meters_.erase(*io.claim);
         plan_->release(*io.claim);
         io.claim.reset();
         if (!v)
@@ -523,6 +535,7 @@ asio::awaitable<std::optional<response_verdict>> file_transfer::fetch_claim(open
                     break;
                 }
                 filled += *n;
+                note_received(id, *n);
                 if (filled >= plan_->end(id) - pos)
                     break; // another worker took the rest of this claim meanwhile
             }
@@ -537,6 +550,7 @@ asio::awaitable<std::optional<response_verdict>> file_transfer::fetch_claim(open
                 }
                 plan_->advance(id, usable);
                 pos += usable;
+                settle_hedge(id);
                 maybe_grow();
             }
             if (read_error)
@@ -548,6 +562,77 @@ asio::awaitable<std::optional<response_verdict>> file_transfer::fetch_claim(open
             co_return stopped();
     }
     co_return std::nullopt;
+}
+
+asio::awaitable<std::optional<segment_plan::claim>> file_transfer::hedge_or_wait() {
+    while (!stopping_ && !plan_->complete()) {
+        if (auto victim = slow_claim(std::chrono::steady_clock::now()))
+            co_return plan_->hedge(*victim);
+        bool any_alone = std::any_of(meters_.begin(), meters_.end(),
+                                     [&](const auto& m) { return !plan_->twin(m.first); });
+        if (watching_for_hedge_ || !any_alone)
+            co_return std::nullopt; // one watcher is enough; nothing left that could go slow
+        // The last pieces are on other connections: look again in a while, in case one slows
+        // down (a timer per file tail, not per byte).
+        watching_for_hedge_ = true;
+        asio::steady_timer timer(ctx_.executor, meter_window / 2);
+        co_await timer.async_wait(use_nothrow);
+        watching_for_hedge_ = false;
+        if (cancelled_)
+            co_return std::nullopt;
+        if (auto claim = plan_->acquire(1))
+            co_return claim; // a failed connection gave its piece back
+    }
+    co_return std::nullopt;
+}
+
+std::optional<std::size_t> file_transfer::slow_claim(std::chrono::steady_clock::time_point now) const {
+    if (recent_rates_.size() < 4)
+        return std::nullopt;
+    std::vector<double> rates(recent_rates_.begin(), recent_rates_.end());
+    std::nth_element(rates.begin(), rates.begin() + rates.size() / 2, rates.end());
+    const double slow = rates[rates.size() / 2] / hedge_slowness;
+    std::optional<std::size_t> best;
+    std::uint64_t most_left = 0;
+    for (const auto& [id, m] : meters_) {
+        if (now - m.started < hedge_after || plan_->twin(id))
+            continue;
+        std::uint64_t left = plan_->end(id) - plan_->cursor(id);
+        double window = std::chrono::duration<double>(now - m.window_start).count();
+        double current = window > 0 ? double(m.window_bytes) / window : 0;
+        bool went_slow = current < slow && (m.last_rate < 0 || m.last_rate < slow) && window >= 0.25;
+        if (went_slow && left > most_left) {
+            most_left = left;
+            best = id;
+        }
+    }
+    return best;
+}
+
+void file_transfer::note_received(std::size_t claim, std::size_t bytes) {
+    auto it = meters_.find(claim);
+    if (it == meters_.end())
+        return;
+    auto& m = it->second;
+    m.window_bytes += bytes;
+    auto now = std::chrono::steady_clock::now();
+    if (now - m.window_start < meter_window)
+        return;
+    m.last_rate = double(m.window_bytes) / std::chrono::duration<double>(now - m.window_start).count();
+    m.window_start = now;
+    m.window_bytes = 0;
+    recent_rates_.push_back(m.last_rate);
+    if (recent_rates_.size() > rate_samples)
+        recent_rates_.pop_front();
+}
+
+void file_transfer::settle_hedge(std::size_t claim) {
+    auto twin = plan_->twin(claim);
+    if (!twin || plan_->cursor(claim) < plan_->end(claim))
+        return;
+    // First complete wins: the other's request is cancelled (its end already dropped).
+    if (auto it = meters_.find(*twin); it != meters_.end() && it->second.stop)
+        it->second.stop->emit(asio::cancellation_type::terminal);
 }
 
 asio::awaitable<std::optional<response_verdict>> file_transfer::fetch_stream(open_response& io) {

@@ -43,7 +43,11 @@ std::vector<byte_range> segment_plan::take_free(byte_range r) {
 }
 
 segment_plan::claim segment_plan::add_claim(std::uint64_t begin, std::uint64_t end) {
-    claims_.push_back({next_id_, begin, begin, end});
+    slot s;
+    s.id = next_id_;
+    s.begin = s.cursor = s.high = begin;
+    s.end = end;
+    claims_.push_back(s);
     return {next_id_++, begin, end};
 }
 
@@ -69,7 +73,7 @@ std::optional<segment_plan::claim> segment_plan::acquire(std::size_t idle_worker
     slot* victim = nullptr;
     std::uint64_t largest = 0;
     for (auto& c : claims_) {
-        if (c.end - c.cursor > largest) {
+        if (!c.twin && c.end - c.cursor > largest) {
             largest = c.end - c.cursor;
             victim = &c;
         }
@@ -94,6 +98,8 @@ std::optional<segment_plan::claim> segment_plan::steal_uncut() {
     std::uint64_t best_split = 0;
     std::uint64_t best = 0;
     for (auto& c : claims_) {
+        if (c.twin)
+            continue;
         std::uint64_t split = std::max(c.end - (c.end - c.cursor) / 2, c.requested);
         if (split < c.end && c.end - split > best) {
             best = c.end - split;
@@ -128,19 +134,45 @@ void segment_plan::advance(std::size_t id, std::uint64_t bytes) {
     auto& c = find(id);
     const std::uint64_t accepted = std::min(bytes, c.end - c.cursor);
     c.cursor += accepted;
-    bytes_done_ += accepted;
+    if (c.cursor <= c.high)
+        return; // the hedged twin wrote these already
+    bytes_done_ += c.cursor - c.high;
+    c.high = c.cursor;
+    if (c.twin) {
+        auto& twin = find(*c.twin);
+        twin.high = std::max(twin.high, c.high);
+        if (c.cursor == c.end)
+            twin.end = std::max(twin.cursor, twin.begin); // this one won: the other stops
+    }
 }
+
+std::optional<segment_plan::claim> segment_plan::hedge(std::size_t victim) {
+    auto it = std::find_if(claims_.begin(), claims_.end(), [victim](const slot& c) { return c.id == victim; });
+    if (it == claims_.end() || it->twin || it->cursor >= it->end)
+        return std::nullopt;
+    const std::uint64_t begin = it->cursor, end = it->end;
+    it->twin = next_id_; // before add_claim: push_back may move the slots
+    auto twin = add_claim(begin, end);
+    claims_.back().twin = victim;
+    return twin;
+}
+
+std::optional<std::size_t> segment_plan::twin(std::size_t id) const { return find(id).twin; }
 
 void segment_plan::release(std::size_t id) {
     auto it = std::find_if(claims_.begin(), claims_.end(), [id](const slot& c) { return c.id == id; });
     if (it == claims_.end())
         return;
-    if (it->cursor > it->begin) {
-        done_.push_back({it->begin, it->cursor});
+    if (it->high > it->begin) {
+        done_.push_back({it->begin, it->high});
         done_ = merge_ranges(std::move(done_));
     }
-    if (it->cursor < it->end) {
-        free_.push_back({it->cursor, it->end});
+    if (it->twin) {
+        // The twin goes on alone and keeps the rest of the range.
+        auto twin = std::find_if(claims_.begin(), claims_.end(), [&](const slot& c) { return c.id == *it->twin; });
+        twin->twin.reset();
+    } else if (it->high < it->end) {
+        free_.push_back({it->high, it->end});
         free_ = merge_ranges(std::move(free_));
     }
     claims_.erase(it);
@@ -153,8 +185,8 @@ std::uint64_t segment_plan::end(std::size_t id) const { return find(id).end; }
 std::vector<byte_range> segment_plan::done() const {
     auto all = done_;
     for (const auto& c : claims_)
-        if (c.cursor > c.begin)
-            all.push_back({c.begin, c.cursor});
+        if (c.high > c.begin)
+            all.push_back({c.begin, c.high});
     return merge_ranges(std::move(all));
 }
 

@@ -64,6 +64,15 @@ public:
     /// split there, so the response in flight is not cut short (its connection stays reusable).
     void set_requested(std::size_t id, std::uint64_t end);
 
+    /// Tail hedging: a second claim over what is left of claim `victim` ([its cursor, its end)),
+    /// fetched on another connection while the victim goes on. Whichever reaches the end first
+    /// wins: the other's end() drops to its cursor, so it stops there. Bytes written by both are
+    /// counted once; a pair is never stolen from, and when one of them is released the other
+    /// goes on alone. nullopt when `victim` is not active, already paired, or has nothing left.
+    std::optional<claim> hedge(std::size_t victim);
+    /// The other claim of a hedged pair, if `id` is one.
+    std::optional<std::size_t> twin(std::size_t id) const;
+
     /// A single stream carries bytes [r.begin, r.end): the parts of it that are free become done
     /// and are returned, in order, to be written; bytes already done or held by a claim are not.
     std::vector<byte_range> take_free(byte_range r);
@@ -90,6 +99,10 @@ private:
         std::uint64_t cursor = 0;
         std::uint64_t end = 0;
         std::uint64_t requested = 0; ///< end of the bytes asked for so far (set_requested)
+        /// Bytes [begin, high) are counted done: the cursor, or past it where a hedged twin
+        /// wrote further.
+        std::uint64_t high = 0;
+        std::optional<std::size_t> twin; ///< the other claim of a hedged pair
     };
 
     const slot& find(std::size_t id) const;

@@ -595,3 +595,60 @@ TEST_CASE("take_free: a stream writes only what is missing, never what a claim h
     plan.release(claim->id);
     CHECK(plan.complete());
 }
+
+TEST_CASE("hedge: a duplicate of a slow claim's rest; first to the end wins, bytes counted once") {
+    ferry::segment_plan plan(1000, 100);
+    auto slow = plan.acquire(2);
+    auto fast = plan.acquire(1);
+    REQUIRE(slow.has_value());
+    REQUIRE(fast.has_value());
+    CHECK(slow->begin == 0);
+    CHECK(slow->end == 500);
+    plan.advance(fast->id, 500);
+    plan.release(fast->id);
+    plan.advance(slow->id, 100);
+    plan.set_requested(slow->id, 500); // all of it asked for: nothing to steal without a cut
+    auto twin = plan.hedge(slow->id);
+    REQUIRE(twin.has_value());
+    CHECK(twin->begin == 100);
+    CHECK(twin->end == 500);
+    CHECK(plan.twin(slow->id) == twin->id);
+    CHECK(plan.twin(twin->id) == slow->id);
+    CHECK_FALSE(plan.hedge(slow->id).has_value()); // one duplicate at most
+    // Both write; the bytes count once.
+    plan.advance(slow->id, 50);   // slow at 150
+    plan.advance(twin->id, 100);  // twin at 200
+    CHECK(plan.bytes_done() == 700);
+    plan.advance(slow->id, 50);   // 200: nothing new
+    CHECK(plan.bytes_done() == 700);
+    plan.advance(twin->id, 300);  // the twin reaches the end: it wins
+    CHECK(plan.bytes_done() == 1000);
+    CHECK(plan.end(slow->id) == plan.cursor(slow->id)); // the loser stops where it is
+    plan.release(twin->id);
+    plan.release(slow->id);
+    CHECK(plan.complete());
+    CHECK(plan.done() == std::vector<byte_range>{{0, 1000}});
+}
+
+TEST_CASE("hedge: when one of a pair fails, the other keeps the range; the pair is never stolen from") {
+    ferry::segment_plan plan(1000, 100);
+    auto a = plan.acquire(1); // the whole file
+    REQUIRE(a.has_value());
+    plan.advance(a->id, 100);
+    auto b = plan.hedge(a->id);
+    REQUIRE(b.has_value());
+    CHECK_FALSE(plan.acquire(1).has_value()); // no stealing from a hedged pair
+    plan.advance(b->id, 200); // b at 300
+    plan.release(a->id);      // a fails at 100: nothing becomes free, b goes on alone
+    CHECK_FALSE(plan.twin(b->id).has_value());
+    CHECK(plan.bytes_done() == 300);
+    auto stolen = plan.acquire(1); // b is a plain claim again
+    REQUIRE(stolen.has_value());
+    CHECK(stolen->begin == 650);
+    plan.advance(stolen->id, 350);
+    plan.release(stolen->id);
+    plan.advance(b->id, 700);
+    plan.release(b->id);
+    CHECK(plan.complete());
+    CHECK(plan.bytes_done() == 1000);
+}
