@@ -48,7 +48,7 @@ std::optional<std::chrono::milliseconds> retry_policy::next_delay(const attempt_
         rep ceiling = std::clamp<rep>(config_.base_delay.count(), 0, cap);
         for (int i = 1; i < failures_ && ceiling > 0 && ceiling < cap; ++i)
             ceiling = ceiling > cap / 2 ? cap : ceiling * 2;
-        std::uniform_int_distribution<rep> pick(0, ceiling);
+        std::uniform_int_distribution<rep> pick(ceiling / 2, ceiling);
         delay = milliseconds(pick(random_));
     }
     round_ends_ = now + delay;

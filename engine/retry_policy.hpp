@@ -14,6 +14,7 @@ struct retry_config {
     /// minutes still finishes.
     int max_retries = 5;
     /// Backoff ceiling of the first round; it doubles with each round, up to max_delay.
+    /// The defaults give rounds of 0.25–0.5, 0.5–1, 1–2, 2–4, 4–8 s, then until give_up_after.
     std::chrono::milliseconds base_delay{500};
     std::chrono::milliseconds max_delay{30'000};
     /// A file gives up only when it has also gone this long without progress: a host that is
@@ -35,8 +36,9 @@ struct attempt_failure {
 /// Failures come in rounds: the first failure after a back-off has ended opens a round and is
 /// counted; failures of the file's other connections while its back-off runs join that round
 /// (they wait for its end and are not counted), so eight connections dropped by one network
-/// blip cost one retry, not eight. Backoff is exponential with full jitter: the n-th round waits
-/// a uniform delay in [0, min(max_delay, base_delay * 2^(n-1))]. A Retry-After replaces the
+/// blip cost one retry, not eight. Backoff is exponential with jitter: the n-th round waits a
+/// uniform delay in [c/2, c], c = min(max_delay, base_delay * 2^(n-1)) (half of it fixed, so a
+/// round is never so short that connections failing together fall into separate rounds). A Retry-After replaces the
 /// computed delay (beyond max_retry_after: give up). The file gives up after more than
 /// `max_retries` rounds without progress, once `give_up_after` has passed since the first of
 /// them.
