@@ -48,6 +48,7 @@ struct engine_config {
 
     retry_config retry;
     connection_timeouts timeouts;
+    circuit_config circuit;                 ///< per-host circuit breaker of the connection pool
     std::chrono::milliseconds idle_timeout{30'000};
     int max_redirects = 10;
     std::vector<std::pair<std::string, std::string>> headers; ///< sent to the URLs' own hosts only

@@ -32,6 +32,10 @@ void circuit_breaker::on_success(clock::time_point) {
     failures_.clear();
 }
 
+void circuit_breaker::on_probe_abandoned() noexcept {
+    probe_in_flight_ = false;
+}
+
 void circuit_breaker::on_failure(clock::time_point now) {
     switch (current(now)) {
     case state::open:

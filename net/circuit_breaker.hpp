@@ -39,6 +39,10 @@ public:
 
     void on_success(clock::time_point now);
     void on_failure(clock::time_point now);
+    /// The probe allow() let through will not report (it was cancelled before it reached the
+    /// host): the next allow() lets another one through at once instead of after a cool-down.
+    /// Does nothing when no probe is out.
+    void on_probe_abandoned() noexcept;
 
     state current(clock::time_point now) const;
     static const char* name(state s) noexcept;

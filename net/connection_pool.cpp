@@ -1,5 +1,7 @@
 #include "net/connection_pool.hpp"
 
+#include "net/error.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -86,16 +88,12 @@ asio::awaitable<boost::system::result<connection_pool::handle>> connection_pool:
         // hosts_ is a std::map: `host` stays valid across suspensions.
         auto& host = host_of(origin);
 
-        if (!host.breaker.allow(std::chrono::steady_clock::now())) {
-            // An open circuit: wait for its cool-down instead of burning retries.
-            asio::steady_timer cool_down(executor_, host.breaker.retry_at());
-            auto [ec] = co_await cool_down.async_wait(use_nothrow);
-            if (ec)
-                co_return make_error_code(asio::error::operation_aborted);
-            continue;
-        }
-
-        auto free = take_free(origin, host);
+        // Others in line for this origin wait for something (room, a hold, the circuit) that
+        // would stop us too, or that just ended and their gate timer is about to tell them:
+        // taking it first would be barging in.
+        grant free;
+        if (host.waiting == 0)
+            free = take_free(origin, host);
         if (!free) {
             auto waiting = wait_turn(origin, priority);
             auto granted = co_await std::move(waiting);
@@ -103,12 +101,24 @@ asio::awaitable<boost::system::result<connection_pool::handle>> connection_pool:
                 co_return make_error_code(asio::error::operation_aborted);
             free = std::move(*granted);
         }
+        const bool probe = free.probe;
+        boost::system::result<handle> got = make_error_code(asio::error::operation_aborted);
         if (free.idle) {
             ++host.stats.reused;
-            co_return handle(this, std::move(free.idle), true);
+            got = handle(this, std::move(free.idle), true);
+        } else {
+            auto opening = open_new(where, host, priority, probe);
+            got = co_await std::move(opening);
+            if (!got && got.error() == net_error::circuit_open)
+                continue;
         }
-        auto opening = open_new(where, host, priority);
-        co_return co_await std::move(opening);
+        // A hold that came while we waited for our turn or connected still stops the request.
+        if (got && host.hold_end) {
+            auto sitting = sit_out_hold(host);
+            if (!co_await std::move(sitting))
+                co_return make_error_code(asio::error::operation_aborted);
+        }
+        co_return got;
     }
 }
 
@@ -121,15 +131,100 @@ connection_pool::host_state& connection_pool::host_of(const std::string& origin)
 
 connection_pool::grant connection_pool::take_free(const std::string& origin, host_state& host) {
     grant free;
-    if (!host.idle.empty()) {
+    if (host.hold_end) {
+        arm_gate(origin, host, *host.hold_end);
+        return free;
+    }
+    const bool idle = !host.idle.empty();
+    if (!idle && !(host.open < config_.max_per_host &&
+                   (open_ < config_.max_connections || has_idle_elsewhere(origin))))
+        return free;
+    // Asked only when something is free: in half-open, allow() hands out the one probe.
+    const auto now = std::chrono::steady_clock::now();
+    free.probe = host.breaker.current(now) != circuit_breaker::state::closed;
+    if (!host.breaker.allow(now)) {
+        free.probe = false;
+        arm_gate(origin, host, host.breaker.retry_at());
+        return free;
+    }
+    if (idle) {
         free.idle = std::move(host.idle.back());
         host.idle.pop_back();
-    } else if (host.open < config_.max_per_host &&
-               (open_ < config_.max_connections || close_one_idle_elsewhere(origin))) {
+    } else {
+        if (open_ >= config_.max_connections)
+            close_one_idle_elsewhere(origin);
         opened(host);
         free.room = true;
     }
     return free;
+}
+
+bool connection_pool::has_idle_elsewhere(const std::string& origin) const {
+    for (auto& [other, host] : hosts_)
+        if (other != origin && !host.idle.empty())
+            return true;
+    return false;
+}
+
+void connection_pool::arm_gate(const std::string& origin, host_state& host,
+                               std::chrono::steady_clock::time_point when) {
+    if (!host.gate)
+        host.gate = std::make_unique<asio::steady_timer>(executor_);
+    if (host.gate_armed) {
+        if (host.gate->expiry() <= when)
+            return;
+        // Nothing was cancelled: the handler has already been queued and looks again when it runs.
+        if (host.gate->expires_at(when) == 0)
+            return;
+    } else {
+        host.gate->expires_at(when);
+    }
+    host.gate_armed = true;
+    host.gate->async_wait([this, origin, alive = std::weak_ptr<int>(alive_)](error_code ec) {
+        if (ec == asio::error::operation_aborted || alive.expired())
+            return;
+        gate_fired(origin);
+    });
+}
+
+void connection_pool::gate_fired(const std::string& origin) {
+    auto& host = host_of(origin);
+    host.gate_armed = false;
+    if (host.hold_end) {
+        if (std::chrono::steady_clock::now() >= *host.hold_end)
+            host.hold_end.reset();
+        else
+            arm_gate(origin, host, *host.hold_end); // extended since the timer was armed
+    }
+    // Each waiter still refused re-arms the gate for what stops it now (a hold, the circuit).
+    serve_waiters();
+}
+
+asio::awaitable<bool> connection_pool::sit_out_hold(host_state& host) {
+    asio::steady_timer until(executor_);
+    // The hold may be extended while we wait; each round waits for the end known then.
+    while (host.hold_end && std::chrono::steady_clock::now() < *host.hold_end && !shut_down_) {
+        until.expires_at(*host.hold_end);
+        auto [ec] = co_await until.async_wait(use_nothrow);
+        if (ec)
+            co_return false;
+    }
+    co_return !shut_down_;
+}
+
+void connection_pool::hold_host(const std::string& origin, std::chrono::steady_clock::time_point until) {
+    auto& host = host_of(origin);
+    if (host.hold_end ? until <= *host.hold_end : until <= std::chrono::steady_clock::now())
+        return;
+    host.hold_end = until;
+    arm_gate(origin, host, until);
+}
+
+std::optional<std::chrono::steady_clock::time_point> connection_pool::held_until(const std::string& origin) const {
+    auto it = hosts_.find(origin);
+    if (it == hosts_.end())
+        return std::nullopt;
+    return it->second.hold_end;
 }
 
 asio::awaitable<std::optional<connection_pool::grant>> connection_pool::wait_turn(const std::string& origin,
@@ -140,9 +235,12 @@ asio::awaitable<std::optional<connection_pool::grant>> connection_pool::wait_tur
     waiter me{origin, &signal, {}};
     const turn mine{priority, ++arrivals_};
     waiters_.emplace(mine, &me);
+    auto& host = host_of(origin);
+    ++host.waiting;
     auto woken = signal.async_wait(use_nothrow);
     co_await std::move(woken);
-    waiters_.erase(mine); // still in line when cancelled or shut down
+    if (waiters_.erase(mine)) // still in line when cancelled or shut down
+        --host.waiting;
     auto cancelled = (co_await asio::this_coro::cancellation_state).cancelled();
     if (cancelled != asio::cancellation_type::none || shut_down_ || !me.granted) {
         return_grant(origin, std::move(me.granted));
@@ -162,11 +260,14 @@ void connection_pool::serve_waiters() {
             continue;
         }
         w.signal->cancel();
+        --host_of(w.origin).waiting;
         it = waiters_.erase(it);
     }
 }
 
 void connection_pool::return_grant(const std::string& origin, grant unused) {
+    if (unused.probe)
+        host_of(origin).breaker.on_probe_abandoned();
     if (unused.idle) {
         give_back(std::move(unused.idle));
     } else if (unused.room) {
@@ -176,12 +277,21 @@ void connection_pool::return_grant(const std::string& origin, grant unused) {
 }
 
 asio::awaitable<boost::system::result<connection_pool::handle>>
-connection_pool::open_new(const url& where, host_state& host, int priority) {
+connection_pool::open_new(const url& where, host_state& host, int priority, bool probe) {
     auto slot = wait_connecting_slot(priority);
     if (!co_await std::move(slot)) {
+        if (probe)
+            host.breaker.on_probe_abandoned();
         closed(host);
         serve_waiters();
         co_return make_error_code(asio::error::operation_aborted);
+    }
+    // Others' failures may have opened the circuit while we waited for a slot: back in line.
+    if (!probe && host.breaker.current(std::chrono::steady_clock::now()) != circuit_breaker::state::closed) {
+        release_connecting_slot();
+        closed(host);
+        serve_waiters();
+        co_return make_error_code(net_error::circuit_open);
     }
     // Our own reference: give_back() may replace the host's session while we connect.
     SSL_SESSION* resume = host.session;
@@ -195,6 +305,8 @@ connection_pool::open_new(const url& where, host_state& host, int priority) {
     if (!opened_conn) {
         ++host.stats.failed;
         closed(host);
+        auto cancelled = (co_await asio::this_coro::cancellation_state).cancelled();
+        connect_failed(host, opened_conn.error(), cancelled != asio::cancellation_type::none, probe);
         serve_waiters();
         co_return opened_conn.error();
     }
@@ -240,9 +352,25 @@ void connection_pool::report(const std::string& origin, const request_timing& ti
         config_.on_request_done(origin, timing);
 }
 
+void connection_pool::connect_failed(host_state& host, const error_code& ec, bool cancelled, bool probe) {
+    const bool ours = cancelled || shut_down_ || ec == asio::error::operation_aborted ||
+                      ec == net_error::bad_url || ec == net_error::unsupported_scheme;
+    if (!ours)
+        host.breaker.on_failure(std::chrono::steady_clock::now());
+    else if (probe)
+        host.breaker.on_probe_abandoned();
+}
+
 void connection_pool::record_success(const std::string& origin) {
-    if (auto it = hosts_.find(origin); it != hosts_.end())
-        it->second.breaker.on_success(std::chrono::steady_clock::now());
+    auto it = hosts_.find(origin);
+    if (it == hosts_.end())
+        return;
+    auto& breaker = it->second.breaker;
+    const auto now = std::chrono::steady_clock::now();
+    const bool was_closed = breaker.current(now) == circuit_breaker::state::closed;
+    breaker.on_success(now);
+    if (!was_closed)
+        serve_waiters(); // the host answers: its line goes on at once, not at the next cool-down
 }
 
 void connection_pool::record_failure(const std::string& origin) {
@@ -257,6 +385,9 @@ void connection_pool::shutdown() {
     for (auto& [turn, w] : waiters_)
         w->signal->cancel();
     for (auto& [origin, host] : hosts_) {
+        if (host.gate)
+            host.gate->cancel();
+        host.gate_armed = false;
         for (auto& conn : host.idle) {
             conn->close();
             closed(host);
@@ -359,6 +490,8 @@ std::map<std::string, pool_stats> connection_pool::per_origin() const {
         s.open = host.open;
         s.idle = host.idle.size();
         s.circuit = circuit_breaker::name(host.breaker.current(now));
+        if (host.hold_end && *host.hold_end > now)
+            s.held_for = std::chrono::duration<double>(*host.hold_end - now).count();
         out.emplace(origin, s);
     }
     return out;

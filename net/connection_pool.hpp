@@ -57,6 +57,8 @@ struct pool_stats {
     std::size_t idle = 0;
     std::size_t peak_open = 0;
     std::string circuit = "closed";
+    /// Seconds until the origin's hold (connection_pool::hold_host) ends; 0 when it is not held.
+    double held_for = 0;
     double reuse_ratio() const noexcept {
         auto total = opened + reused;
         return total ? double(reused) / double(total) : 0.0;
@@ -74,7 +76,19 @@ struct pool_stats {
 /// Waiters are served by priority (lower values first), first come first served within one: a
 /// connection that comes back, or room for a new one, is handed straight to the first waiter that
 /// can use it, so a later acquire() cannot take it from under them. The same holds for the limit
-/// on connections being established (max_connecting).
+/// on connections being established (max_connecting). A host that is held (hold_host) or whose
+/// circuit is open hands out nothing: its waiters stay in line, in their order, and one timer per
+/// host wakes the line when the hold ends or the circuit lets its probe through.
+///
+/// The circuit breaker of an origin counts the failures the engine reports (record_failure) and
+/// the pool's own failures to establish a connection to it: refused or reset connections, DNS
+/// failures, connect and handshake timeouts, TLS handshake failures, and certificate verification
+/// failures too (a host whose certificate we reject is as broken for us as one that is down, and
+/// hammering it helps nobody). Cancellation (operation_aborted, a cancelled caller, shutdown) and
+/// a URL we cannot use (bad_url, unsupported_scheme) are not the host's failures and do not count.
+/// While the circuit is open nothing starts; once its cool-down ends exactly one acquire() (the
+/// first in line) goes through as the probe, and the rest wait for its verdict: a success
+/// (record_success) lets them all through at once, a failure opens the circuit again.
 ///
 /// Not thread-safe: use it from one strand (the engine's). It must outlive its handles.
 class connection_pool {
@@ -117,15 +131,25 @@ public:
     connection_pool& operator=(const connection_pool&) = delete;
 
     /// A connection to `where`'s origin: an idle one when there is one, a new one when the caps
-    /// allow, otherwise waits its turn (or for an open circuit's cool-down). Waiters with a lower
-    /// `priority` go first (the engine passes its model priority: high 0, normal 1, low 2). Errors
-    /// are those of connection::open, or operation_aborted when the caller is cancelled or the pool
-    /// shut down.
+    /// allow, otherwise waits its turn (or for a hold to end, or for an open circuit's cool-down).
+    /// Waiters with a lower `priority` go first (the engine passes its model priority: high 0,
+    /// normal 1, low 2). Errors are those of connection::open, or operation_aborted when the caller
+    /// is cancelled or the pool shut down.
     boost::asio::awaitable<boost::system::result<handle>> acquire(const url& where, int priority = 0);
 
-    /// Outcome of a request on `origin`, for the origin's circuit breaker.
+    /// Outcome of a request on `origin`, for the origin's circuit breaker. A success closes the
+    /// circuit and lets the origin's waiters through.
     void record_success(const std::string& origin);
     void record_failure(const std::string& origin);
+
+    /// No request to `origin` starts before `until` (a server that asked for a pause: 429/503
+    /// with Retry-After, an exhausted RateLimit): acquire() for it waits, in line, without
+    /// polling; a connection being established meanwhile is held back once open. Other origins
+    /// are unaffected. A later `until` extends a hold, an earlier one changes nothing. A hold
+    /// ends by a timer on the pool's executor, shortly after `until`.
+    void hold_host(const std::string& origin, std::chrono::steady_clock::time_point until);
+    /// The end of `origin`'s hold while one is in effect; nullopt otherwise.
+    std::optional<std::chrono::steady_clock::time_point> held_until(const std::string& origin) const;
 
     /// Closes idle connections and wakes every waiter with operation_aborted.
     void shutdown();
@@ -141,6 +165,13 @@ private:
         SSL_SESSION* session = nullptr;
         circuit_breaker breaker;
         pool_stats stats;
+        /// Set by hold_host(); cleared by the gate timer once it has passed, so that the line is
+        /// served before anyone who comes later.
+        std::optional<std::chrono::steady_clock::time_point> hold_end;
+        /// Wakes the origin's line when a hold ends or an open circuit's cool-down does.
+        std::unique_ptr<boost::asio::steady_timer> gate;
+        bool gate_armed = false;
+        std::size_t waiting = 0; ///< waiters in line for this origin
     };
 
     /// What a waiter is handed: an idle connection of its origin, or room to open one (already
@@ -148,6 +179,7 @@ private:
     struct grant {
         std::unique_ptr<connection> idle;
         bool room = false;
+        bool probe = false; ///< the half-open circuit's probe
         explicit operator bool() const noexcept { return idle || room; }
     };
     /// A coroutine waiting in acquire(); its timer never expires and is cancelled to wake it.
@@ -165,8 +197,18 @@ private:
     using turn = std::pair<int, std::uint64_t>;
 
     host_state& host_of(const std::string& origin);
-    /// An idle connection, or room for a new one under the caps; nothing when neither is free.
+    /// An idle connection, or room for a new one under the caps; nothing when neither is free or
+    /// the origin is held or its circuit refuses (then its gate timer is armed).
     grant take_free(const std::string& origin, host_state& host);
+    bool has_idle_elsewhere(const std::string& origin) const;
+    /// Makes the origin's gate timer fire no later than `when`.
+    void arm_gate(const std::string& origin, host_state& host, std::chrono::steady_clock::time_point when);
+    void gate_fired(const std::string& origin);
+    /// Waits while the origin is held (for a caller that already has its connection); false when
+    /// cancelled or shut down.
+    boost::asio::awaitable<bool> sit_out_hold(host_state& host);
+    /// A failure to establish a connection: for the breaker unless it is ours (see the class).
+    void connect_failed(host_state& host, const boost::system::error_code& ec, bool cancelled, bool probe);
     /// Queues for the next grant; nullopt when cancelled or shut down.
     boost::asio::awaitable<std::optional<grant>> wait_turn(const std::string& origin, int priority);
     /// Hands what is free to waiters, in their order.
@@ -179,7 +221,10 @@ private:
     void keep_session(host_state& host, const connection& conn);
     void report(const std::string& origin, const request_timing& timing) const;
     /// Establishes a connection in the room a grant made; the room is given up on failure.
-    boost::asio::awaitable<boost::system::result<handle>> open_new(const url& where, host_state& host, int priority);
+    /// Fails with net_error::circuit_open, without trying, when the circuit stopped admitting this
+    /// (non-probe) grant while it waited for a connecting slot: the caller queues again.
+    boost::asio::awaitable<boost::system::result<handle>> open_new(const url& where, host_state& host, int priority,
+                                                                   bool probe);
     void close_expired_idle();
     bool close_one_idle_elsewhere(const std::string& origin);
     /// Waits for a free connecting slot; false when cancelled or shut down.
@@ -199,6 +244,8 @@ private:
     std::map<turn, waiter*> waiters_;
     std::size_t connecting_ = 0;
     std::map<turn, connect_waiter*> connect_waiters_;
+    /// Gate timer handlers hold a weak reference: one queued before the pool went away does nothing.
+    std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 
 } // namespace ferry

@@ -1,8 +1,11 @@
 #include "net/http_fields.hpp"
 
+#include "net/connection.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <variant>
 
 namespace ferry {
 
@@ -202,7 +205,400 @@ std::optional<chr::sys_seconds> parse_http_date(std::string_view s, int current_
     return to_sys_seconds(*t);
 }
 
+// Structured Fields (RFC 9651), as much as RateLimit needs: Lists and Dictionaries of Items with
+// parameters, every bare item type but Date and Display String (whose fields then fail), Inner
+// Lists parsed and kept without their members.
+
+struct sf_inner_list {};
+/// Integer, Decimal (its text), String, Token, Byte Sequence (its text), Boolean, Inner List.
+struct sf_token {
+    std::string text;
+};
+struct sf_bytes {
+    std::string text;
+};
+using sf_value = std::variant<std::int64_t, double, std::string, sf_token, sf_bytes, bool, sf_inner_list>;
+
+struct sf_param {
+    std::string key;
+    sf_value value;
+};
+
+/// A List member (key empty) or a Dictionary member.
+struct sf_member {
+    std::string key;
+    sf_value value;
+    std::vector<sf_param> params;
+
+    /// The last parameter `key` (a later one overrides an earlier one).
+    const sf_value* param(std::string_view name) const {
+        const sf_value* found = nullptr;
+        for (auto& p : params)
+            if (p.key == name)
+                found = &p.value;
+        return found;
+    }
+};
+
+bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool is_lcalpha(char c) { return c >= 'a' && c <= 'z'; }
+bool is_tchar(char c) {
+    return is_alpha(c) || is_digit(c) || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+bool is_base64(char c) { return is_alpha(c) || is_digit(c) || c == '+' || c == '/' || c == '='; }
+
+class sf_reader {
+public:
+    explicit sf_reader(std::string_view s) : s_(trim_ows(s)) {}
+
+    std::optional<std::vector<sf_member>> list() {
+        std::vector<sf_member> out;
+        while (!s_.empty()) {
+            sf_member m;
+            if (!member_value(m) || !next_member())
+                return std::nullopt;
+            out.push_back(std::move(m));
+        }
+        return out;
+    }
+
+    std::optional<std::vector<sf_member>> dictionary() {
+        std::vector<sf_member> out;
+        while (!s_.empty()) {
+            sf_member m;
+            if (!key(m.key))
+                return std::nullopt;
+            if (eat('=')) {
+                if (!member_value(m))
+                    return std::nullopt;
+            } else {
+                m.value = true;
+                if (!params(m.params))
+                    return std::nullopt;
+            }
+            if (!next_member())
+                return std::nullopt;
+            // A key seen again replaces the earlier member.
+            auto same = std::find_if(out.begin(), out.end(), [&](const sf_member& o) { return o.key == m.key; });
+            if (same != out.end())
+                out.erase(same);
+            out.push_back(std::move(m));
+        }
+        return out;
+    }
+
+private:
+    bool eat(char c) {
+        if (s_.empty() || s_.front() != c)
+            return false;
+        s_.remove_prefix(1);
+        return true;
+    }
+    void skip_sp() {
+        while (eat(' ')) {
+        }
+    }
+    void skip_ows() {
+        while (eat(' ') || eat('\t')) {
+        }
+    }
+    /// After a member: the end, or a comma followed by another member.
+    bool next_member() {
+        skip_ows();
+        if (s_.empty())
+            return true;
+        if (!eat(','))
+            return false;
+        skip_ows();
+        return !s_.empty(); // a trailing comma is an error
+    }
+    bool member_value(sf_member& m) {
+        if (!s_.empty() && s_.front() == '(') {
+            if (!inner_list())
+                return false;
+            m.value = sf_inner_list{};
+        } else if (!bare_item(m.value)) {
+            return false;
+        }
+        return params(m.params);
+    }
+    bool inner_list() {
+        eat('(');
+        for (;;) {
+            skip_sp();
+            if (eat(')'))
+                return true;
+            sf_value v;
+            std::vector<sf_param> ps;
+            if (!bare_item(v) || !params(ps))
+                return false;
+            if (s_.empty() || (s_.front() != ' ' && s_.front() != ')'))
+                return false;
+        }
+    }
+    bool params(std::vector<sf_param>& out) {
+        while (eat(';')) {
+            skip_sp();
+            sf_param p;
+            if (!key(p.key))
+                return false;
+            if (eat('=')) {
+                if (!bare_item(p.value))
+                    return false;
+            } else {
+                p.value = true;
+            }
+            out.push_back(std::move(p));
+        }
+        return true;
+    }
+    bool key(std::string& out) {
+        if (s_.empty() || !(is_lcalpha(s_.front()) || s_.front() == '*'))
+            return false;
+        std::size_t n = 1;
+        while (n < s_.size() && (is_lcalpha(s_[n]) || is_digit(s_[n]) || s_[n] == '_' || s_[n] == '-' ||
+                                 s_[n] == '.' || s_[n] == '*'))
+            ++n;
+        out.assign(s_.substr(0, n));
+        s_.remove_prefix(n);
+        return true;
+    }
+    bool bare_item(sf_value& out) {
+        if (s_.empty())
+            return false;
+        const char c = s_.front();
+        if (c == '-' || is_digit(c))
+            return number(out);
+        if (c == '"')
+            return string(out);
+        if (c == ':')
+            return bytes(out);
+        if (c == '?')
+            return boolean(out);
+        if (is_alpha(c) || c == '*')
+            return token(out);
+        return false;
+    }
+    bool number(sf_value& out) {
+        const bool negative = eat('-');
+        std::size_t n = 0, dot = std::string_view::npos;
+        while (n < s_.size() && (is_digit(s_[n]) || (s_[n] == '.' && dot == std::string_view::npos))) {
+            if (s_[n] == '.')
+                dot = n;
+            ++n;
+        }
+        const auto text = s_.substr(0, n);
+        if (text.empty() || !is_digit(text.front()))
+            return false;
+        if (dot == std::string_view::npos) {
+            if (text.size() > 15)
+                return false;
+            auto v = static_cast<std::int64_t>(*parse_u64(text));
+            out = negative ? -v : v;
+        } else {
+            const auto fraction = text.size() - dot - 1;
+            if (dot > 12 || fraction < 1 || fraction > 3)
+                return false;
+            double v = double(*parse_u64(text.substr(0, dot))) +
+                       double(*parse_u64(text.substr(dot + 1))) / (fraction == 1 ? 10 : fraction == 2 ? 100 : 1000);
+            out = negative ? -v : v;
+        }
+        s_.remove_prefix(n);
+        return true;
+    }
+    bool string(sf_value& out) {
+        eat('"');
+        std::string text;
+        while (!s_.empty()) {
+            const char c = s_.front();
+            s_.remove_prefix(1);
+            if (c == '"') {
+                out = std::move(text);
+                return true;
+            }
+            if (c == '\\') {
+                if (s_.empty() || (s_.front() != '"' && s_.front() != '\\'))
+                    return false;
+                text += s_.front();
+                s_.remove_prefix(1);
+            } else if (c < 0x20 || c > 0x7e) {
+                return false;
+            } else {
+                text += c;
+            }
+        }
+        return false; // no closing quote
+    }
+    bool token(sf_value& out) {
+        std::size_t n = 1;
+        while (n < s_.size() && (is_tchar(s_[n]) || s_[n] == ':' || s_[n] == '/'))
+            ++n;
+        out = sf_token{std::string(s_.substr(0, n))};
+        s_.remove_prefix(n);
+        return true;
+    }
+    bool bytes(sf_value& out) {
+        eat(':');
+        std::size_t n = 0;
+        while (n < s_.size() && is_base64(s_[n]))
+            ++n;
+        if (n == s_.size() || s_[n] != ':')
+            return false;
+        out = sf_bytes{std::string(s_.substr(0, n))};
+        s_.remove_prefix(n + 1);
+        return true;
+    }
+    bool boolean(sf_value& out) {
+        eat('?');
+        if (eat('0'))
+            out = false;
+        else if (eat('1'))
+            out = true;
+        else
+            return false;
+        return true;
+    }
+
+    std::string_view s_;
+};
+
+/// A non-negative Integer, or nullopt (absent or another type: the caller tells them apart).
+std::optional<std::uint64_t> non_negative(const sf_value* v) {
+    if (!v)
+        return std::nullopt;
+    auto n = std::get_if<std::int64_t>(v);
+    if (!n || *n < 0)
+        return std::nullopt;
+    return static_cast<std::uint64_t>(*n);
+}
+
+/// A String's or Token's text.
+std::optional<std::string> name_of(const sf_value& v) {
+    if (auto s = std::get_if<std::string>(&v))
+        return *s;
+    if (auto t = std::get_if<sf_token>(&v))
+        return t->text;
+    return std::nullopt;
+}
+
+/// An optional non-negative Integer parameter: false when present with another type or sign.
+bool optional_count(const sf_member& m, std::string_view name, std::optional<std::uint64_t>& out) {
+    const sf_value* v = m.param(name);
+    out = non_negative(v);
+    return !v || out;
+}
+
+constexpr std::uint64_t unix_time_threshold = 1'000'000'000;
+
+/// A reset value as a delay from `now`: seconds, or a Unix time when implausibly long for seconds.
+chr::milliseconds reset_delay(std::uint64_t reset, chr::system_clock::time_point now) {
+    constexpr auto cap = chr::duration_cast<chr::seconds>(max_requested_pause);
+    if (reset < unix_time_threshold)
+        return std::min(chr::seconds(static_cast<chr::seconds::rep>(reset)), cap);
+    const auto now_s = chr::floor<chr::seconds>(now).time_since_epoch().count();
+    const auto when = static_cast<std::int64_t>(std::min<std::uint64_t>(reset, INT64_MAX / 2));
+    return std::clamp(chr::seconds(when - now_s), chr::seconds(0), cap);
+}
+
+/// What the RateLimit fields ask for (see requested_pause).
+std::optional<chr::milliseconds> ratelimit_delay(const response_head& head, chr::system_clock::time_point now) {
+    if (auto quotas = parse_ratelimit(head.ratelimit)) {
+        std::optional<chr::milliseconds> longest;
+        std::optional<std::vector<ratelimit_policy>> policies; // parsed when a quota needs one
+        for (auto& q : *quotas) {
+            if (q.remaining > 0)
+                continue;
+            auto reset = q.reset;
+            if (!reset) {
+                if (!policies)
+                    policies = parse_ratelimit_policy(head.ratelimit_policy).value_or(std::vector<ratelimit_policy>{});
+                for (auto& p : *policies)
+                    if (p.name == q.policy && p.window)
+                        reset = p.window;
+            }
+            if (reset)
+                longest = std::max(longest.value_or(chr::milliseconds(0)), reset_delay(*reset, now));
+        }
+        return longest;
+    }
+    const auto remaining = parse_u64(trim_ows(head.ratelimit_remaining));
+    const auto reset = parse_u64(trim_ows(head.ratelimit_reset));
+    if (!remaining || *remaining > 0 || !reset)
+        return std::nullopt;
+    return reset_delay(*reset, now);
+}
+
 } // namespace
+
+std::optional<std::vector<ratelimit_quota>> parse_ratelimit(std::string_view value) {
+    if (trim_ows(value).empty())
+        return std::nullopt;
+    if (auto list = sf_reader(value).list()) {
+        std::vector<ratelimit_quota> out;
+        for (auto& m : *list) {
+            auto name = name_of(m.value);
+            ratelimit_quota q;
+            std::optional<std::uint64_t> remaining;
+            if (!name || !optional_count(m, "r", remaining) || !remaining || !optional_count(m, "t", q.reset))
+                return std::nullopt;
+            q.policy = std::move(*name);
+            q.remaining = *remaining;
+            out.push_back(std::move(q));
+        }
+        return out;
+    }
+    auto dict = sf_reader(value).dictionary();
+    if (!dict)
+        return std::nullopt;
+    ratelimit_quota q;
+    std::optional<std::uint64_t> remaining;
+    for (auto& m : *dict) {
+        if (m.key == "remaining")
+            remaining = non_negative(&m.value);
+        else if (m.key == "reset" && !(q.reset = non_negative(&m.value)))
+            return std::nullopt;
+    }
+    if (!remaining)
+        return std::nullopt;
+    q.remaining = *remaining;
+    return std::vector<ratelimit_quota>{std::move(q)};
+}
+
+std::optional<std::vector<ratelimit_policy>> parse_ratelimit_policy(std::string_view value) {
+    if (trim_ows(value).empty())
+        return std::nullopt;
+    auto list = sf_reader(value).list();
+    if (!list)
+        return std::nullopt;
+    std::vector<ratelimit_policy> out;
+    for (auto& m : *list) {
+        ratelimit_policy p;
+        std::optional<std::uint64_t> quota;
+        if (auto name = name_of(m.value)) {
+            p.name = std::move(*name);
+            if (!optional_count(m, "q", quota) || !quota)
+                return std::nullopt;
+        } else if (!(quota = non_negative(&m.value))) {
+            return std::nullopt;
+        }
+        if (!optional_count(m, "w", p.window))
+            return std::nullopt;
+        p.quota = *quota;
+        out.push_back(std::move(p));
+    }
+    return out;
+}
+
+std::optional<std::chrono::milliseconds> requested_pause(const response_head& head,
+                                                         std::chrono::system_clock::time_point now) {
+    std::optional<chr::milliseconds> pause;
+    if (head.status == 429 || head.status == 503)
+        if (auto after = parse_retry_after(head.retry_after, now))
+            pause = std::min<chr::milliseconds>(*after, max_requested_pause);
+    if (auto limited = ratelimit_delay(head, now))
+        pause = std::max(pause.value_or(chr::milliseconds(0)), *limited);
+    return pause;
+}
 
 std::optional<content_range> parse_content_range(std::string_view value) {
     value = trim_ows(value);

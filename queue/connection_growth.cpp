@@ -12,6 +12,7 @@ connection_growth::connection_growth(settings s, clock::time_point start, std::u
     settings_.ceiling = std::max<std::size_t>(settings_.ceiling, 1);
     settings_.initial = std::clamp<std::size_t>(settings_.initial, 1, settings_.ceiling);
     growing_ = settings_.initial < settings_.ceiling;
+    wanted_ = settings_.initial;
 }
 
 std::size_t connection_growth::initial_workers() const {
@@ -20,6 +21,24 @@ std::size_t connection_growth::initial_workers() const {
 
 std::size_t connection_growth::workers_wanted(clock::time_point now, std::uint64_t bytes_done,
                                               std::size_t workers) {
+    if (limit_) {
+        wanted_ = std::min(workers, *limit_);
+        return wanted_;
+    }
+    wanted_ = grow(now, bytes_done, workers);
+    return wanted_;
+}
+
+void connection_growth::on_pushback(clock::time_point now) {
+    growing_ = false;
+    if (last_halving_ && now - *last_halving_ < settings_.interval)
+        return;
+    last_halving_ = now;
+    limit_ = std::max<std::size_t>(wanted_ / 2, 1);
+    wanted_ = *limit_;
+}
+
+std::size_t connection_growth::grow(clock::time_point now, std::uint64_t bytes_done, std::size_t workers) {
     if (!growing_ || now < next_check_)
         return workers;
     if (bytes_done == bytes_at_interval_start_) {

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 
 namespace ferry {
 
@@ -16,6 +17,12 @@ namespace ferry {
 /// limit, and more connections would only cost memory and the server's patience). The first
 /// interval with bytes always doubles; an interval without any bytes is not judged. Never more
 /// than `ceiling`.
+///
+/// Pushback (on_pushback: the host answered 429 or 503, or reset a connection) halves the workers
+/// wanted (at least 1) and ends the growth for good; from then on workers_wanted() never returns
+/// more than that number, and the caller retires the surplus. Pushback within one `interval` of
+/// the last halving does not halve again: the responses to requests already in flight all say the
+/// same thing, and one halving per interval lets the host see the effect of the last one.
 class connection_growth {
 public:
     using clock = std::chrono::steady_clock;
@@ -35,19 +42,33 @@ public:
 
     /// The workers the file should have now that it has `bytes_done` bytes and runs `workers`:
     /// `workers` itself, or twice as many (within the ceiling) at the end of an interval whose
-    /// rate rose. Cheap to call on every write.
+    /// rate rose; after pushback, no more than the halved number (fewer than `workers` means:
+    /// retire the rest). Cheap to call on every write.
     std::size_t workers_wanted(clock::time_point now, std::uint64_t bytes_done, std::size_t workers);
 
-    /// False once the rate has stopped rising or the ceiling is reached.
+    /// The host pushed back at `now`: halves the workers wanted unless it already did so less
+    /// than one interval ago, and stops the growth.
+    void on_pushback(clock::time_point now);
+
+    /// False once the rate has stopped rising, the ceiling is reached or the host pushed back.
     bool growing() const { return growing_; }
+    /// The cap the last halving set (workers_wanted() never returns more); nullopt before any
+    /// pushback.
+    std::optional<std::size_t> pushback_limit() const { return limit_; }
 
 private:
+    /// workers_wanted() before any pushback.
+    std::size_t grow(clock::time_point now, std::uint64_t bytes_done, std::size_t workers);
+
     settings settings_;
     clock::time_point next_check_;
     clock::time_point interval_start_;
     std::uint64_t bytes_at_interval_start_;
     double best_rate_ = 0;
     bool growing_ = true;
+    std::size_t wanted_; ///< the last number of workers wanted (or started with)
+    std::optional<std::size_t> limit_;
+    std::optional<clock::time_point> last_halving_;
 };
 
 } // namespace ferry

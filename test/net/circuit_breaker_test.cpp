@@ -202,3 +202,21 @@ TEST_CASE("state names") {
     CHECK(std::string(circuit_breaker::name(state::open)) == "open");
     CHECK(std::string(circuit_breaker::name(state::half_open)) == "half-open");
 }
+
+TEST_CASE("an abandoned probe lets the next one through at once") {
+    circuit_breaker breaker(small_config());
+    trip(breaker, t0);
+    REQUIRE(breaker.allow(t0 + 5s)); // the probe; cancelled before it reached the host
+    CHECK_FALSE(breaker.allow(t0 + 5s));
+    breaker.on_probe_abandoned();
+    CHECK(breaker.current(t0 + 5s) == state::half_open);
+    CHECK(breaker.allow(t0 + 5s)); // the next probe, without waiting for a give-up
+    CHECK_FALSE(breaker.allow(t0 + 5s));
+    breaker.on_failure(t0 + 6s);
+    CHECK(breaker.current(t0 + 6s) == state::open);
+    // With no probe out it changes nothing.
+    breaker.on_probe_abandoned();
+    CHECK(breaker.current(t0 + 6s) == state::open);
+    CHECK_FALSE(breaker.allow(t0 + 6s));
+    CHECK(breaker.retry_at() == t0 + 11s);
+}

@@ -1,5 +1,7 @@
 #include "net/http_fields.hpp"
 
+#include "net/connection.hpp"
+
 #include <doctest/doctest.h>
 
 #include <clocale>
@@ -15,6 +17,10 @@ using ferry::parse_content_range;
 using ferry::parse_retry_after;
 using ferry::parse_unsatisfied_range;
 using ferry::strong_etag;
+using ferry::parse_ratelimit;
+using ferry::parse_ratelimit_policy;
+using ferry::requested_pause;
+using ferry::response_head;
 
 namespace {
 
@@ -307,6 +313,235 @@ TEST_CASE("parsers survive random and mutated input") {
         if (auto tag = strong_etag(s)) {
             REQUIRE(tag->size() >= 2);
             REQUIRE(tag->front() == '"');
+        }
+    }
+}
+
+namespace {
+
+bool quota(const std::optional<std::vector<ferry::ratelimit_quota>>& q, std::size_t i, const std::string& policy,
+           std::uint64_t remaining, std::optional<std::uint64_t> reset) {
+    return q && i < q->size() && (*q)[i].policy == policy && (*q)[i].remaining == remaining && (*q)[i].reset == reset;
+}
+
+response_head head_with(unsigned status) {
+    response_head h;
+    h.status = status;
+    return h;
+}
+
+} // namespace
+
+TEST_CASE("parse_ratelimit: the current draft's list of policies") {
+    auto q = parse_ratelimit(R"("default";r=0;t=5)");
+    REQUIRE(q);
+    REQUIRE(q->size() == 1);
+    CHECK(quota(q, 0, "default", 0, 5));
+    q = parse_ratelimit(R"("default";r=50;t=30, "daily";r=0;t=3600)");
+    REQUIRE(q);
+    REQUIRE(q->size() == 2);
+    CHECK(quota(q, 0, "default", 50, 30));
+    CHECK(quota(q, 1, "daily", 0, 3600));
+    // t is optional; other parameters (pk, a byte sequence) are ignored; a later parameter wins.
+    CHECK(quota(parse_ratelimit(R"("a";r=3)"), 0, "a", 3, std::nullopt));
+    CHECK(quota(parse_ratelimit(R"("a";r=0;t=9;pk=:cHJvamVjdDEyMw==:)"), 0, "a", 0, 9));
+    CHECK(quota(parse_ratelimit(R"("a";r=5;r=0)"), 0, "a", 0, std::nullopt));
+    // A token for the name, escapes in a string, spaces where Structured Fields allow them.
+    CHECK(quota(parse_ratelimit("default;r=1;t=2"), 0, "default", 1, 2));
+    CHECK(quota(parse_ratelimit(R"("a \"b\" \\";r=0;t=1)"), 0, R"(a "b" \)", 0, 1));
+    q = parse_ratelimit(R"(  "a";  r=0;  t=1 ,	"b";r=2  )");
+    CHECK(quota(q, 0, "a", 0, 1));
+    CHECK(quota(q, 1, "b", 2, std::nullopt));
+}
+
+TEST_CASE("parse_ratelimit: the older draft's dictionary") {
+    CHECK(quota(parse_ratelimit("limit=100, remaining=0, reset=5"), 0, "", 0, 5));
+    CHECK(quota(parse_ratelimit("remaining=7"), 0, "", 7, std::nullopt));
+    CHECK(quota(parse_ratelimit("reset=5,remaining=0;w=60,limit=10"), 0, "", 0, 5));
+    // A key given twice: the last one counts.
+    CHECK(quota(parse_ratelimit("remaining=5, remaining=0, reset=1"), 0, "", 0, 1));
+}
+
+TEST_CASE("parse_ratelimit: malformed fields are ignored whole") {
+    const char* bad[] = {
+        "",
+        "   ",
+        R"("default")",              // no r
+        R"("default";t=5)",
+        R"("default";r=-1;t=5)",     // negative
+        R"("default";r=0;t=-5)",
+        R"("default";r=1.5)",        // not an Integer
+        R"("default";r="0")",
+        R"("default";r=?0)",
+        R"("default";r=0;t=5.0)",
+        R"("default";r=0, "b")",     // one bad member spoils the field
+        R"("default";r=0,)",         // trailing comma
+        R"(,"default";r=0)",
+        R"("default";r=0;;t=5)",
+        R"("default";R=0)",          // keys are lower case
+        R"("default;r=0)",           // unterminated string
+        R"("d\x";r=0)",             // bad escape
+        "\"caf\xc3\xa9\";r=0",         // not ASCII
+        R"("default";r=1234567890123456)", // 16 digits
+        R"(12;r=0)",                 // a number is no policy name
+        R"((a b);r=0)",              // nor an inner list
+        R"(:YWJj:;r=0)",             // nor bytes
+        "limit=100, remaining=-1, reset=5",
+        "limit=100, remaining=0, reset=x",
+        "limit=100, remaining=0, reset=5.5",
+        "limit=100, reset=5",        // no remaining
+        "limit=100 remaining=0",
+        "Remaining=0",
+        "remaining=0;",
+        "remaining=",
+        "remaining=0 reset=5",
+    };
+    for (const char* v : bad)
+        CHECK_MESSAGE(!parse_ratelimit(v), "'" << v << "'");
+}
+
+TEST_CASE("parse_ratelimit_policy: both forms") {
+    auto p = parse_ratelimit_policy(R"("default";q=100;w=60, "daily";q=1000;w=86400;qu="requests")");
+    REQUIRE(p);
+    REQUIRE(p->size() == 2);
+    CHECK((*p)[0].name == "default");
+    CHECK((*p)[0].quota == 100);
+    CHECK((*p)[0].window == 60u);
+    CHECK((*p)[1].name == "daily");
+    CHECK((*p)[1].window == 86400u);
+    p = parse_ratelimit_policy("10;w=1, 50;w=60, 7");
+    REQUIRE(p);
+    REQUIRE(p->size() == 3);
+    CHECK((*p)[0].name.empty());
+    CHECK((*p)[0].quota == 10);
+    CHECK((*p)[1].window == 60u);
+    CHECK_FALSE((*p)[2].window);
+    for (const char* v : {"", R"("default";w=60)", R"("default";q=-1)", R"("default";q=10;w=-1)",
+                          R"("default";q=10;w=1.5)", "-10;w=1", "10;w=x", "?1", "10,", R"("a";q=1 "b";q=2)"})
+        CHECK_MESSAGE(!parse_ratelimit_policy(v), "'" << v << "'");
+}
+
+TEST_CASE("requested_pause: Retry-After only on 429 and 503") {
+    const auto now = rfc_example;
+    const std::pair<std::string_view, std::optional<milliseconds>> cases[] = {
+        {"7", 7s},
+        {"Sun, 06 Nov 1994 08:50:37 GMT", 60s},
+        {"0", 0s},
+        {"soon", std::nullopt},
+        {"", std::nullopt},
+        {"99999999", ferry::max_requested_pause}, // absurd values are capped
+    };
+    for (unsigned status : {429u, 503u}) {
+        for (auto& [value, expected] : cases) {
+            auto h = head_with(status);
+            h.retry_after = std::string(value);
+            CHECK_MESSAGE(requested_pause(h, now) == expected, status << " '" << value << "'");
+        }
+    }
+    for (unsigned status : {200u, 206u, 301u, 302u, 307u, 404u, 500u, 502u}) {
+        auto h = head_with(status);
+        h.retry_after = "7";
+        CHECK_MESSAGE(!requested_pause(h, now), status);
+    }
+}
+
+TEST_CASE("requested_pause: RateLimit on any status") {
+    const auto now = rfc_example;
+    auto h = head_with(206);
+    CHECK_FALSE(requested_pause(h, now)); // nothing asked
+
+    h.ratelimit = R"("default";r=0;t=5)";
+    CHECK(requested_pause(h, now) == 5s);
+    h.ratelimit = R"("default";r=1;t=5)";
+    CHECK_FALSE(requested_pause(h, now)); // units remain
+    // Several quotas: the longest exhausted one counts.
+    h.ratelimit = R"("minute";r=0;t=20, "hour";r=0;t=1800, "day";r=10;t=80000)";
+    CHECK(requested_pause(h, now) == 1800s);
+    // No t: the policy's window, found by name.
+    h.ratelimit = R"("hour";r=0)";
+    h.ratelimit_policy = R"("minute";q=10;w=60, "hour";q=100;w=3600)";
+    CHECK(requested_pause(h, now) == 3600s);
+    h.ratelimit_policy = R"("minute";q=10;w=60)";
+    CHECK_FALSE(requested_pause(h, now)); // no such policy: nothing to go by
+    h.ratelimit_policy = "garbage;;";
+    CHECK_FALSE(requested_pause(h, now));
+    h.ratelimit_policy.clear();
+
+    // The older dictionary.
+    h.ratelimit = "limit=100, remaining=0, reset=12";
+    CHECK(requested_pause(h, now) == 12s);
+    h.ratelimit = "limit=100, remaining=3, reset=12";
+    CHECK_FALSE(requested_pause(h, now));
+    h.ratelimit = "limit=100, remaining=0";
+    CHECK_FALSE(requested_pause(h, now));
+
+    // Absurd resets are capped; a Unix time is read as one.
+    h.ratelimit = R"("d";r=0;t=999999999)";
+    CHECK(requested_pause(h, now) == ferry::max_requested_pause);
+    const system_clock::time_point later = sys_days{2026y / March / 1};
+    const auto unix_now = floor<seconds>(later).time_since_epoch().count();
+    h.ratelimit = "\"d\";r=0;t=" + std::to_string(unix_now + 90);
+    CHECK(requested_pause(h, later) == 90s);
+    h.ratelimit = "\"d\";r=0;t=" + std::to_string(unix_now - 90);
+    CHECK(requested_pause(h, later) == 0s);
+}
+
+TEST_CASE("requested_pause: the separate RateLimit-Remaining and RateLimit-Reset fields") {
+    const auto now = rfc_example;
+    auto pause = [&](std::string_view remaining, std::string_view reset, std::string_view ratelimit = {}) {
+        auto h = head_with(200);
+        h.ratelimit_remaining = std::string(remaining);
+        h.ratelimit_reset = std::string(reset);
+        h.ratelimit = std::string(ratelimit);
+        return requested_pause(h, now);
+    };
+    CHECK(pause("0", "30") == 30s);
+    CHECK(pause(" 0 ", " 30 ") == 30s);
+    CHECK_FALSE(pause("1", "30"));
+    for (const char* bad : {"", "-1", "30s", "3.5", "Sun, 06 Nov 1994 08:50:37 GMT"})
+        CHECK_MESSAGE(!pause("0", bad), "'" << bad << "'");
+    for (const char* bad : {"", "-0", "none", "0, 0"})
+        CHECK_MESSAGE(!pause(bad, "30"), "'" << bad << "'");
+    // A valid RateLimit field takes precedence; a malformed one leaves the separate fields.
+    CHECK_FALSE(pause("0", "30", R"("default";r=5;t=1)"));
+    CHECK(pause("0", "30", "malformed;;") == 30s);
+}
+
+TEST_CASE("requested_pause: Retry-After and RateLimit together take the longer") {
+    const auto now = rfc_example;
+    auto h = head_with(429);
+    h.retry_after = "10";
+    h.ratelimit = R"("default";r=0;t=40)";
+    CHECK(requested_pause(h, now) == 40s);
+    h.ratelimit = R"("default";r=0;t=4)";
+    CHECK(requested_pause(h, now) == 10s);
+    h.ratelimit = R"("default";r=9;t=4)";
+    CHECK(requested_pause(h, now) == 10s);
+}
+
+TEST_CASE("RateLimit parsers survive random and mutated input") {
+    const std::string seeds[] = {R"("default";r=0;t=5, "b";r=1)", "limit=100, remaining=0, reset=5",
+                                 R"("default";q=100;w=60)", "10;w=1, 50;w=60", R"(a;r=0;pk=:YWJj:, (x "y");r=1)"};
+    const std::string alphabet = "\"();=,:?*-.0123456789 \trtqwabc\\\xff";
+    std::mt19937_64 random(99);
+    const auto now = rfc_example;
+    for (int i = 0; i < 100'000; ++i) {
+        std::string s = seeds[random() % std::size(seeds)];
+        for (int e = 1 + int(random() % 4); e > 0; --e) {
+            const auto pos = random() % (s.size() + 1);
+            const char c = alphabet[random() % alphabet.size()];
+            if (random() % 2)
+                s.insert(s.begin() + long(pos), c);
+            else if (pos < s.size())
+                s[pos] = c;
+        }
+        (void)parse_ratelimit_policy(s);
+        auto h = head_with(429);
+        h.ratelimit = s;
+        h.ratelimit_policy = s;
+        if (auto p = requested_pause(h, now)) {
+            REQUIRE(*p >= 0s);
+            REQUIRE(*p <= ferry::max_requested_pause);
         }
     }
 }

@@ -89,3 +89,58 @@ TEST_CASE("the first count and the ceiling are kept sane") {
     connection_growth g({.initial = 1, .ceiling = 4, .interval = 100ms, .rise = 1.25}, {}, 0);
     CHECK(g.workers_wanted(connection_growth::clock::time_point{} + 100ms, MiB, 6) == 6);
 }
+
+TEST_CASE("pushback halves the workers wanted, stops growing, and halves at most once per interval") {
+    simulated_file f({.initial = 4, .ceiling = 32, .interval = 100ms, .rise = 1.25});
+    CHECK(f.interval(4 * 10.0 * MiB) == 8);
+    CHECK(f.interval(8 * 10.0 * MiB) == 16);
+    CHECK(f.growth.growing());
+    CHECK_FALSE(f.growth.pushback_limit());
+
+    // A 429 arrives mid-interval: 16 -> 8, and the file is told to retire the surplus.
+    f.growth.on_pushback(f.now + 10ms);
+    CHECK_FALSE(f.growth.growing());
+    CHECK(f.growth.pushback_limit() == 8u);
+    CHECK(f.growth.workers_wanted(f.now + 20ms, f.bytes, 16) == 8);
+    // The other requests in flight answer 429 too, within the same interval: no second halving.
+    f.growth.on_pushback(f.now + 30ms);
+    f.growth.on_pushback(f.now + 109ms);
+    CHECK(f.growth.pushback_limit() == 8u);
+    CHECK(f.growth.workers_wanted(f.now + 110ms, f.bytes, 8) == 8);
+    // A rate that rises again does not grow it back.
+    f.workers = 8;
+    CHECK(f.interval(100.0 * MiB) == 8);
+    CHECK(f.interval(400.0 * MiB) == 8);
+    // One interval after the last halving, pushback halves again: 8 -> 4 -> 2 -> 1 -> 1.
+    auto t = f.now;
+    f.growth.on_pushback(t);
+    CHECK(f.growth.workers_wanted(t, f.bytes, 8) == 4);
+    f.growth.on_pushback(t + 100ms);
+    CHECK(f.growth.workers_wanted(t + 100ms, f.bytes, 4) == 2);
+    f.growth.on_pushback(t + 200ms);
+    CHECK(f.growth.workers_wanted(t + 200ms, f.bytes, 2) == 1);
+    f.growth.on_pushback(t + 300ms);
+    CHECK(f.growth.pushback_limit() == 1u);
+    CHECK(f.growth.workers_wanted(t + 300ms, f.bytes, 1) == 1);
+}
+
+TEST_CASE("pushback halves what the file runs, never asks for more than it runs") {
+    connection_growth g({.initial = 4, .ceiling = 32, .interval = 100ms, .rise = 1.25}, {}, 0);
+    // Before any measurement: the initial 4 halve to 2.
+    g.on_pushback(connection_growth::clock::time_point{} + 5ms);
+    CHECK(g.pushback_limit() == 2u);
+    CHECK(g.workers_wanted(connection_growth::clock::time_point{} + 6ms, 0, 4) == 2);
+    // Workers that ended on their own (3 -> 1 left) are not brought back up to the cap.
+    connection_growth h({.initial = 8, .ceiling = 32, .interval = 100ms, .rise = 1.25}, {}, 0);
+    h.on_pushback(connection_growth::clock::time_point{} + 1ms);
+    CHECK(h.workers_wanted(connection_growth::clock::time_point{} + 2ms, 0, 3) == 3);
+    CHECK(h.workers_wanted(connection_growth::clock::time_point{} + 3ms, 0, 1) == 1);
+    // The next halving starts from what it runs now.
+    h.on_pushback(connection_growth::clock::time_point{} + 200ms);
+    CHECK(h.pushback_limit() == 1u);
+    // A single worker stays.
+    connection_growth one({.initial = 1, .ceiling = 1, .interval = 100ms, .rise = 1.25}, {}, 0);
+    one.on_pushback({});
+    CHECK(one.pushback_limit() == 1u);
+    CHECK(one.workers_wanted({}, 0, 1) == 1);
+}

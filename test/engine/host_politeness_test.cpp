@@ -1,0 +1,123 @@
+// A host that is down: the circuit breaker keeps the engine to a probe per cool-down, and the
+// download completes once the host is back.
+
+#include "engine_fixture.hpp"
+
+#include "tools/origin/certificate.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+
+TEST_CASE("a dead host trips the circuit: it sees a probe per cool-down, not retries x files; back, it serves them all") {
+    // The host's certificate, kept across its death and revival.
+    const auto keys = ferry::test::make_temp_dir();
+    const auto pki = ferry::origin::make_test_pki();
+    ferry::origin::write_pem(keys / "ca.pem", pki.ca_pem);
+    ferry::origin::write_pem(keys / "chain.pem", pki.cert_pem + pki.ca_pem);
+    ferry::origin::write_pem(keys / "key.pem", pki.key_pem);
+    const auto out = keys / "out";
+    std::filesystem::create_directories(out);
+
+    asio::io_context io;
+    // Dead: a listener on 127.0.0.1 that accepts each connection and closes it at once (the TLS
+    // handshake fails), counting them.
+    asio::ip::tcp::acceptor dead(io, {asio::ip::make_address("127.0.0.1"), 0});
+    const auto port = dead.local_endpoint().port();
+    int attempts = 0;
+    std::optional<clock_type::time_point> first_attempt;
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+        for (;;) {
+            auto accepting = dead.async_accept(asio::as_tuple(asio::use_awaitable));
+            auto [ec, socket] = co_await std::move(accepting);
+            if (ec)
+                co_return;
+            if (!first_attempt)
+                first_attempt = clock_type::now();
+            ++attempts;
+        }
+    }, asio::detached);
+
+    constexpr std::size_t files = 4;
+    constexpr std::uint64_t size = 512 * 1024;
+    ferry::engine_config config;
+    config.ca_file = keys / "ca.pem";
+    config.fsync = false;
+    config.max_files = files;
+    config.retry.base_delay = 20ms;
+    config.retry.max_delay = 100ms;
+    config.retry.max_retries = 1000; // the breaker, not the retry budget, is what holds them back
+    config.circuit.failure_threshold = 3;
+    config.circuit.window = 60s;
+    config.circuit.cool_down = 300ms;
+
+    ferry::model_spec model;
+    model.id = "dead";
+    model.dir = out;
+    for (std::size_t i = 0; i < files; ++i) {
+        ferry::file_spec f;
+        const std::string name = "f" + std::to_string(i);
+        f.path = name;
+        f.urls = {"https://127.0.0.1:" + std::to_string(port) + "/" + name};
+        f.size = size;
+        f.sha256 = ferry::origin::synthetic_sha256(name, size, 0);
+        model.files.push_back(f);
+    }
+
+    // After a while dead, the host comes back on the same port with the same certificate.
+    constexpr auto dead_for = 1500ms;
+    std::optional<ferry::test::engine_fixture> revived;
+    int attempts_while_dead = 0;
+    clock_type::duration dead_elapsed{};
+    asio::steady_timer revive(io, dead_for);
+    revive.async_wait([&](boost::system::error_code) {
+        attempts_while_dead = attempts;
+        dead_elapsed = clock_type::now() - first_attempt.value_or(clock_type::now());
+        dead.close();
+        ferry::origin::origin_config origin;
+        origin.port = port;
+        origin.cert_file = keys / "chain.pem";
+        origin.key_file = keys / "key.pem";
+        revived.emplace(origin);
+        for (auto& f : model.files)
+            revived->server.add_synthetic(f.path.string(), size);
+    });
+
+    std::optional<ferry::model_result> result;
+    {
+        ferry::engine e(io.get_executor(), config);
+        auto added = e.add(model);
+        REQUIRE_MESSAGE(added, added.error);
+        asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+            auto waiting = e.wait(added.id);
+            result = co_await std::move(waiting);
+            io.stop();
+        }, asio::detached);
+        io.run_for(60s);
+    }
+
+    // While dead: the threshold's failures, the attempts already under way when the circuit
+    // opened (one per file at most), then one probe per cool-down. Without the breaker (a
+    // threshold of 1000) this setup makes over a hundred: every file retrying 20-100 ms apart.
+    const auto cool_downs = int(dead_elapsed / config.circuit.cool_down);
+    const int bound = int(config.circuit.failure_threshold) + int(files) + cool_downs + 1;
+    MESSAGE("attempts while dead: " << attempts_while_dead << " in "
+                                    << std::chrono::duration<double>(dead_elapsed).count() << " s (bound " << bound << ")");
+    CHECK(attempts_while_dead >= int(config.circuit.failure_threshold));
+    CHECK(attempts_while_dead <= bound);
+
+    // Back: the probe's success closed the circuit and every file completed, verified.
+    REQUIRE_MESSAGE(result.has_value(), "the download did not finish in time");
+    REQUIRE(revived);
+    CHECK(result->files.size() == files);
+    for (auto& f : result->files)
+        CHECK_MESSAGE(f.outcome == ferry::file_outcome::done, f.path << ": " << f.message);
+    for (auto& f : model.files)
+        CHECK(ferry::sha256_of_file(out / f.path) == *f.sha256);
+    std::error_code ignored;
+    std::filesystem::remove_all(keys, ignored);
+}
