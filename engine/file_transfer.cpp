@@ -412,7 +412,10 @@ asio::awaitable<bool> file_transfer::recover(const response_verdict& v, std::siz
         co_return true;
     }
     case kind::retry:
-        co_return co_await back_off(v.error, v.host_pause);
+        if (v.host_pushback || v.error == asio::error::connection_reset)
+            if (growth_)
+                growth_->on_pushback(std::chrono::steady_clock::now()); // fewer connections to this host
+        co_return co_await back_off(v.error, v.host_pushback ? v.host_pause : std::nullopt);
     }
     co_return false;
 }
@@ -462,6 +465,9 @@ asio::awaitable<void> file_transfer::worker(std::size_t index, std::shared_ptr<o
     }
 
     while (!stopping_) {
+        // The host pushed back: connections beyond the halved number retire between claims.
+        if (!request_open && growth_ && growth_->pushback_limit() && active_workers_ > *growth_->pushback_limit())
+            break;
         if (!request_open) {
             auto claim = plan_->acquire(1);
             if (!claim)

@@ -2,6 +2,10 @@
 
 #include "net/error.hpp"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 namespace ferry {
 
 namespace asio = boost::asio;
@@ -56,6 +60,13 @@ asio::awaitable<exchange_result> range_exchange(transfer_context& ctx, connectio
         if (mirrors.needs_fresh_url(i, std::chrono::system_clock::now()))
             mirrors.re_resolve(i);
         const url target = mirrors[i].current;
+        // The host asked for a pause (Retry-After, RateLimit): a kept-alive connection waits too.
+        if (auto until = ctx.pool.held_until(target.origin())) {
+            asio::steady_timer pause(ctx.executor, *until);
+            auto [ec] = co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+            if (ec)
+                co_return exchange_result{transport_verdict(asio::error::operation_aborted), std::nullopt};
+        }
 
         // A kept-alive connection the server closed meanwhile gets one more try on a fresh one.
         // Garbage where the head should start (a previous body longer than announced) is the
@@ -85,6 +96,7 @@ asio::awaitable<exchange_result> range_exchange(transfer_context& ctx, connectio
             conn = {};
             bool stale = reused && fresh_retry_allowed && head.error() != asio::error::operation_aborted;
             if (!stale) {
+                // (acquire() failures are counted by the pool itself; this request's are ours.)
                 if (head.error() != asio::error::operation_aborted)
                     ctx.pool.record_failure(target.origin());
                 co_return exchange_result{transport_verdict(head.error()), std::nullopt};
@@ -107,6 +119,8 @@ asio::awaitable<exchange_result> range_exchange(transfer_context& ctx, connectio
             ctx.pool.record_failure(target.origin());
         else
             ctx.pool.record_success(target.origin());
+        if (verdict.host_pause && *verdict.host_pause > std::chrono::milliseconds::zero())
+            ctx.pool.hold_host(target.origin(), std::chrono::steady_clock::now() + *verdict.host_pause);
 
         if (verdict.what == kind::redirect) {
             co_await conn->discard_body();

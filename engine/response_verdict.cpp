@@ -33,8 +33,9 @@ std::string size_message(std::uint64_t has, std::uint64_t expected) {
 
 } // namespace
 
-response_verdict judge_response(const request_facts& asked, const mirror_knowledge& known, const response_head& head,
-                                std::chrono::system_clock::time_point now) {
+namespace {
+
+response_verdict judge_head(const request_facts& asked, const mirror_knowledge& known, const response_head& head) {
     const unsigned status = head.status;
     const std::string etag = strong_etag(head.etag).value_or("");
     const std::string& last_modified = head.last_modified;
@@ -133,15 +134,21 @@ response_verdict judge_response(const request_facts& asked, const mirror_knowled
         auto v = make(kind::retry, error);
         v.host_failure = true;
         v.host_pushback = status == 429 || status == 503;
-        if (v.host_pushback) {
-            if (auto after = parse_retry_after(head.retry_after, now))
-                v.host_pause = std::chrono::duration_cast<std::chrono::milliseconds>(*after);
-        }
         return v;
     }
     if ((status == 401 || status == 403 || status == 410) && asked.redirected)
         return make(kind::re_resolve, error);
     return make(kind::drop_mirror, error);
+}
+
+} // namespace
+
+response_verdict judge_response(const request_facts& asked, const mirror_knowledge& known, const response_head& head,
+                                std::chrono::system_clock::time_point now) {
+    auto v = judge_head(asked, known, head);
+    // Retry-After on 429/503, or a RateLimit quota used up (on any answer, a 200 included).
+    v.host_pause = requested_pause(head, now);
+    return v;
 }
 
 const char* to_string(response_verdict::kind k) noexcept {

@@ -64,7 +64,8 @@ struct response_verdict {
     std::string location;      ///< redirect: the Location field as sent
 
     /// How long the host asked not to be sent requests (Retry-After on 429 / 503, or a RateLimit
-    /// with nothing remaining): every request to it waits, not only this file's.
+    /// quota with nothing remaining, on any answer): every request to it waits, not only this
+    /// file's (connection_pool::hold_host).
     std::optional<std::chrono::milliseconds> host_pause;
     bool host_pushback = false; ///< 429 / 503: fewer connections to this host
     bool host_failure = false;  ///< counts against the host's circuit breaker (408, 429, 5xx)

@@ -18,6 +18,7 @@ boost::json::object to_json(const pool_stats& p) {
     o["open"] = p.open;
     o["idle"] = p.idle;
     o["peak_open"] = p.peak_open;
+    o["held_for"] = p.held_for;
     o["reuse_ratio"] = p.reuse_ratio();
     o["circuit"] = p.circuit;
     return o;
