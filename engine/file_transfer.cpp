@@ -465,8 +465,7 @@ asio::awaitable<void> file_transfer::worker(std::size_t index, std::shared_ptr<o
     }
 
     while (!stopping_) {
-        // The host pushed back: connections beyond the halved number retire between claims.
-        if (!request_open && growth_ && growth_->pushback_limit() && active_workers_ > *growth_->pushback_limit())
+        if (!request_open && retiring())
             break;
         if (!request_open) {
             auto claim = plan_->acquire(1);
@@ -501,6 +500,8 @@ asio::awaitable<std::optional<response_verdict>> file_transfer::fetch_claim(open
             plan_->set_requested(id, request_end);
             request_open = false;
         } else {
+            if (retiring())
+                co_return std::nullopt; // the rest of the claim goes back to the plan
             // Requests of a quarter of the claim, smaller near the file's end: a steal then
             // usually splits between requests instead of cutting a response short.
             request_end = pos + request_window(plan_->end(id) - pos, plan_->file_size() - plan_->bytes_done(),
@@ -696,6 +697,11 @@ error_code file_transfer::store(std::uint64_t offset, const std::byte* data, std
     }
     save_journal(false);
     return {};
+}
+
+bool file_transfer::retiring() const {
+    // The host pushed back: connections beyond the halved number retire between requests.
+    return growth_ && growth_->pushback_limit() && active_workers_ > *growth_->pushback_limit();
 }
 
 void file_transfer::maybe_grow() {

@@ -102,6 +102,9 @@ private:
     boost::asio::awaitable<boost::system::result<std::size_t>> grant(std::size_t want);
     boost::system::error_code store(std::uint64_t offset, const std::byte* data, std::size_t size);
     void maybe_grow();
+    /// Whether this connection should stop: the host pushed back and the file has more
+    /// connections than it may keep.
+    bool retiring() const;
     exchange_request first_request(std::size_t mirror, std::uint64_t begin, std::optional<std::uint64_t> end) const;
     boost::asio::awaitable<bool> finish_file();
     void save_journal(bool force);

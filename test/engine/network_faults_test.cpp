@@ -4,6 +4,7 @@
 #include "engine_fixture.hpp"
 
 #include <algorithm>
+#include <set>
 
 using namespace ferry;
 using ferry::test::engine_fixture;
@@ -147,4 +148,39 @@ TEST_CASE("429 with Retry-After pauses every request to the host, not only that 
                       << std::chrono::duration_cast<std::chrono::milliseconds>(window_end - q.received).count()
                       << " ms before the end of the pause");
     }
+}
+
+TEST_CASE("adaptive connections halve when the host answers 503") {
+    engine_fixture f;
+    origin::fault busy;
+    busy.status = 503;
+    busy.skip = 60; // once the file has grown
+    busy.times = 1;
+    f.server.add_fault("/pushback.bin", busy);
+    f.cap_rate("/pushback.bin", 1 * MiB); // each connection capped: the file grows to 16
+    auto c = f.config();
+    c.connections_per_file = 0;
+    c.max_connections_per_file = 16;
+    c.max_connections_per_host = 64;
+    c.max_connections = 64;
+    c.min_piece = 256 * 1024;
+    const std::uint64_t size = 48 * MiB;
+    auto r = only_file(f.run(c, f.model({{"pushback.bin", size}}), {}, std::chrono::seconds(90)));
+    CHECK(r.outcome == file_outcome::done);
+    CHECK(f.matches_synthetic("pushback.bin", size));
+    auto log = f.server.stats().log;
+    auto refused = std::find_if(log.begin(), log.end(), [](auto& q) { return q.status == 503; });
+    REQUIRE(refused != log.end());
+    std::set<std::uint64_t> before, after;
+    for (const auto& q : log) {
+        if (q.received < refused->received && q.received > refused->received - 1s)
+            before.insert(q.connection);
+        if (q.received > refused->received + 1500ms)
+            after.insert(q.connection);
+    }
+    CAPTURE(before.size());
+    CAPTURE(after.size());
+    CHECK(before.size() >= 12);
+    CHECK(after.size() <= 8);
+    CHECK(after.size() >= 1);
 }
