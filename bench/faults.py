@@ -24,6 +24,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import signal
 import statistics
@@ -53,8 +54,25 @@ def command(tool: str, ferry: str, ca: Path, listfile: Path, out: Path) -> list[
     if tool == "ferry":
         return [ferry, "get", "-j", "8", "-x", "4", "-i", str(listfile), "--ca-cert", str(ca), "-d", str(out),
                 "--progress", "none"]
+    # Errors only (no progress readout), and the per-file result table that names failed files.
     return ["aria2c", "-j8", "-x4", "--max-tries=50", "--retry-wait=1", f"--ca-certificate={ca}", "-i", str(listfile),
-            "-d", str(out), "--allow-overwrite=true", "--auto-file-renaming=false", "--file-allocation=none", "-q"]
+            "-d", str(out), "--allow-overwrite=true", "--auto-file-renaming=false", "--file-allocation=none",
+            "--console-log-level=error", "--summary-interval=0", "--show-console-readout=false"]
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def problems(log: Path, most: int = 3) -> str:
+    """The first reasons in a tool's output: ferry's line per failed file, aria2c's
+    `-> [...] errorCode=N reason` lines."""
+    try:
+        lines = ANSI.sub("", log.read_text(errors="replace")).splitlines()
+    except OSError:
+        return ""
+    reasons = [re.sub(r"^-> \[[^]]*\] ", "", l.strip()) for l in lines
+               if l.startswith("ferry: https") or l.strip().startswith("-> [")]
+    return " | ".join(reasons[:most]) if reasons else B.tail(log, most)
 
 
 def files_right(out: Path, files: list[tuple[str, int]], digests: dict[str, str]) -> int:
@@ -116,7 +134,7 @@ def run_once(args, tool: str, seed: int, files, digests, work: Path, shm: Path) 
     result["ok"] = not result.get("timed_out") and result["exit"] == 0 and result["files_right"] == len(files)
     if not result["ok"] and "error" not in result:
         result["error"] = ("timed out (killed)" if result.get("timed_out") else f"exit {result['exit']}") + \
-            f": {B.tail(log_file, 3)}"
+            f": {problems(log_file)}"
     shutil.rmtree(out, ignore_errors=True)
     return result
 
@@ -124,7 +142,7 @@ def run_once(args, tool: str, seed: int, files, digests, work: Path, shm: Path) 
 def summary(runs: list[dict], tool: str) -> dict:
     mine = [r for r in runs if r["tool"] == tool]
     ratios = [r["ratio"] for r in mine if r.get("ratio") is not None]
-    walls = [r["wall"] for r in mine if r["ok"]]
+    walls = [r["wall"] for r in mine if not r.get("timed_out")]
     out = {"runs": len(mine), "ok": sum(r["ok"] for r in mine),
            "files_right": sum(r["files_right"] for r in mine), "files": sum(r["files"] for r in mine)}
     for key, values in (("ratio", ratios), ("wall", walls)):
@@ -138,12 +156,13 @@ def markdown(report: dict) -> str:
              "| ---: | --- | ---: | ---: | ---: | ---: | --- |"]
     for r in report["runs"]:
         ratio = f"{r['ratio']:.2f}" if r.get("ratio") is not None else "–"
-        outcome = "ok" if r["ok"] else r.get("error", "failed")[:80].replace("|", "/")
+        outcome = "ok" if r["ok"] else ANSI.sub("", r.get("error", "failed"))[:100].replace("|", "/")
         lines.append(f"| {r['seed']} | {r['tool']} | {r['files_right']}/{r['files']} | {ratio} | {r['wall']:.1f} | "
                      f"{r.get('requests', '–')} | {outcome} |")
-    lines += ["", "| tool | runs ok | files right | ratio min / median / max | wall s min / median / max (ok runs) |",
+    lines += ["", "| tool | runs ok | files right | ratio min / median / max | wall s min / median / max (runs not killed) |",
               "| --- | ---: | ---: | --- | --- |"]
-    for tool, s in report["summary"].items():
+    tools = list(dict.fromkeys(r["tool"] for r in report["runs"]))
+    for tool, s in ((t, summary(report["runs"], t)) for t in tools):
         fmt = lambda d: " / ".join(f"{d[k]:.2f}" for k in ("min", "median", "max")) if d else "–"  # noqa: E731
         lines.append(f"| {tool} | {s['ok']}/{s['runs']} | {s['files_right']}/{s['files']} | {fmt(s.get('ratio'))} | "
                      f"{fmt(s.get('wall'))} |")
@@ -160,7 +179,11 @@ def main() -> int:
     p.add_argument("--timeout", type=float, default=300, help="seconds per run before it is killed (default 300)")
     p.add_argument("--shard-size", type=int, default=128 * MiB, help="bytes per shard (default 128 MiB)")
     p.add_argument("--small-files", type=int, default=200, help="files of 128 KiB (default 200)")
+    p.add_argument("--report", metavar="JSON", help="only print the tables of an earlier run's results file")
     args = p.parse_args()
+    if args.report:
+        print(markdown(json.loads(Path(args.report).read_text())))
+        return 0
     tools = [t for t in args.tools.split(",") if t]
     if set(tools) - set(TOOLS) or not tools:
         p.error(f"--tools takes {', '.join(TOOLS)}")
