@@ -607,12 +607,13 @@ http {{
 class FerryOrigin:
     """`ferry origin` as a child until SIGTERM; reads the URL line it prints."""
 
-    def __init__(self, ferry: str, work: Path, name: str, synthetic: list[tuple[str, int]], rate: str | None):
+    def __init__(self, ferry: str, work: Path, name: str, synthetic: list[tuple[str, int]], rate: str | None,
+                 extra: list[str] = ()):
         self.dir = work / f"origin-{name}"
         self.dir.mkdir(parents=True, exist_ok=True)
         self.ca = self.dir / "ca.pem"
         # No --port: the default is an ephemeral port, printed on the first line.
-        argv = [ferry, "origin", "--write-ca", str(self.ca)]
+        argv = [ferry, "origin", "--write-ca", str(self.ca), *extra]
         if rate:
             argv += ["--rate-per-connection", rate]
         for path, size in synthetic:
@@ -644,6 +645,33 @@ class FerryOrigin:
 
     def stop(self) -> None:
         stop_group(self.proc, signal.SIGTERM)
+
+
+def origin_digests(ferry: str, work: Path, shm: Path, paths: list[tuple[str, int]], tag: str) -> dict[str, str]:
+    """sha256 of synthetic files: downloaded once with curl from an uncapped ferry origin
+    (same seed, so the same bytes as the capped one) and hashed."""
+    origin = FerryOrigin(ferry, work, f"{tag}-digests", paths, None)
+    out = shm / f"digests-{tag}"
+    out.mkdir(parents=True)
+    try:
+        cfg = work / f"digests-{tag}.cfg"
+        with open(cfg, "w") as f:
+            for i, (p, _) in enumerate(paths):
+                f.write(f'url = "{origin.url(p)}"\noutput = "{out}/{i}"\n')
+        r = subprocess.run(["curl", "-sS", "-f", "--parallel", "--parallel-max", "16", "--cacert", str(origin.ca),
+                            "-K", str(cfg)], capture_output=True, text=True, timeout=900)
+        if r.returncode != 0:
+            raise RuntimeError(f"curl from ferry origin failed ({r.returncode}): {r.stderr.strip()[:500]}")
+        digests = {}
+        for i, (p, size) in enumerate(paths):
+            f = out / str(i)
+            if f.stat().st_size != size:
+                raise RuntimeError(f"ferry origin served {f.stat().st_size} bytes for /{p}, expected {size}")
+            digests[p] = sha256_file(f)
+        return digests
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+        origin.stop()
 
 
 # --------------------------------------------------------------------------------------------
@@ -771,32 +799,7 @@ class Bench:
         return [Expected(rel.rsplit("/", 1)[-1], *self.files[rel]) for rel in rels]
 
     def origin_digests(self, paths: list[tuple[str, int]], tag: str) -> dict[str, str]:
-        """sha256 of synthetic files: downloaded once with curl from an uncapped ferry origin
-        (same seed, so the same bytes as the capped one) and hashed."""
-        origin = FerryOrigin(self.ferry, self.work, f"{tag}-digests", paths, None)
-        self.servers.append(origin)
-        out = self.shm / f"digests-{tag}"
-        out.mkdir(parents=True)
-        try:
-            cfg = self.work / f"digests-{tag}.cfg"
-            with open(cfg, "w") as f:
-                for i, (p, _) in enumerate(paths):
-                    f.write(f'url = "{origin.url(p)}"\noutput = "{out}/{i}"\n')
-            r = subprocess.run(["curl", "-sS", "-f", "--parallel", "--parallel-max", "16", "--cacert", str(origin.ca),
-                                "-K", str(cfg)], capture_output=True, text=True, timeout=900)
-            if r.returncode != 0:
-                raise RuntimeError(f"curl from ferry origin failed ({r.returncode}): {r.stderr.strip()[:500]}")
-            digests = {}
-            for i, (p, size) in enumerate(paths):
-                f = out / str(i)
-                if f.stat().st_size != size:
-                    raise RuntimeError(f"ferry origin served {f.stat().st_size} bytes for /{p}, expected {size}")
-                digests[p] = sha256_file(f)
-            return digests
-        finally:
-            shutil.rmtree(out, ignore_errors=True)
-            origin.stop()
-            self.servers.remove(origin)
+        return origin_digests(self.ferry, self.work, self.shm, paths, tag)
 
     # -- scenarios ------------------------------------------------------------------------------
     def build_scenarios(self) -> list[Scenario]:

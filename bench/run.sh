@@ -1,6 +1,8 @@
 #!/bin/sh
 # The side-by-side benchmark of issue 5: ferry against curl and aria2c on a local nginx and ferry's
 # own origin. Usage: bench/run.sh [--runs N] [--quick] [--only SCENARIO,...] [--help]
+# The fault benchmark (ferry and aria2c against `ferry origin --fault-mix cdn`, per seed):
+# bench/run.sh faults [--seeds 20] [--tools ferry,aria2c] [--timeout 300] [--help]
 # The ferry binary is $FERRY (default build/ferry). See docs/benchmarks.md.
 set -eu
 cd "$(dirname "$0")/.."
@@ -21,4 +23,8 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 PATH="$PATH:/usr/sbin:/sbin"
 export PATH
 
+if [ "${1:-}" = faults ]; then
+    shift
+    exec python3 bench/faults.py "$@"
+fi
 exec python3 bench/bench.py "$@"

@@ -10,6 +10,8 @@
 #include <boost/asio/signal_set.hpp>
 
 #include <csignal>
+#include <fstream>
+#include <functional>
 #include <iostream>
 #include <stdexcept>
 #include <vector>
@@ -40,7 +42,29 @@ constexpr const char* origin_usage =
     "                           drop-after=1M  stall-after=0  rate=10M  delay=500ms  ignore-range\n"
     "                           redirect=/other[,status=307]  shift-range=4096[,shifted-body]\n"
     "                           version=N  short-body=SIZE  long-body=SIZE  big-headers=SIZE\n"
-    "                           close  skip=N  times=N  (see tools/origin/fault_spec.hpp)\n";
+    "                           close  skip=N  times=N  drop-mid  pause=20s  chance=0.05\n"
+    "                           signed-redirect=TTL[,sign-style=amz|cloudfront|azure][,sign-host=H]\n"
+    "                           ratelimit=REMAINING/RESET  (see tools/origin/fault_spec.hpp)\n"
+    "  --fault-mix NAME         add a named mix of faults at this point of the rules; cdn:\n"
+    "                           10% drop mid-body, 5% 503 and 2% 429 (Retry-After: 1), 1% a 20 s\n"
+    "                           pause mid-body, 3% Range ignored, 2% drop before the body\n"
+    "  --fault-seed N           seed of the faults' draws (chance=, where drops and pauses fall)\n"
+    "  --etag-salt S            a different ETag for the same bytes (another CDN's)\n"
+    "  --stats-file FILE        write the counters as JSON to FILE on SIGUSR1 and at exit:\n"
+    "                           requests, body_bytes_sent, statuses, faulted, signed_*...\n";
+
+/// Replaces `path` with the counters, atomically (a reader never sees half a file).
+void write_stats_file(const std::filesystem::path& path, const origin::origin_stats& stats) {
+    auto temporary = path;
+    temporary += ".tmp";
+    {
+        std::ofstream out(temporary, std::ios::trunc);
+        out << origin::stats_json(stats) << "\n";
+        if (!out.flush())
+            throw std::runtime_error("cannot write " + temporary.string());
+    }
+    std::filesystem::rename(temporary, path);
+}
 
 std::uint64_t size_option(std::string_view option, std::string_view text) {
     auto n = parse_byte_size(text);
@@ -56,7 +80,7 @@ int run_origin(std::span<const std::string_view> args) {
     origin::origin_config config;
     std::vector<std::pair<std::string, std::uint64_t>> synthetic;
     std::vector<origin::fault_rule_text> faults;
-    std::filesystem::path ca_file;
+    std::filesystem::path ca_file, stats_file;
     arguments a(args);
     std::string value;
     while (!a.done()) {
@@ -101,6 +125,19 @@ int run_origin(std::span<const std::string_view> args) {
             } catch (const std::invalid_argument& e) {
                 throw usage_error(std::string("--fault: ") + e.what());
             }
+        } else if (a.value(arg, "--fault-mix", value)) {
+            try {
+                for (auto& rule : origin::fault_mix(value))
+                    faults.push_back(std::move(rule));
+            } catch (const std::invalid_argument& e) {
+                throw usage_error(std::string("--fault-mix: ") + e.what());
+            }
+        } else if (a.value(arg, "--fault-seed", value)) {
+            config.fault_seed = value == "0" ? 0 : parse_count("--fault-seed", value);
+        } else if (a.value(arg, "--etag-salt", value)) {
+            config.etag_salt = value;
+        } else if (a.value(arg, "--stats-file", value)) {
+            stats_file = value;
         } else {
             throw usage_error("origin: unknown option '" + std::string(arg) + "' (ferry origin --help)");
         }
@@ -118,8 +155,12 @@ int run_origin(std::span<const std::string_view> args) {
     }
     for (auto& [path, size] : synthetic)
         server->add_synthetic(path, size);
-    for (auto& rule : faults)
-        server->add_fault(rule.pattern, rule.what);
+    try {
+        for (auto& rule : faults)
+            server->add_fault(rule.pattern, rule.what);
+    } catch (const std::invalid_argument& e) {
+        throw usage_error(std::string("--fault: ") + e.what());
+    }
     server->start();
 
     bool temporary_ca = false;
@@ -138,13 +179,25 @@ int run_origin(std::span<const std::string_view> args) {
         std::cerr << "  " << server->url(path) << "  " << size << " bytes\n";
 
     boost::asio::io_context signals_io;
-    boost::asio::signal_set signals(signals_io, SIGINT, SIGTERM);
+    boost::asio::signal_set signals(signals_io, SIGINT, SIGTERM, SIGUSR1);
     int received = 0;
-    signals.async_wait([&](const boost::system::error_code&, int signal) { received = signal; });
+    std::function<void(const boost::system::error_code&, int)> on_signal =
+        [&](const boost::system::error_code& ec, int signal) {
+            if (!ec && signal == SIGUSR1) {
+                if (!stats_file.empty())
+                    write_stats_file(stats_file, server->stats(false));
+                signals.async_wait(on_signal);
+                return;
+            }
+            received = signal;
+        };
+    signals.async_wait(on_signal);
     signals_io.run();
 
     server->stop();
-    auto stats = server->stats();
+    if (!stats_file.empty())
+        write_stats_file(stats_file, server->stats(false));
+    auto stats = server->stats(false);
     std::cerr << "ferry origin: stopped (signal " << received << ") after " << stats.requests << " requests on "
               << stats.connections_accepted << " connections, " << stats.body_bytes_sent << " body bytes\n";
     if (temporary_ca) {

@@ -83,14 +83,24 @@ content content::with_version(std::uint64_t n) const {
     return c;
 }
 
+content content::with_etag_salt(std::string salt) const {
+    content c = *this;
+    c.etag_salt_ = std::move(salt);
+    c.describe();
+    return c;
+}
+
 void content::describe() {
+    std::string salt;
+    if (!etag_salt_.empty())
+        salt.append("-").append(hex(synthetic_key(etag_salt_, 0)));
     if (file_) {
         etag_ = "\"f-" + hex(std::uint64_t(modified_ns_)) + "-" + hex(size_) +
-                (version_ ? "-v" + hex(version_) : std::string()) + "\"";
+                (version_ ? "-v" + hex(version_) : std::string()) + salt + "\"";
         last_modified_ = http_date(modified_ns_ / 1'000'000'000 + std::int64_t(version_) * 60);
     } else {
         // Equal keys and sizes mean equal bytes, so the key makes a strong validator.
-        etag_ = "\"s-" + hex(synthetic_key(name_, seed_ + version_)) + "-" + hex(size_) + "\"";
+        etag_ = "\"s-" + hex(synthetic_key(name_, seed_ + version_)) + "-" + hex(size_) + salt + "\"";
         last_modified_ = http_date(synthetic_epoch + std::int64_t(version_) * 60);
     }
 }

@@ -22,6 +22,9 @@ public:
 
     /// Version `n` of this file (fault::version): other ETag, Last-Modified and bytes. 0 = this.
     content with_version(std::uint64_t n) const;
+    /// The same file under another ETag, as a second server would tag the same bytes: `salt`
+    /// goes into the ETag (not into Last-Modified or the bytes). "" = no salt.
+    content with_etag_salt(std::string salt) const;
 
     std::uint64_t size() const noexcept { return size_; }
     const std::string& etag() const noexcept { return etag_; }       ///< with its quotes
@@ -42,6 +45,7 @@ private:
     std::uint64_t size_ = 0;
     std::uint64_t version_ = 0;
     std::int64_t modified_ns_ = 0;      ///< file: mtime
+    std::string etag_salt_;
     std::string etag_;
     std::string last_modified_;
 };

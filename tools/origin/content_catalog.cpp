@@ -43,20 +43,17 @@ std::string normalize_path(std::string_view path) {
     return out;
 }
 
-std::optional<std::string> decode_target_path(std::string_view target) {
-    target = target.substr(0, target.find_first_of("?#"));
-    if (!target.starts_with('/'))
-        return std::nullopt; // absolute-form and authority-form are not for an origin server
+std::optional<std::string> percent_decode(std::string_view text) {
     std::string out;
-    out.reserve(target.size());
-    for (std::size_t i = 0; i < target.size(); ++i) {
-        if (target[i] != '%') {
-            out += target[i];
+    out.reserve(text.size());
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] != '%') {
+            out += text[i];
             continue;
         }
-        if (i + 2 >= target.size())
+        if (i + 2 >= text.size())
             return std::nullopt;
-        int high = hex_digit(target[i + 1]), low = hex_digit(target[i + 2]);
+        int high = hex_digit(text[i + 1]), low = hex_digit(text[i + 2]);
         if (high < 0 || low < 0)
             return std::nullopt;
         out += static_cast<char>(high * 16 + low);
@@ -65,12 +62,26 @@ std::optional<std::string> decode_target_path(std::string_view target) {
     return out;
 }
 
+std::optional<std::string> decode_target_path(std::string_view target) {
+    target = target.substr(0, target.find_first_of("?#"));
+    if (!target.starts_with('/'))
+        return std::nullopt; // absolute-form and authority-form are not for an origin server
+    return percent_decode(target);
+}
+
 void content_catalog::add_synthetic(std::string_view path, std::uint64_t size) {
     std::lock_guard lock(mutex_);
     synthetic_.insert_or_assign(normalize_path(path), size);
 }
 
 std::optional<content> content_catalog::find(std::string_view path) const {
+    auto found = find_unsalted(path);
+    if (found && !etag_salt_.empty())
+        found = found->with_etag_salt(etag_salt_);
+    return found;
+}
+
+std::optional<content> content_catalog::find_unsalted(std::string_view path) const {
     if (!path.starts_with('/'))
         return std::nullopt;
     {

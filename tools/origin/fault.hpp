@@ -4,11 +4,17 @@
 #include <cstdint>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace ferry::origin {
+
+/// The query a signed redirect carries, after the cloud whose presigned URLs it imitates:
+/// S3 (`X-Amz-Date`, `X-Amz-Expires`, `X-Amz-Signature`...), CloudFront (`Expires`, `Signature`,
+/// `Key-Pair-Id`) or Azure Blob SAS (`se`, `sig`...). See signed_url.hpp.
+enum class sign_style { amz, cloudfront, azure };
 
 /// How the origin misbehaves on a request. A default-constructed fault changes nothing; set the
 /// fields you want, and they combine (a delay with a rate cap, a version change with a drop...).
@@ -56,6 +62,35 @@ struct fault {
     /// the size of a head.
     std::uint64_t header_padding = 0;
     bool close = false; ///< answer normally, then close the connection (`Connection: close`)
+
+    /// Close the connection abruptly at a uniformly random point strictly inside the body (`point`
+    /// picks it): like drop_after, placed at random.
+    bool drop_mid = false;
+    /// Send nothing for this long at a random point of the body (`point`), then send the rest.
+    std::chrono::milliseconds pause{0};
+
+    /// Answer 302 to a signed, expiring URL of the same file (signed_url.hpp), valid for this long.
+    /// Requests that carry a signature are checked instead (403 when expired or forged), and rules
+    /// with a signed redirect never apply to them.
+    std::optional<std::chrono::seconds> signed_redirect{};
+    std::string sign_host{}; ///< host the signed URL names; "" = 127.0.0.1 for localhost, else localhost
+    sign_style style = sign_style::amz;
+
+    /// Send `RateLimit: limit=100, remaining=N, reset=R` and `RateLimit-Policy: 100;w=60` (the IETF
+    /// httpapi draft's fields) with the response, whatever its status.
+    std::optional<std::uint64_t> ratelimit_remaining{};
+    std::uint64_t ratelimit_reset = 0;
+
+    /// Apply to this share (0 to 1) of the requests the rule matches, decided by fault_table's one
+    /// seeded draw per request; none: every request in the skip/times window.
+    std::optional<double> chance{};
+    /// Where in the body drop_mid or pause happens, as a fraction in [0, 1). fault_table::match sets
+    /// it from its draw, so it is as reproducible as the choice of fault.
+    double point = 0;
+
+    /// The body of a `status` answer, with its Content-Type; "" = `N Reason` as text/plain.
+    std::string text{};
+    std::string text_type{};
 };
 
 /// The fault rules of an origin, matched against request paths. Thread-safe.
@@ -64,12 +99,23 @@ struct fault {
 /// (`/models/*`; `*` alone matches everything). Paths are compared decoded, without the query.
 /// Each rule counts every request whose path it matches; the first rule (in the order added) whose
 /// skip/times window holds the request supplies the fault.
+///
+/// Every match draws one number u, uniform in [0, 1), from a generator seeded at construction: the
+/// same seed and the same sequence of requests give the same faults. Rules with a `chance` take
+/// consecutive slices of [0, 1) in the order added (the first with chance 0.1 takes [0, 0.1), the
+/// next with 0.05 [0.1, 0.15)...) and apply only when u falls in theirs, so the shares are exact
+/// and at most one of them applies to a request.
 class fault_table {
 public:
+    explicit fault_table(std::uint64_t seed = 0);
+
+    /// Throws std::invalid_argument when the chances of all rules would add up to more than 1.
     void add(std::string pattern, fault what);
+    /// Removes every rule; the generator goes on.
     void clear();
     /// The fault for a request to `path`, counting the request against every matching rule.
-    std::optional<fault> match(std::string_view path);
+    /// `presigned`: the request carries a signature (signed rules do not apply to it).
+    std::optional<fault> match(std::string_view path, bool presigned = false);
 
 private:
     struct rule {
@@ -77,9 +123,12 @@ private:
         bool prefix = false;
         fault what;
         std::int64_t seen = 0;
+        double slice_begin = 0; ///< rules with a chance: [slice_begin, slice_begin + chance)
     };
     std::mutex mutex_;
     std::vector<rule> rules_;
+    double chances_ = 0; ///< sum of the rules' chances
+    std::mt19937_64 random_;
 };
 
 } // namespace ferry::origin

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <optional>
 #include <stdexcept>
 
 namespace ferry::origin {
@@ -28,6 +29,15 @@ std::uint64_t size(std::string_view item, std::string_view text) {
     return *n;
 }
 
+/// A non-negative decimal number; nullopt otherwise.
+std::optional<double> decimal(std::string_view text) {
+    double number = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+    if (ec != std::errc{} || end != text.data() + text.size() || !(number >= 0))
+        return std::nullopt;
+    return number;
+}
+
 std::chrono::milliseconds duration(std::string_view item, std::string_view text) {
     double scale = 1;
     if (text.ends_with("ms")) {
@@ -36,11 +46,28 @@ std::chrono::milliseconds duration(std::string_view item, std::string_view text)
         text.remove_suffix(1);
         scale = 1000;
     }
-    double number = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
-    if (ec != std::errc{} || end != text.data() + text.size() || !(number >= 0))
+    auto number = decimal(text);
+    if (!number)
         bad(item, "not a duration (like 250, 250ms, 2s)");
-    return std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(number * scale)));
+    return std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(*number * scale)));
+}
+
+/// Whole seconds: `90`, `90s`, `15m`, `2h`.
+std::chrono::seconds seconds(std::string_view item, std::string_view text) {
+    std::int64_t scale = 1;
+    if (text.ends_with('s')) {
+        text.remove_suffix(1);
+    } else if (text.ends_with('m')) {
+        text.remove_suffix(1);
+        scale = 60;
+    } else if (text.ends_with('h')) {
+        text.remove_suffix(1);
+        scale = 3600;
+    }
+    auto n = integer<std::int64_t>(item, text);
+    if (n < 0)
+        bad(item, "cannot be negative");
+    return std::chrono::seconds(n * scale);
 }
 
 } // namespace
@@ -126,6 +153,41 @@ fault parse_fault_spec(std::string_view spec) {
         } else if (key == "close") {
             flag();
             f.close = true;
+        } else if (key == "drop-mid") {
+            flag();
+            f.drop_mid = true;
+        } else if (key == "pause") {
+            need_value();
+            f.pause = duration(item, value);
+        } else if (key == "chance") {
+            need_value();
+            auto p = decimal(value);
+            if (!p || *p > 1)
+                bad(item, "a chance is a number from 0 to 1");
+            f.chance = *p;
+        } else if (key == "signed-redirect") {
+            need_value();
+            f.signed_redirect = seconds(item, value);
+        } else if (key == "sign-host") {
+            need_value();
+            f.sign_host = value;
+        } else if (key == "sign-style") {
+            need_value();
+            if (value == "amz")
+                f.style = sign_style::amz;
+            else if (value == "cloudfront")
+                f.style = sign_style::cloudfront;
+            else if (value == "azure")
+                f.style = sign_style::azure;
+            else
+                bad(item, "amz, cloudfront or azure");
+        } else if (key == "ratelimit") {
+            need_value();
+            auto slash = value.find('/');
+            if (slash == std::string_view::npos)
+                bad(item, "REMAINING/RESET, like 0/30");
+            f.ratelimit_remaining = integer<std::uint64_t>(item, value.substr(0, slash));
+            f.ratelimit_reset = integer<std::uint64_t>(item, value.substr(slash + 1));
         } else if (key == "skip") {
             need_value();
             f.skip = integer<int>(item, value);
@@ -150,6 +212,19 @@ fault_rule_text parse_fault_rule(std::string_view text) {
     if (colon == std::string_view::npos || colon == 0)
         throw std::invalid_argument("a fault is PATH:SPEC, not '" + std::string(text) + "'");
     return {std::string(text.substr(0, colon)), parse_fault_spec(text.substr(colon + 1))};
+}
+
+std::span<const std::string_view> fault_mix_text(std::string_view name) {
+    if (name == "cdn")
+        return cdn_fault_mix;
+    throw std::invalid_argument("unknown fault mix '" + std::string(name) + "' (known: cdn)");
+}
+
+std::vector<fault_rule_text> fault_mix(std::string_view name) {
+    std::vector<fault_rule_text> rules;
+    for (auto text : fault_mix_text(name))
+        rules.push_back(parse_fault_rule(text));
+    return rules;
 }
 
 } // namespace ferry::origin

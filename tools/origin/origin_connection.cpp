@@ -4,6 +4,7 @@
 
 #include "tools/origin/connection_watchdog.hpp"
 #include "tools/origin/response_plan.hpp"
+#include "tools/origin/signed_url.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
@@ -128,8 +129,27 @@ private:
         else if (has_body || !path)
             f = fault{.status = 400, .close = true};
         bool faulted = false;
-        if (!f && (f = state_.faults.match(*path)))
-            faulted = true;
+        if (!f) {
+            auto query = target.find('?') == std::string_view::npos ? std::string_view{}
+                                                                     : target.substr(target.find('?') + 1);
+            const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count();
+            auto check = check_signed_query(query, *path, now, state_.config.signing_secret);
+            bool presigned = check.verdict != signature_verdict::unsigned_request;
+            if (presigned)
+                state_.stats.signed_request(check.verdict == signature_verdict::valid,
+                                            check.verdict == signature_verdict::expired);
+            if (presigned && check.verdict != signature_verdict::valid)
+                f = signed_refusal(check);
+            else if ((f = state_.faults.match(*path, presigned)))
+                faulted = true;
+            if (f && f->signed_redirect) {
+                f = signed_redirect_answer(*f, target, *path, field(http::field::host), state_.tls != nullptr, now,
+                                           state_.config.signing_secret);
+                state_.stats.signed_redirect_issued();
+            }
+        }
 
         std::optional<content> file;
         if (path && !(f && f->status)) {
@@ -143,6 +163,8 @@ private:
         facts.http10 = req.version() == 10;
         facts.range = field(http::field::range);
         facts.if_range = field(http::field::if_range);
+        facts.if_none_match = field(http::field::if_none_match);
+        facts.if_modified_since = field(http::field::if_modified_since);
         auto plan = plan_response(facts, file ? &*file : nullptr, f ? &*f : nullptr,
                                   state_.config.rate_per_connection);
 
@@ -156,8 +178,8 @@ private:
         record.if_range = facts.if_range;
         record.authorization = field(http::field::authorization);
         record.cookie = field(http::field::cookie);
-        record.if_none_match = field(http::field::if_none_match);
-        record.if_modified_since = field(http::field::if_modified_since);
+        record.if_none_match = facts.if_none_match;
+        record.if_modified_since = facts.if_modified_since;
         record.accept_encoding = field(http::field::accept_encoding);
         record.proxy_authorization = field(http::field::proxy_authorization);
         record.received = std::chrono::steady_clock::now();
@@ -169,11 +191,8 @@ private:
     }
 
     asio::awaitable<bool> send(const response_plan& plan, const content* file) {
-        if (plan.delay.count() > 0) {
-            watchdog_.expires_never();
-            timer_.expires_after(plan.delay);
-            co_await timer_.async_wait(use_nothrow);
-        }
+        if (plan.delay.count() > 0)
+            co_await wait(plan.delay);
         head_.clear();
         format_head(plan, now_http_date(), head_);
         if (plan.send_body && !plan.body_from_content)
@@ -183,8 +202,15 @@ private:
 
         if (plan.send_body && plan.body_from_content) {
             std::uint64_t stop = std::min(plan.drop_after.value_or(plan.length), plan.stall_after.value_or(plan.length));
-            if (!co_await send_content(*file, plan.offset, stop, plan.rate))
+            std::uint64_t pause_at = std::min(plan.pause_at.value_or(stop), stop);
+            if (!co_await send_content(*file, plan.offset, pause_at, plan.rate))
                 co_return false;
+            if (plan.pause_at && pause_at < stop) {
+                // Pacing starts again after the pause: the client sees the rate, then silence.
+                co_await wait(plan.pause);
+                if (!co_await send_content(*file, plan.offset + pause_at, stop - pause_at, plan.rate))
+                    co_return false;
+            }
             if (plan.drop_after) {
                 drop(socket_);
                 co_return false;
@@ -245,6 +271,13 @@ private:
             bytes -= n;
         }
         co_return true;
+    }
+
+    /// Sends nothing for `how_long` (a fault), however long the write timeout is.
+    asio::awaitable<void> wait(std::chrono::milliseconds how_long) {
+        watchdog_.expires_never();
+        timer_.expires_after(how_long);
+        co_await timer_.async_wait(use_nothrow);
     }
 
     asio::awaitable<bool> write(asio::const_buffer data) {

@@ -12,6 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 
 #include <algorithm>
@@ -86,9 +87,14 @@ asio::ssl::context make_server_tls_context(const std::string& cert_pem, const st
 
 struct origin_server::impl {
     explicit impl(origin_config c)
-        : config(std::move(c)), catalog(config.root, config.seed) {
+        : config(std::move(c)), catalog(config.root, config.seed, config.etag_salt), faults(config.fault_seed) {
         if (config.threads == 0)
             config.threads = 1;
+        if (config.signing_secret.empty()) {
+            config.signing_secret.resize(32);
+            if (RAND_bytes(reinterpret_cast<unsigned char*>(config.signing_secret.data()), 32) != 1)
+                throw std::runtime_error("origin: no random bytes for the signing secret");
+        }
         listen_address(config.host); // a bad address is a constructor error, not a start() one
         if (!config.tls)
             return;
@@ -225,7 +231,7 @@ void origin_server::add_fault(std::string pattern, fault what) { impl_->faults.a
 
 void origin_server::clear_faults() { impl_->faults.clear(); }
 
-origin_stats origin_server::stats() const { return impl_->stats.snapshot(); }
+origin_stats origin_server::stats(bool with_log) const { return impl_->stats.snapshot(with_log); }
 
 void origin_server::reset_stats() { impl_->stats.reset(); }
 

@@ -36,6 +36,14 @@ struct origin_config {
     std::chrono::seconds idle_timeout{60}; ///< an idle keep-alive connection is closed after this
     /// A write that cannot complete within this closes the connection (a client that stopped reading).
     std::chrono::seconds write_timeout{60};
+    /// Seed of the fault table's draws (fault::chance, where drop_mid and pause happen): the same
+    /// seed and order of requests give the same faults.
+    std::uint64_t fault_seed = 0;
+    /// Goes into every ETag (content::with_etag_salt): two servers with different salts tag the
+    /// same bytes differently, as two CDNs do. Last-Modified is unchanged. "" = none.
+    std::string etag_salt;
+    /// Key of the signed URLs (fault::signed_redirect); "" = 32 random bytes at construction.
+    std::string signing_secret;
 };
 
 /// A real HTTP/1.1 origin (HTTPS by default) on its own io_context and threads, for tests,
@@ -44,8 +52,11 @@ struct origin_config {
 ///
 /// Serves synthetic files (add_synthetic) and files beneath `root`: GET and HEAD, keep-alive,
 /// single byte ranges (206, 416), If-Range, strong ETag, Last-Modified; 404 for anything else.
-/// Bodies are streamed in chunk_size pieces from one buffer per connection. Fault rules make it
-/// misbehave on chosen paths (fault.hpp); stats() tells what it saw.
+/// Conditional GET and HEAD (If-None-Match, If-Modified-Since: 304). Bodies are streamed in
+/// chunk_size pieces from one buffer per connection. Fault rules make it misbehave on chosen
+/// paths (fault.hpp), signed redirects among them: requests whose query carries a signature
+/// (signed_url.hpp) are checked, and refused with 403 when expired or forged. stats() tells what
+/// it saw.
 ///
 /// Every member function is thread-safe. Start once; stop() (or the destructor) closes every
 /// connection abruptly and joins the threads.
@@ -85,7 +96,8 @@ public:
     void add_fault(std::string pattern, fault what);
     void clear_faults();
 
-    origin_stats stats() const;
+    /// `with_log`: with the request log (a copy of up to a million records).
+    origin_stats stats(bool with_log = true) const;
     /// Zeroes the counters and the request log (connection ids keep counting).
     void reset_stats();
 

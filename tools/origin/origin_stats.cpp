@@ -25,17 +25,31 @@ void stats_recorder::request(request_record record) {
     std::lock_guard lock(log_mutex_);
     // Counted under the lock, so sequence numbers and the count agree.
     record.sequence = requests_.fetch_add(1, std::memory_order_relaxed);
+    ++statuses_[record.status];
+    faulted_ += record.faulted ? 1 : 0;
     if (log_.size() < log_limit)
         log_.push_back(std::move(record));
 }
 
-origin_stats stats_recorder::snapshot() const {
+void stats_recorder::signed_request(bool accepted, bool expired) {
+    auto& counter = accepted ? signed_accepted_ : expired ? signed_expired_ : signed_forged_;
+    counter.fetch_add(1, std::memory_order_relaxed);
+}
+
+origin_stats stats_recorder::snapshot(bool with_log) const {
     origin_stats s;
     {
         std::lock_guard lock(log_mutex_);
         s.requests = requests_.load(std::memory_order_relaxed);
-        s.log = log_;
+        s.statuses = statuses_;
+        s.faulted = faulted_;
+        if (with_log)
+            s.log = log_;
     }
+    s.signed_redirects = signed_redirects_.load(std::memory_order_relaxed);
+    s.signed_accepted = signed_accepted_.load(std::memory_order_relaxed);
+    s.signed_expired = signed_expired_.load(std::memory_order_relaxed);
+    s.signed_forged = signed_forged_.load(std::memory_order_relaxed);
     s.connections_accepted = accepted_.load(std::memory_order_relaxed);
     s.tls_handshakes = handshakes_.load(std::memory_order_relaxed);
     s.tls_resumed = resumed_.load(std::memory_order_relaxed);
@@ -49,6 +63,12 @@ origin_stats stats_recorder::snapshot() const {
 void stats_recorder::reset() {
     std::lock_guard lock(log_mutex_);
     log_.clear();
+    statuses_.clear();
+    faulted_ = 0;
+    signed_redirects_ = 0;
+    signed_accepted_ = 0;
+    signed_expired_ = 0;
+    signed_forged_ = 0;
     requests_ = 0;
     accepted_ = 0;
     handshakes_ = 0;
@@ -56,6 +76,39 @@ void stats_recorder::reset() {
     handshake_failures_ = 0;
     body_bytes_ = 0;
     peak_ = open_.load();
+}
+
+std::string stats_json(const origin_stats& s) {
+    std::string out = "{";
+    auto number = [&out](std::string_view name, std::uint64_t value) {
+        out += '"';
+        out += name;
+        out += "\":";
+        out += std::to_string(value);
+        out += ',';
+    };
+    number("requests", s.requests);
+    number("body_bytes_sent", s.body_bytes_sent);
+    number("connections_accepted", s.connections_accepted);
+    number("connections_open", s.connections_open);
+    number("peak_connections_open", s.peak_connections_open);
+    number("tls_handshakes", s.tls_handshakes);
+    number("tls_resumed", s.tls_resumed);
+    number("tls_handshake_failures", s.tls_handshake_failures);
+    number("faulted", s.faulted);
+    number("signed_redirects", s.signed_redirects);
+    number("signed_accepted", s.signed_accepted);
+    number("signed_expired", s.signed_expired);
+    number("signed_forged", s.signed_forged);
+    out += "\"statuses\":{";
+    bool first = true;
+    for (auto [status, count] : s.statuses) {
+        out += first ? "\"" : ",\"";
+        out += std::to_string(status) + "\":" + std::to_string(count);
+        first = false;
+    }
+    out += "}}";
+    return out;
 }
 
 } // namespace ferry::origin

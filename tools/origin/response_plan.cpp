@@ -1,5 +1,6 @@
 #include "tools/origin/response_plan.hpp"
 
+#include "tools/origin/preconditions.hpp"
 #include "tools/origin/range_header.hpp"
 
 #include <boost/beast/http/status.hpp>
@@ -9,6 +10,10 @@
 namespace ferry::origin {
 
 namespace {
+
+// The quota the RateLimit fields announce: 100 requests a minute.
+constexpr unsigned ratelimit_limit = 100;
+constexpr unsigned ratelimit_window = 60;
 
 std::string_view reason(unsigned status) {
     auto text = boost::beast::http::obsolete_reason(static_cast<boost::beast::http::status>(status));
@@ -20,6 +25,12 @@ void text_body(response_plan& plan, unsigned status, std::string text) {
     plan.content_type = "text/plain";
     plan.text = std::move(text);
     plan.content_length = plan.text.size();
+}
+
+/// Offset `point` (in [0, 1)) of the way into `length` bytes: below `length`.
+std::uint64_t at_point(double point, std::uint64_t length) {
+    auto at = static_cast<std::uint64_t>(std::clamp(point, 0.0, 1.0) * double(length));
+    return std::min(at, length - 1);
 }
 
 std::uint64_t stricter(std::uint64_t a, std::uint64_t b) {
@@ -42,6 +53,12 @@ response_plan plan_response(const request_facts& request, const content* file, c
     if (f) {
         plan.delay = f->first_byte_delay;
         plan.header_padding = f->header_padding;
+        if (f->ratelimit_remaining) {
+            plan.ratelimit = "limit=" + std::to_string(ratelimit_limit) +
+                             ", remaining=" + std::to_string(*f->ratelimit_remaining) +
+                             ", reset=" + std::to_string(f->ratelimit_reset);
+            plan.ratelimit_policy = std::to_string(ratelimit_limit) + ";w=" + std::to_string(ratelimit_window);
+        }
     }
 
     if (f && f->status) {
@@ -50,7 +67,9 @@ response_plan plan_response(const request_facts& request, const content* file, c
         std::string text = std::to_string(f->status) + " " + std::string(reason(f->status));
         if (!f->location.empty())
             text += ": " + f->location;
-        text_body(plan, f->status, text + "\n");
+        text_body(plan, f->status, f->text.empty() ? text + "\n" : f->text);
+        if (!f->text_type.empty())
+            plan.content_type = f->text_type;
         plan.close_after = !plan.keep_alive;
         return plan;
     }
@@ -64,6 +83,14 @@ response_plan plan_response(const request_facts& request, const content* file, c
     plan.etag = file->etag();
     plan.last_modified = file->last_modified();
     plan.accept_ranges = true;
+
+    if (not_modified(request.if_none_match, request.if_modified_since, file->etag(), file->last_modified())) {
+        plan.status = 304;
+        plan.content_length = 0;
+        plan.send_body = false;
+        plan.close_after = !plan.keep_alive;
+        return plan;
+    }
 
     range_request range;
     bool validator_matches = request.if_range.empty() || request.if_range == file->etag() ||
@@ -101,6 +128,14 @@ response_plan plan_response(const request_facts& request, const content* file, c
             plan.drop_after = std::min(*f->drop_after, plan.length);
         if (f->stall_after)
             plan.stall_after = std::min(*f->stall_after, plan.length);
+        // A drop strictly inside the body (at least a byte sent, at least one missing); a pause
+        // anywhere before its last byte.
+        if (f->drop_mid)
+            plan.drop_after = plan.length > 1 ? 1 + at_point(f->point, plan.length - 1) : 0;
+        if (f->pause.count() > 0 && plan.length > 0) {
+            plan.pause_at = at_point(f->point, plan.length);
+            plan.pause = f->pause;
+        }
         if (f->short_body) {
             plan.content_length += f->short_body;
             plan.close_after = true;
@@ -110,6 +145,7 @@ response_plan plan_response(const request_facts& request, const content* file, c
     if (!plan.send_body) {
         plan.drop_after.reset();
         plan.stall_after.reset();
+        plan.pause_at.reset();
         plan.extra_bytes = 0;
     }
     plan.close_after = plan.close_after || !plan.keep_alive;
@@ -130,8 +166,11 @@ void format_head(const response_plan& plan, std::string_view date, std::string& 
     out += "\r\n";
     field("Server", "ferry-origin");
     field("Date", date);
-    field("Content-Type", plan.content_type);
-    field("Content-Length", std::to_string(plan.content_length));
+    // A 304 has no body and says nothing of one (RFC 9110 §15.4.5).
+    if (plan.status != 304) {
+        field("Content-Type", plan.content_type);
+        field("Content-Length", std::to_string(plan.content_length));
+    }
     if (plan.accept_ranges)
         field("Accept-Ranges", "bytes");
     if (!plan.etag.empty())
@@ -144,6 +183,10 @@ void format_head(const response_plan& plan, std::string_view date, std::string& 
         field("Retry-After", plan.retry_after);
     if (!plan.location.empty())
         field("Location", plan.location);
+    if (!plan.ratelimit.empty()) {
+        field("RateLimit", plan.ratelimit);
+        field("RateLimit-Policy", plan.ratelimit_policy);
+    }
     // Several fields of at most 8 KiB, like a pile of cookies: clients that cap a single field
     // (Beast: 64 KiB) still see a large head rather than one absurd value.
     constexpr std::uint64_t padding_field = 8 * 1024;

@@ -18,6 +18,8 @@ struct request_facts {
     bool http10 = false;      ///< an HTTP/1.0 request (keep-alive must then be said explicitly)
     std::string_view range;   ///< Range value, "" when absent
     std::string_view if_range;///< If-Range value, "" when absent
+    std::string_view if_none_match;     ///< "" when absent
+    std::string_view if_modified_since; ///< "" when absent
 };
 
 /// What to send for one request, decided without I/O: the head's fields, which bytes make the
@@ -30,6 +32,7 @@ struct response_plan {
     std::string etag, last_modified;  ///< "" = not sent
     bool accept_ranges = false;
     std::string retry_after, location;
+    std::string ratelimit, ratelimit_policy; ///< `RateLimit`, `RateLimit-Policy`; "" = not sent
     std::uint64_t header_padding = 0; ///< bytes of X-Padding-N fields
     bool keep_alive = true;           ///< the head says so (else `Connection: close`)
     bool announce_keep_alive = false; ///< `Connection: keep-alive` (HTTP/1.0 clients need it)
@@ -45,12 +48,18 @@ struct response_plan {
     std::uint64_t rate = 0;                  ///< body bytes/s, 0 = unlimited
     std::optional<std::uint64_t> drop_after; ///< body bytes, then close abruptly
     std::optional<std::uint64_t> stall_after;///< body bytes, then send nothing more
+    std::optional<std::uint64_t> pause_at;   ///< body bytes, then wait `pause`, then the rest
+    std::chrono::milliseconds pause{0};
     bool close_after = false;                ///< close once the response is out
 };
 
 /// Decides the response to `request` for `file` (null: nothing at that path) under fault `f`
 /// (null: none). `rate_cap` is the server-wide per-connection cap (0 = none); the stricter of it
 /// and the fault's rate applies. `file` must already be the version the fault asks for.
+///
+/// Conditional requests follow RFC 9110 §13.2.2: If-None-Match (else If-Modified-Since) that finds
+/// the file unchanged gets 304 with its validators and no body, before Range and If-Range are
+/// looked at. A fault's drop_mid and pause are placed in the body by its `point`.
 response_plan plan_response(const request_facts& request, const content* file, const fault* f,
                             std::uint64_t rate_cap);
 
