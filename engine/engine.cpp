@@ -121,6 +121,7 @@ struct engine::state : std::enable_shared_from_this<state> {
         p.idle_timeout = c.idle_timeout;
         p.timeouts = c.timeouts;
         p.tls_read_ahead = c.tls_read_ahead;
+        p.proxies = proxy_policy(c.proxy, process_environment());
         p.on_request_done = [this](const std::string& origin, const request_timing& timing) {
             record_latency(origin, timing);
         };
