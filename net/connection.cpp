@@ -91,7 +91,7 @@ connection::open(asio::any_io_executor executor, const url& where, asio::ssl::co
     if (auto ec = stream.adopt(std::move(*connected)))
         co_return ec;
     if (proxy) {
-        stream.set_deadline(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()),
+        stream.set_deadline(std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()),
                             net_error::connect_timeout);
         if (auto ec = co_await open_tunnel(executor, stream, *proxy, where, deadline))
             co_return ec;
