@@ -31,7 +31,7 @@ enum class net_error {
     // Proxies. Each is reported through make_proxy_error(), which names the proxy in the message.
     unsupported_proxy_scheme, ///< a proxy URL other than http://, socks5:// or socks5h://
     bad_proxy_url,
-    proxy_auth_required,      ///< an HTTP proxy answered CONNECT with 407
+    proxy_auth_required,      ///< an HTTP proxy answered CONNECT with 407 (or 401)
     proxy_refused,            ///< an HTTP proxy answered CONNECT with another non-2xx status
     proxy_bad_response,       ///< the proxy's answer is not HTTP or SOCKS5 as expected
     socks_no_acceptable_method, ///< the SOCKS5 proxy accepts none of our methods (no auth, user/password)

@@ -49,7 +49,8 @@ asio::awaitable<error_code> http_connect(socket_stream& stream, const proxy_endp
     auto status = connect_status(head);
     if (!status)
         co_return proxy_error(net_error::proxy_bad_response, proxy);
-    if (*status == 407)
+    // 407 asks for credentials; tinyproxy, for one, answers wrong ones with 401.
+    if (*status == 407 || *status == 401)
         co_return proxy_error(net_error::proxy_auth_required, proxy, *status);
     if (*status < 200 || *status > 299)
         co_return proxy_error(net_error::proxy_refused, proxy, *status);
@@ -245,9 +246,12 @@ boost::system::result<std::size_t> reply_remaining(const std::uint8_t (&first)[5
 asio::awaitable<error_code> open_tunnel(asio::any_io_executor executor, socket_stream& stream,
                                         const proxy_endpoint& proxy, const url& target,
                                         std::chrono::steady_clock::time_point deadline) {
-    if (proxy.kind == proxy_kind::http)
-        co_return target.tls() ? co_await http_connect(stream, proxy, target) : error_code{};
-    co_return co_await socks5_connect(executor, stream, proxy, target, deadline);
+    // (No co_await inside a conditional expression: GCC 12 evaluates both arms.)
+    if (proxy.kind != proxy_kind::http)
+        co_return co_await socks5_connect(executor, stream, proxy, target, deadline);
+    if (target.tls())
+        co_return co_await http_connect(stream, proxy, target);
+    co_return error_code{}; // an http target: requests go to the proxy in absolute form
 }
 
 } // namespace ferry
