@@ -155,6 +155,31 @@ TEST_CASE("SOCKS5 through microsocks: socks5h (name sent) and socks5 (address se
     CHECK(f.server.stats().connections_accepted == 0);
 }
 
+TEST_CASE("SOCKS5: socks5h leaves the name to the proxy, socks5 resolves it here") {
+    // A name nobody resolves tells where resolution happened: a SOCKS reply from microsocks, or
+    // our own resolver's error before the proxy is asked anything.
+    test::microsocks_server proxy;
+    test::engine_fixture f;
+    auto m = f.model({{"nowhere.bin", MiB}});
+    m.files.front().urls = {"https://no-such-host.invalid:" + std::to_string(f.server.port()) + "/nowhere.bin"};
+    auto c = through(f, proxy.url("socks5h"));
+    c.retry.max_retries = 1;
+
+    auto by_proxy = f.run(c, m);
+    REQUIRE(by_proxy.files.size() == 1);
+    auto remote = net_error_of(by_proxy.files.front().error);
+    REQUIRE_MESSAGE(remote.has_value(), by_proxy.files.front().message);
+    CHECK(*remote >= net_error::socks_general_failure);
+    CHECK(by_proxy.files.front().message.starts_with("SOCKS5 proxy socks5h://127.0.0.1:" + std::to_string(proxy.port())));
+
+    c.proxy.proxy = proxy.url("socks5");
+    auto here = f.run(c, m);
+    REQUIRE(here.files.size() == 1);
+    INFO(here.files.front().message);
+    CHECK_FALSE(net_error_of(here.files.front().error).has_value()); // the resolver's own error
+    CHECK(here.files.front().error == boost::asio::error::host_not_found);
+}
+
 TEST_CASE("SOCKS5 through microsocks with user/password: right ones pass, wrong ones fail at once, clearly") {
     test::microsocks_server proxy("ferry", "pw");
     test::engine_fixture f;
