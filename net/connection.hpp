@@ -77,8 +77,8 @@ public:
     /// handshake_timeout, and make_verify_error() for certificate failures.
     ///
     /// The host's addresses are raced as RFC 8305 says (race_connect): IPv6 first, the next
-    /// address 250 ms later or as soon as one fails. With a `proxy` (not null; must outlive the
-    /// connection), the connection goes to the proxy and through it (open_tunnel) to the origin;
+    /// address 250 ms later or as soon as one fails. With a `proxy` (not null; it must outlive
+    /// open()), the connection goes to the proxy and through it (open_tunnel) to the origin;
     /// TLS then runs end to end with the origin and verifies the origin's name. Through an HTTP
     /// proxy an http target's requests go to the proxy in absolute form, with the proxy's
     /// credentials. The proxy's refusals are make_proxy_error() codes.
