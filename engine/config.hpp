@@ -3,6 +3,7 @@
 #include "engine/retry_policy.hpp"
 #include "net/connection.hpp"
 #include "net/connection_pool.hpp"
+#include "net/proxy_config.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -53,6 +54,10 @@ struct engine_config {
     int max_redirects = 10;
     std::vector<std::pair<std::string, std::string>> headers; ///< sent to the URLs' own hosts only
     std::filesystem::path ca_file;          ///< trusted in addition to the system store
+    /// Proxies: by default from the environment as curl reads it (https_proxy, all_proxy,
+    /// no_proxy...; see proxy_policy). A bad proxy URL makes the engine's constructor throw
+    /// std::invalid_argument.
+    proxy_config proxy;
     bool fsync = true;                      ///< sync file and directory around the final rename
 };
 

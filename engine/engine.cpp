@@ -119,6 +119,7 @@ struct engine::state : std::enable_shared_from_this<state> {
         pool_config p;
         p.max_connections = c.max_connections;
         p.max_per_host = c.max_connections_per_host;
+        p.proxies = proxy_policy(c.proxy, process_environment());
         p.idle_timeout = c.idle_timeout;
         p.timeouts = c.timeouts;
         p.tls_read_ahead = c.tls_read_ahead;

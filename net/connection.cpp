@@ -1,17 +1,17 @@
 #include "net/connection.hpp"
 
 #include "net/error.hpp"
+#include "net/happy_eyeballs.hpp"
+#include "net/proxy_tunnel.hpp"
 #include "net/socket_stream.hpp"
 
 #include <cstring>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/error.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <openssl/ssl.h>
@@ -74,27 +74,28 @@ connection::~connection() = default;
 
 asio::awaitable<boost::system::result<std::unique_ptr<connection>>>
 connection::open(asio::any_io_executor executor, const url& where, asio::ssl::context& tls,
-                 SSL_SESSION* resume, const connection_timeouts& timeouts, std::size_t tls_read_ahead) {
-    using namespace asio::experimental::awaitable_operators;
+                 SSL_SESSION* resume, const connection_timeouts& timeouts, std::size_t tls_read_ahead,
+                 const proxy_endpoint* proxy) {
     auto state = std::make_unique<impl>(executor, timeouts);
 
-    // Resolve and connect within one deadline.
-    tcp::resolver resolver(executor);
-    asio::steady_timer deadline(executor, timeouts.connect);
-    auto resolved = co_await (resolver.async_resolve(where.host, std::to_string(where.port), use_nothrow) ||
-                              deadline.async_wait(use_nothrow));
-    if (resolved.index() == 1)
-        co_return make_error_code(net_error::connect_timeout);
-    auto [resolve_error, endpoints] = std::get<0>(resolved);
-    if (resolve_error)
-        co_return resolve_error;
-
+    // Resolve, connect and go through the proxy within one deadline.
+    const auto deadline = std::chrono::steady_clock::now() + timeouts.connect;
+    const std::string& host = proxy ? proxy->host : where.host;
+    auto addresses = co_await resolve_addresses(executor, host, proxy ? proxy->port : where.port, deadline);
+    if (!addresses)
+        co_return addresses.error();
+    auto connected = co_await race_connect(executor, eyeballs_order(*addresses), deadline);
+    if (!connected)
+        co_return connected.error();
     auto& stream = state->stream;
-    stream.set_deadline(std::chrono::duration_cast<std::chrono::milliseconds>(
-                            deadline.expiry() - asio::steady_timer::clock_type::now()),
-                        net_error::connect_timeout);
-    if (auto ec = co_await stream.connect(endpoints))
+    if (auto ec = stream.adopt(std::move(*connected)))
         co_return ec;
+    if (proxy) {
+        stream.set_deadline(std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()),
+                            net_error::connect_timeout);
+        if (auto ec = co_await open_tunnel(executor, stream, *proxy, where, deadline))
+            co_return ec;
+    }
 
     bool resumed = false;
     if (where.tls()) {
@@ -112,18 +113,32 @@ connection::open(asio::any_io_executor executor, const url& where, asio::ssl::co
     std::unique_ptr<connection> conn(new connection(std::move(state)));
     conn->origin_ = where.origin();
     conn->resumed_ = resumed;
+    if (proxy && proxy->kind == proxy_kind::http && !where.tls()) {
+        conn->absolute_form_ = true;
+        if (proxy->has_credentials)
+            conn->proxy_authorization_ = basic_credentials(proxy->username, proxy->password);
+    }
     co_return conn;
 }
 
 asio::awaitable<error_code> connection::send(const url& target, const http_request& request) {
     std::string text;
     text.reserve(256);
-    text.append(request.method).append(" ").append(target.target).append(" HTTP/1.1\r\n");
+    text.append(request.method).append(" ");
+    if (absolute_form_)
+        text.append(target.scheme).append("://").append(target.host_header());
+    text.append(target.target).append(" HTTP/1.1\r\n");
     text.append("Host: ").append(target.host_header()).append("\r\n");
     text.append("User-Agent: ferry/0.1\r\n");
+    // The bytes as stored: ranges and sizes refer to them, not to a compressed rendition.
+    text.append("Accept-Encoding: identity\r\n");
+    if (!proxy_authorization_.empty())
+        text.append("Proxy-Authorization: ").append(proxy_authorization_).append("\r\n");
     for (auto& [name, value] : request.fields) {
         if (name.empty() || !safe_field(name) || !safe_field(value))
             co_return make_error_code(boost::system::errc::invalid_argument);
+        if (beast::iequals(name, "Accept-Encoding"))
+            continue;
         text.append(name).append(": ").append(value).append("\r\n");
     }
     text.append("\r\n");

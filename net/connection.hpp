@@ -1,5 +1,6 @@
 #pragma once
 
+#include "net/proxy_config.hpp"
 #include "net/url.hpp"
 
 #include <chrono>
@@ -23,7 +24,9 @@ namespace ferry {
 
 /// Time limits for one connection's steps. Each one ends the step with a net_error.
 struct connection_timeouts {
-    std::chrono::milliseconds connect{15'000};   ///< resolve + TCP connect
+    /// Resolve + TCP connect (every address raced, Happy Eyeballs) + a proxy's CONNECT or SOCKS5
+    /// exchange.
+    std::chrono::milliseconds connect{15'000};
     std::chrono::milliseconds handshake{15'000}; ///< TLS handshake
     std::chrono::milliseconds first_byte{30'000};///< request sent → response head received
     std::chrono::milliseconds stall{30'000};     ///< longest wait for any body bytes
@@ -72,11 +75,20 @@ public:
     /// bytes of TLS records from the socket at once (fewer system calls, a buffer that size while
     /// records are pending). Errors: resolver/socket errors, net_error::connect_timeout,
     /// handshake_timeout, and make_verify_error() for certificate failures.
+    ///
+    /// The host's addresses are raced as RFC 8305 says (race_connect): IPv6 first, the next
+    /// address 250 ms later or as soon as one fails. With a `proxy` (not null; it must outlive
+    /// open()), the connection goes to the proxy and through it (open_tunnel) to the origin;
+    /// TLS then runs end to end with the origin and verifies the origin's name. Through an HTTP
+    /// proxy an http target's requests go to the proxy in absolute form, with the proxy's
+    /// credentials. The proxy's refusals are make_proxy_error() codes.
     static boost::asio::awaitable<boost::system::result<std::unique_ptr<connection>>>
     open(boost::asio::any_io_executor executor, const url& where, boost::asio::ssl::context& tls,
-         SSL_SESSION* resume, const connection_timeouts& timeouts, std::size_t tls_read_ahead = 0);
+         SSL_SESSION* resume, const connection_timeouts& timeouts, std::size_t tls_read_ahead = 0,
+         const proxy_endpoint* proxy = nullptr);
 
-    /// Sends a request for `target` (Host and User-Agent are added).
+    /// Sends a request for `target` (Host, User-Agent and `Accept-Encoding: identity` are added:
+    /// ranges count the bytes as stored, so a caller's Accept-Encoding is not sent).
     boost::asio::awaitable<boost::system::error_code> send(const url& target, const http_request& request);
     /// Reads the response head (at most 64 KiB of header, 100 fields).
     boost::asio::awaitable<boost::system::result<response_head>> read_head();
@@ -110,6 +122,10 @@ private:
 
     std::unique_ptr<impl> impl_;
     std::string origin_;
+    /// Set for an http target through an HTTP proxy: requests in absolute form, with this
+    /// Proxy-Authorization when the proxy has credentials.
+    bool absolute_form_ = false;
+    std::string proxy_authorization_;
     bool broken_ = false;
     bool resumed_ = false;
     std::uint64_t requests_ = 0;

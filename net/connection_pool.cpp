@@ -297,7 +297,8 @@ connection_pool::open_new(const url& where, host_state& host, int priority, bool
     SSL_SESSION* resume = host.session;
     if (resume)
         SSL_SESSION_up_ref(resume);
-    auto connecting = connection::open(executor_, where, tls_, resume, config_.timeouts, config_.tls_read_ahead);
+    auto connecting = connection::open(executor_, where, tls_, resume, config_.timeouts, config_.tls_read_ahead,
+                                       config_.proxies.route(where));
     auto opened_conn = co_await std::move(connecting);
     if (resume)
         SSL_SESSION_free(resume);

@@ -2,6 +2,7 @@
 
 #include "net/circuit_breaker.hpp"
 #include "net/connection.hpp"
+#include "net/proxy_config.hpp"
 #include "net/url.hpp"
 
 #include <chrono>
@@ -41,6 +42,7 @@ struct pool_config {
     std::chrono::milliseconds idle_timeout{30'000}; ///< idle connections older than this close
     connection_timeouts timeouts;
     std::size_t tls_read_ahead = 0; ///< see connection::open
+    proxy_policy proxies; ///< which proxy each origin's connections go through (none by default)
     circuit_config circuit;
     /// Told of every request timed on a handle (handle::start_request()) when it ends, with the
     /// connection's origin; called on the pool's executor. May be empty.

@@ -8,6 +8,11 @@
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
+#include <map>
+#include <memory>
+#include <mutex>
+#include <utility>
+
 namespace ferry {
 namespace {
 
@@ -33,6 +38,21 @@ public:
         case net_error::first_byte_timeout: return "no response from server (first byte timed out)";
         case net_error::stall_timeout: return "transfer stalled (no data within the timeout)";
         case net_error::circuit_open: return "host is failing repeatedly (circuit open)";
+        case net_error::unsupported_proxy_scheme: return "unsupported proxy scheme (use http://, socks5:// or socks5h://)";
+        case net_error::bad_proxy_url: return "malformed proxy URL";
+        case net_error::proxy_auth_required: return "proxy authentication required (407)";
+        case net_error::proxy_refused: return "proxy refused the tunnel";
+        case net_error::proxy_bad_response: return "proxy sent an invalid answer";
+        case net_error::socks_no_acceptable_method: return "no acceptable authentication method";
+        case net_error::socks_auth_failed: return "user name or password rejected";
+        case net_error::socks_general_failure: return "general failure";
+        case net_error::socks_not_allowed: return "connection not allowed by ruleset";
+        case net_error::socks_network_unreachable: return "network unreachable";
+        case net_error::socks_host_unreachable: return "host unreachable";
+        case net_error::socks_connection_refused: return "connection refused by the destination";
+        case net_error::socks_ttl_expired: return "TTL expired";
+        case net_error::socks_command_not_supported: return "command not supported";
+        case net_error::socks_address_type_not_supported: return "address type not supported";
         }
         return "unknown ferry.net error";
     }
@@ -65,6 +85,32 @@ public:
 
 const http_status_category_impl http_status_category;
 
+bool is_socks_error(net_error e) noexcept {
+    return e >= net_error::socks_no_acceptable_method && e <= net_error::socks_address_type_not_supported;
+}
+
+/// A proxy failure that names its proxy: one instance per (proxy, status), never freed.
+class proxy_category_impl final : public boost::system::error_category {
+public:
+    proxy_category_impl(std::string proxy, unsigned status) : proxy_(std::move(proxy)), status_(status) {}
+    const char* name() const noexcept override { return "ferry.proxy"; }
+    std::string message(int ev) const override {
+        auto e = static_cast<net_error>(ev);
+        if (e == net_error::proxy_auth_required)
+            return "proxy authentication required by " + proxy_ + " (" + std::to_string(status_ ? status_ : 407) + ")";
+        if (e == net_error::proxy_refused)
+            return "proxy " + proxy_ + " refused the tunnel: " + make_http_status_error(status_).message();
+        if (is_socks_error(e))
+            return "SOCKS5 proxy " + proxy_ + ": " + net_category().message(ev);
+        return net_category().message(ev) + " (proxy " + proxy_ + ")";
+    }
+    unsigned status() const noexcept { return status_; }
+
+private:
+    std::string proxy_;
+    unsigned status_;
+};
+
 } // namespace
 
 boost::system::error_code make_verify_error(long x509_error) noexcept {
@@ -88,10 +134,40 @@ const boost::system::error_category& net_category() noexcept {
     return category;
 }
 
+boost::system::error_code make_proxy_error(net_error e, const std::string& proxy, unsigned status) {
+    static std::mutex mutex;
+    static std::map<std::pair<std::string, unsigned>, std::unique_ptr<proxy_category_impl>> categories;
+    std::lock_guard lock(mutex);
+    auto& category = categories[{proxy, status}];
+    if (!category)
+        category = std::make_unique<proxy_category_impl>(proxy, status);
+    return {static_cast<int>(e), *category};
+}
+
+std::optional<net_error> net_error_of(const boost::system::error_code& ec) noexcept {
+    if (ec.category() == net_category() || dynamic_cast<const proxy_category_impl*>(&ec.category()))
+        return static_cast<net_error>(ec.value());
+    return std::nullopt;
+}
+
 bool is_transient(const boost::system::error_code& ec) noexcept {
     namespace ae = boost::asio::error;
     if (!ec)
         return false;
+    if (auto* proxy = dynamic_cast<const proxy_category_impl*>(&ec.category())) {
+        switch (static_cast<net_error>(ec.value())) {
+        case net_error::proxy_refused: // the proxy could not reach the origin (502, 504), or is busy
+            return proxy->status() == 408 || proxy->status() == 429 || proxy->status() >= 500;
+        case net_error::socks_general_failure:
+        case net_error::socks_network_unreachable:
+        case net_error::socks_host_unreachable:
+        case net_error::socks_connection_refused:
+        case net_error::socks_ttl_expired:
+            return true;
+        default:
+            return false; // authentication, rules, unsupported requests: the same again fails again
+        }
+    }
     if (ec.category() == net_category()) {
         switch (static_cast<net_error>(ec.value())) {
         case net_error::body_too_short:

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <type_traits>
 
@@ -27,6 +28,22 @@ enum class net_error {
     first_byte_timeout,
     stall_timeout,        ///< no body bytes for the stall timeout
     circuit_open,         ///< the host failed repeatedly; requests wait for its cool-down
+    // Proxies. Each is reported through make_proxy_error(), which names the proxy in the message.
+    unsupported_proxy_scheme, ///< a proxy URL other than http://, socks5:// or socks5h://
+    bad_proxy_url,
+    proxy_auth_required,      ///< an HTTP proxy answered CONNECT with 407 (or 401)
+    proxy_refused,            ///< an HTTP proxy answered CONNECT with another non-2xx status
+    proxy_bad_response,       ///< the proxy's answer is not HTTP or SOCKS5 as expected
+    socks_no_acceptable_method, ///< the SOCKS5 proxy accepts none of our methods (no auth, user/password)
+    socks_auth_failed,        ///< the SOCKS5 proxy rejected the user name and password
+    socks_general_failure,    ///< SOCKS5 reply 1
+    socks_not_allowed,        ///< SOCKS5 reply 2: connection not allowed by ruleset
+    socks_network_unreachable,///< SOCKS5 reply 3
+    socks_host_unreachable,   ///< SOCKS5 reply 4
+    socks_connection_refused, ///< SOCKS5 reply 5: the destination refused the proxy's connection
+    socks_ttl_expired,        ///< SOCKS5 reply 6
+    socks_command_not_supported,      ///< SOCKS5 reply 7
+    socks_address_type_not_supported, ///< SOCKS5 reply 8
 };
 
 const boost::system::error_category& net_category() noexcept;
@@ -46,8 +63,19 @@ boost::system::error_code make_http_status_error(unsigned status) noexcept;
 /// The status carried by an error from make_http_status_error, or 0.
 unsigned http_status_of(const boost::system::error_code& ec) noexcept;
 
-/// Worth retrying: resets, refused or aborted connections, timeouts, truncated bodies. Certificate
-/// failures, protocol violations and cancellation are not.
+/// A proxy failure (one of the proxy_* or socks_* values) naming `proxy` (a URL without
+/// credentials) in its message: `proxy authentication required by http://proxy:3128 (407)`.
+/// `status` is the HTTP status of a refused CONNECT (proxy_refused, proxy_auth_required), else 0.
+/// Categories are interned per proxy and status and live for the whole process (a process uses a
+/// handful of proxies), so the codes may outlive whatever made them.
+boost::system::error_code make_proxy_error(net_error e, const std::string& proxy, unsigned status = 0);
+/// The net_error an error carries, from net_category() or from make_proxy_error(); nullopt for
+/// errors of other categories.
+std::optional<net_error> net_error_of(const boost::system::error_code& ec) noexcept;
+
+/// Worth retrying: resets, refused or aborted connections (to a proxy too), timeouts, truncated
+/// bodies, a proxy's or SOCKS server's transient refusals. Certificate failures, protocol
+/// violations, proxy authentication failures and cancellation are not.
 bool is_transient(const boost::system::error_code& ec) noexcept;
 
 /// One line for a user: the message, with OpenSSL's verify reason for certificate failures.

@@ -8,7 +8,6 @@
 #include <sys/socket.h>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/connect.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -189,24 +188,13 @@ asio::awaitable<error_code> socket_stream::wait(direction d) {
     co_return ec;
 }
 
-asio::awaitable<error_code> socket_stream::connect(const asio::ip::tcp::resolver::results_type& endpoints) {
-    error_code last = asio::error::host_not_found;
-    for (const auto& entry : endpoints) {
-        error_code ignored;
-        socket_.close(ignored);
-        auto [ec] = co_await socket_.async_connect(entry.endpoint(), use_nothrow);
-        if (watchdog_->expired)
-            co_return make_error_code(watchdog_->error);
-        if (!ec) {
-            socket_.set_option(asio::ip::tcp::no_delay(true));
-            socket_.non_blocking(true);
-            co_return error_code{};
-        }
-        last = ec;
-        if (ec == asio::error::operation_aborted)
-            break;
-    }
-    co_return last;
+error_code socket_stream::adopt(asio::ip::tcp::socket socket) {
+    error_code ec;
+    socket_ = std::move(socket);
+    socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+    if (!ec)
+        socket_.non_blocking(true, ec);
+    return ec;
 }
 
 error_code socket_stream::tls_failure(int result, direction& d) {

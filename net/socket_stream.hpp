@@ -45,8 +45,8 @@ public:
     void set_deadline(std::chrono::milliseconds limit, net_error error);
     void clear_deadline();
 
-    boost::asio::awaitable<boost::system::error_code>
-    connect(const boost::asio::ip::tcp::resolver::results_type& endpoints);
+    /// Takes over a connected socket (see race_connect), made non-blocking with Nagle off.
+    boost::system::error_code adopt(boost::asio::ip::tcp::socket socket);
     /// TLS client handshake with SNI and host-name (or IP address) verification. Certificate
     /// failures come back as OpenSSL errors; SSL_get_verify_result(native_handle()) says why.
     /// `resume` is a session to offer (may be null); `read_ahead` > 0 reads up to that many bytes

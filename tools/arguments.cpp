@@ -31,4 +31,14 @@ std::uint64_t parse_count(std::string_view option, std::string_view text) {
     return n;
 }
 
+std::chrono::milliseconds parse_seconds(std::string_view option, std::string_view text) {
+    double seconds = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
+    // At least a millisecond, at most a day: beyond either it is a typo, not a timeout.
+    if (ec != std::errc{} || end != text.data() + text.size() || !(seconds >= 0.001 && seconds <= 86400))
+        throw usage_error("option " + std::string(option) + " needs a number of seconds (e.g. 10 or 2.5), not '" +
+                          std::string(text) + "'");
+    return std::chrono::milliseconds(static_cast<long long>(seconds * 1000 + 0.5));
+}
+
 } // namespace ferry::cli

@@ -2,6 +2,7 @@
 
 #include "perf/byte_size.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -41,6 +42,9 @@ private:
 
 /// A positive integer option value, or usage_error naming the option.
 std::uint64_t parse_count(std::string_view option, std::string_view text);
+/// A positive duration in seconds, decimals allowed as in curl (`2.5`), or usage_error naming the
+/// option.
+std::chrono::milliseconds parse_seconds(std::string_view option, std::string_view text);
 /// A size or rate: 750K, 20M, 1G, 1.5M, plain bytes (powers of 1024, as in curl).
 using ferry::parse_byte_size;
 

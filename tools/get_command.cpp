@@ -2,6 +2,7 @@
 #include "engine/manifest.hpp"
 #include "memory/disk_space.hpp"
 #include "memory/memory_limits.hpp"
+#include "net/proxy_config.hpp"
 #include "net/url.hpp"
 #include "tools/arguments.hpp"
 #include "tools/commands.hpp"
@@ -35,6 +36,10 @@ constexpr const char* get_usage =
     "      --jobs-per-model N  files in flight per model (default 8)\n"
     "      --retries N         failed attempts allowed per file without progress (default 5)\n"
     "      --timeout SECONDS   stall timeout: no data for this long ends a request (default 30)\n"
+    "      --connect-timeout SECONDS  resolve + connect (+ proxy) limit, decimals allowed (default 15)\n"
+    "      --proxy URL         every request through this proxy: http://, socks5://, socks5h://\n"
+    "                          (default: https_proxy, http_proxy, all_proxy as curl; \"\" for none)\n"
+    "      --noproxy LIST      hosts never proxied (replaces no_proxy): '*', names, IPs, CIDRs\n"
     "      --max-memory SIZE   memory budget for buffers (default: 1/64 of RAM or the cgroup limit, 32M..256M)\n"
     "      --no-fsync          skip the syncs before the final rename\n"
     "      --stats FILE        write the final statistics snapshot as JSON\n"
@@ -143,6 +148,12 @@ int run_get(std::span<const std::string_view> args) {
             auto seconds = std::chrono::seconds(parse_count("--timeout", value));
             config.timeouts.stall = seconds;
             config.timeouts.first_byte = seconds;
+        } else if (a.value(arg, "--connect-timeout", value)) {
+            config.timeouts.connect = parse_seconds("--connect-timeout", value);
+        } else if (a.value(arg, "--proxy", value)) {
+            config.proxy.proxy = value;
+        } else if (a.value(arg, "--noproxy", value)) {
+            config.proxy.no_proxy = value;
         } else if (arg == "--no-fsync") {
             config.fsync = false;
         } else if (a.value(arg, "--stats", value)) {
@@ -160,6 +171,13 @@ int run_get(std::span<const std::string_view> args) {
         } else {
             urls.emplace_back(arg);
         }
+    }
+
+    // A bad proxy URL (flag or environment) is refused before anything is created.
+    try {
+        proxy_policy check(config.proxy, process_environment());
+    } catch (const std::invalid_argument& e) {
+        throw usage_error(e.what());
     }
 
     // Most downloads come from one host. Without a per-host cap of its own, it follows what was

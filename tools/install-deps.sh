@@ -4,7 +4,7 @@
 set -eu
 
 packages="g++ cmake make ccache pkg-config libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-libssl-dev doctest-dev nginx-light curl aria2 openssl procps time python3"
+libssl-dev doctest-dev nginx-light curl aria2 openssl procps time python3 tinyproxy microsocks"
 
 missing=""
 for p in $packages; do

@@ -1,5 +1,7 @@
 #include "integration/nginx_fixture.hpp"
 
+#include "integration/loopback_port.hpp"
+
 #include "tools/origin/certificate.hpp"
 
 #include <algorithm>
@@ -24,39 +26,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-
-/// A port the kernel considers free on 127.0.0.1 right now (bound to port 0, then closed).
-std::uint16_t pick_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        throw std::system_error(errno, std::generic_category(), "socket");
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = 0;
-    socklen_t len = sizeof a;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-        int e = errno;
-        ::close(fd);
-        throw std::system_error(e, std::generic_category(), "bind 127.0.0.1:0");
-    }
-    ::close(fd);
-    return ntohs(a.sin_port);
-}
-
-bool accepts(std::uint16_t port) {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return false;
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(port);
-    bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-    ::close(fd);
-    return ok;
-}
 
 std::string tail(const std::string& text, std::size_t n = 2000) {
     return text.size() <= n ? text : "..." + text.substr(text.size() - n);
