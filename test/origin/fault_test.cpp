@@ -86,3 +86,12 @@ TEST_CASE("parse_fault_spec and parse_fault_rule refuse what they do not underst
     CHECK_THROWS_AS(parse_fault_rule("status=503"), std::invalid_argument);
     CHECK_THROWS_AS(parse_fault_rule(":status=503"), std::invalid_argument);
 }
+
+TEST_CASE("fault_table: a rule for one connection leaves the others alone") {
+    fault_table table;
+    table.add("/f", parse_fault_spec("rate=10K,connection=3"));
+    CHECK_FALSE(table.match("/f", false, 1));
+    CHECK(table.match("/f", false, 3)->rate == 10 * 1024);
+    CHECK_FALSE(table.match("/f", false, 4));
+    CHECK_THROWS_AS(parse_fault_spec("connection=x"), std::invalid_argument);
+}

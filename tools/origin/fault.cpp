@@ -45,13 +45,13 @@ void fault_table::clear() {
     chances_ = 0;
 }
 
-std::optional<fault> fault_table::match(std::string_view path, bool presigned) {
+std::optional<fault> fault_table::match(std::string_view path, bool presigned, std::uint64_t connection) {
     std::optional<fault> chosen;
     std::lock_guard lock(mutex_);
     const double u = uniform(random_);
     for (auto& r : rules_) {
         bool matches = r.prefix ? path.starts_with(r.pattern) : path == r.pattern;
-        if (!matches || (presigned && r.what.signed_redirect))
+        if (!matches || (presigned && r.what.signed_redirect) || (r.what.connection && r.what.connection != connection))
             continue;
         std::int64_t n = r.seen++;
         bool applies = n >= r.what.skip && (r.what.times < 0 || n < std::int64_t(r.what.skip) + r.what.times);

@@ -26,6 +26,9 @@ struct fault {
     /// them (-1: all the rest) get the fault.
     int skip = 0;
     int times = -1;
+    /// Nonzero: only requests on the connection with this id (the n-th accepted, from 1) match;
+    /// a slow connection among many, say.
+    std::uint64_t connection = 0;
 
     /// Answer this status (429, 503, 404, 403, 410, 301, 302, 307...) with a short text body instead
     /// of the file; 0 serves normally. Works for paths that do not exist too.
@@ -115,7 +118,7 @@ public:
     void clear();
     /// The fault for a request to `path`, counting the request against every matching rule.
     /// `presigned`: the request carries a signature (signed rules do not apply to it).
-    std::optional<fault> match(std::string_view path, bool presigned = false);
+    std::optional<fault> match(std::string_view path, bool presigned = false, std::uint64_t connection = 0);
 
 private:
     struct rule {

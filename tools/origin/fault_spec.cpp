@@ -193,6 +193,9 @@ fault parse_fault_spec(std::string_view spec) {
             f.skip = integer<int>(item, value);
             if (f.skip < 0)
                 bad(item, "cannot be negative");
+        } else if (key == "connection") {
+            need_value();
+            f.connection = integer<std::uint64_t>(item, value);
         } else if (key == "times") {
             need_value();
             f.times = value == "all" ? -1 : integer<int>(item, value);

@@ -45,6 +45,7 @@ namespace ferry::origin {
 ///                       (see fault_table: rules with a chance share [0, 1) in order, exactly)
 ///   skip=N              let the first N matching requests through
 ///   times=N             apply to N requests after those (default: all; -1 or `all` too)
+///   connection=N        only requests on the N-th connection accepted (from 1)
 ///
 /// Examples: `status=503,retry-after=2,times=3`, `drop-after=1M`, `rate=10M`, `stall-after=0`,
 /// `redirect=/other,status=307`, `version=1,skip=1`, `drop-mid,chance=0.1`,

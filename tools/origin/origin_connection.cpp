@@ -142,7 +142,7 @@ private:
                                             check.verdict == signature_verdict::expired);
             if (presigned && check.verdict != signature_verdict::valid)
                 f = signed_refusal(check);
-            else if ((f = state_.faults.match(*path, presigned)))
+            else if ((f = state_.faults.match(*path, presigned, id_)))
                 faulted = true;
             if (f && f->signed_redirect) {
                 f = signed_redirect_answer(*f, target, *path, field(http::field::host), state_.tls != nullptr, now,
