@@ -118,15 +118,16 @@ race_connect(asio::any_io_executor executor, const std::vector<tcp::endpoint>& a
                 race.connected(i);
             }
         }
-        if (auto won = race.winner()) {
-            tcp::socket socket = std::move(state->sockets[*won]);
-            state->close_all();
-            co_return socket;
-        }
+        // A cancel that came with the winning connect still cancels: the caller stopped waiting.
         auto cancelled = (co_await asio::this_coro::cancellation_state).cancelled();
         if (cancelled != asio::cancellation_type::none) {
             state->close_all();
             co_return asio::error::operation_aborted;
+        }
+        if (auto won = race.winner()) {
+            tcp::socket socket = std::move(state->sockets[*won]);
+            state->close_all();
+            co_return socket;
         }
         auto now = std::chrono::steady_clock::now();
         if (now >= deadline) {

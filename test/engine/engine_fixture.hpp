@@ -63,6 +63,7 @@ struct engine_fixture {
         c.retry.base_delay = std::chrono::milliseconds(20);
         c.retry.max_delay = std::chrono::milliseconds(200);
         c.retry.give_up_after = std::chrono::milliseconds(0);
+        c.proxy.use_environment = false; // a proxy set on the machine must not see test traffic
         c.timeouts.stall = std::chrono::milliseconds(2000);
         c.timeouts.first_byte = std::chrono::milliseconds(5000);
         c.fsync = false;
