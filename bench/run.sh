@@ -3,6 +3,8 @@
 # own origin. Usage: bench/run.sh [--runs N] [--quick] [--only SCENARIO,...] [--help]
 # The fault benchmark (ferry and aria2c against `ferry origin --fault-mix cdn`, per seed):
 # bench/run.sh faults [--seeds 20] [--tools ferry,aria2c] [--timeout 300] [--help]
+# Tail hedging (one connection throttled to 1% of the others): bench/run.sh hedge [--runs 5] [--help]
+# The cost of fdatasync before each journal write, on disk: bench/run.sh durability [--runs 5] [--help]
 # The ferry binary is $FERRY (default build/ferry). See docs/benchmarks.md.
 set -eu
 cd "$(dirname "$0")/.."
@@ -23,8 +25,10 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 PATH="$PATH:/usr/sbin:/sbin"
 export PATH
 
-if [ "${1:-}" = faults ]; then
+case "${1:-}" in
+faults|hedge|durability)
+    scenario=$1
     shift
-    exec python3 bench/faults.py "$@"
-fi
+    exec python3 "bench/$scenario.py" "$@" ;;
+esac
 exec python3 bench/bench.py "$@"

@@ -22,12 +22,12 @@ bool arguments::value(std::string_view arg, std::string_view long_name, std::str
     return true;
 }
 
-std::uint64_t parse_count(std::string_view option, std::string_view text) {
+std::uint64_t parse_count(std::string_view option, std::string_view text, bool zero_allowed) {
     std::uint64_t n = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-    if (ec != std::errc{} || end != text.data() + text.size() || n == 0)
-        throw usage_error("option " + std::string(option) + " needs a positive number, not '" +
-                          std::string(text) + "'");
+    if (ec != std::errc{} || end != text.data() + text.size() || (n == 0 && !zero_allowed))
+        throw usage_error("option " + std::string(option) + " needs a " + (zero_allowed ? "whole" : "positive") +
+                          " number, not '" + std::string(text) + "'");
     return n;
 }
 

@@ -40,8 +40,9 @@ private:
     std::size_t next_ = 0;
 };
 
-/// A positive integer option value, or usage_error naming the option.
-std::uint64_t parse_count(std::string_view option, std::string_view text);
+/// A positive (or, when `zero_allowed`, non-negative) integer option value, or usage_error naming
+/// the option.
+std::uint64_t parse_count(std::string_view option, std::string_view text, bool zero_allowed = false);
 /// A positive duration in seconds, decimals allowed as in curl (`2.5`), or usage_error naming the
 /// option.
 std::chrono::milliseconds parse_seconds(std::string_view option, std::string_view text);

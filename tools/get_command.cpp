@@ -143,7 +143,7 @@ int run_get(std::span<const std::string_view> args) {
             config.headers.emplace_back(value.substr(0, colon), field);
         } else if (a.value(arg, "--checksum", checksum)) {
         } else if (a.value(arg, "--retries", value)) {
-            config.retry.max_retries = static_cast<int>(parse_count("--retries", value));
+            config.retry.max_retries = static_cast<int>(std::min<std::uint64_t>(parse_count("--retries", value, true), 1000));
         } else if (a.value(arg, "--timeout", value)) {
             auto seconds = std::chrono::seconds(parse_count("--timeout", value));
             config.timeouts.stall = seconds;

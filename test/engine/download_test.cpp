@@ -342,6 +342,44 @@ TEST_CASE("a cancelled download resumes and fetches only what was missing") {
     CHECK(f.server.stats().body_bytes_sent <= size - saved + 1 * MiB);
     CHECK(f.matches_synthetic("resume.bin", size));
     CHECK_FALSE(f.leftovers("resume.bin"));
+    // Every resumed range asked for the version the journal holds: a server with another one
+    // answers with the whole new file instead of mixing versions.
+    auto log = f.server.stats().log;
+    REQUIRE_FALSE(log.empty());
+    for (const auto& q : log) {
+        CHECK_FALSE(q.range.empty());
+        CHECK(q.if_range == f.server.etag("/resume.bin"));
+    }
+}
+
+TEST_CASE("a resumed file whose server has a new version starts over as that version") {
+    engine_fixture f;
+    f.cap_rate("/moved-on.bin", 4 * MiB);
+    auto c = f.config();
+    c.connections_per_file = 2;
+    const std::uint64_t size = 8 * MiB;
+    auto m = f.model({{"moved-on.bin", size}}, false);
+    auto first = only_file(f.run(c, m, [](engine& e) {
+        e.subscribe([&e](const event& ev) {
+            if (ev.what == event::kind::progress && ev.bytes >= 2 * MiB)
+                e.stop();
+        });
+    }));
+    REQUIRE(first.outcome == file_outcome::cancelled);
+    f.server.clear_faults();
+    origin::fault changed;
+    changed.version = 1;
+    f.server.add_fault("/moved-on.bin", changed);
+    f.server.reset_stats();
+    auto second = only_file(f.run(c, m));
+    CHECK(second.outcome == file_outcome::done);
+    CHECK(f.matches_synthetic("moved-on.bin", size, 1));
+    // The first resumed request carried the old validator; the origin answered the new version
+    // whole (If-Range did not match): a new version, so the file started over (not a strike).
+    auto log = f.server.stats().log;
+    REQUIRE_FALSE(log.empty());
+    CHECK(log.front().if_range == f.server.etag("/moved-on.bin"));
+    CHECK(log.front().status == 200);
 }
 
 TEST_CASE("a file already complete is skipped without a request") {
