@@ -26,12 +26,8 @@ constexpr std::chrono::milliseconds progress_interval{250};
 constexpr int max_validator_restarts = 3;
 /// 200s in a row to ranged requests before the file goes on as one stream.
 constexpr int max_strikes = 3;
-// Tail hedging: rates are measured over windows of this length; a claim is slow when its
-// connection runs below typical / hedge_slowness for about a second.
-constexpr std::chrono::milliseconds meter_window{500};
-constexpr std::chrono::milliseconds hedge_after{1000};
-constexpr double hedge_slowness = 8;
-constexpr std::size_t rate_samples = 64;
+/// How often an idle worker at a file's tail looks for a claim to hedge.
+constexpr std::chrono::milliseconds hedge_watch{250};
 
 response_verdict stopped() { return transport_verdict(asio::error::operation_aborted); }
 
@@ -475,11 +471,12 @@ asio::awaitable<void> file_transfer::worker(std::size_t index, std::shared_ptr<o
                 break;
             io.claim = claim->id;
         }
-        auto now = std::chrono::steady_clock::now();
-        meters_[*io.claim] = claim_meter{now, now, 0, -1, stop};
+        hedge_.started(*io.claim, std::chrono::steady_clock::now());
+        claim_workers_[*io.claim] = stop;
         auto v = co_await fetch_claim(io, request_open);
         request_open = false;
-        meters_.erase(*io.claim);
+        hedge_.ended(*io.claim);
+        claim_workers_.erase(*io.claim);
         plan_->release(*io.claim);
         io.claim.reset();
         if (!v)
@@ -542,7 +539,7 @@ asio::awaitable<std::optional<response_verdict>> file_transfer::fetch_claim(open
                     break;
                 }
                 filled += *n;
-                note_received(id, *n);
+                hedge_.received(id, *n, std::chrono::steady_clock::now());
                 if (filled >= plan_->end(id) - pos)
                     break; // another worker took the rest of this claim meanwhile
             }
@@ -573,16 +570,18 @@ asio::awaitable<std::optional<response_verdict>> file_transfer::fetch_claim(open
 
 asio::awaitable<std::optional<segment_plan::claim>> file_transfer::hedge_or_wait() {
     while (!stopping_ && !plan_->complete()) {
-        if (auto victim = slow_claim(std::chrono::steady_clock::now()))
+        std::vector<tail_hedge::candidate> alone; // claims in flight without a twin yet
+        for (const auto& [id, worker] : claim_workers_)
+            if (!plan_->twin(id))
+                alone.push_back({id, plan_->end(id) - plan_->cursor(id)});
+        if (auto victim = hedge_.pick(alone, std::chrono::steady_clock::now()))
             co_return plan_->hedge(*victim);
-        bool any_alone = std::any_of(meters_.begin(), meters_.end(),
-                                     [&](const auto& m) { return !plan_->twin(m.first); });
-        if (watching_for_hedge_ || !any_alone)
+        if (watching_for_hedge_ || alone.empty())
             co_return std::nullopt; // one watcher is enough; nothing left that could go slow
         // The last pieces are on other connections: look again in a while, in case one slows
         // down (a timer per file tail, not per byte).
         watching_for_hedge_ = true;
-        asio::steady_timer timer(ctx_.executor, meter_window / 2);
+        asio::steady_timer timer(ctx_.executor, hedge_watch);
         co_await timer.async_wait(use_nothrow);
         watching_for_hedge_ = false;
         if (cancelled_)
@@ -593,53 +592,13 @@ asio::awaitable<std::optional<segment_plan::claim>> file_transfer::hedge_or_wait
     co_return std::nullopt;
 }
 
-std::optional<std::size_t> file_transfer::slow_claim(std::chrono::steady_clock::time_point now) const {
-    if (recent_rates_.size() < 4)
-        return std::nullopt;
-    std::vector<double> rates(recent_rates_.begin(), recent_rates_.end());
-    std::nth_element(rates.begin(), rates.begin() + rates.size() / 2, rates.end());
-    const double slow = rates[rates.size() / 2] / hedge_slowness;
-    std::optional<std::size_t> best;
-    std::uint64_t most_left = 0;
-    for (const auto& [id, m] : meters_) {
-        if (now - m.started < hedge_after || plan_->twin(id))
-            continue;
-        std::uint64_t left = plan_->end(id) - plan_->cursor(id);
-        double window = std::chrono::duration<double>(now - m.window_start).count();
-        double current = window > 0 ? double(m.window_bytes) / window : 0;
-        bool went_slow = current < slow && (m.last_rate < 0 || m.last_rate < slow) && window >= 0.25;
-        if (went_slow && left > most_left) {
-            most_left = left;
-            best = id;
-        }
-    }
-    return best;
-}
-
-void file_transfer::note_received(std::size_t claim, std::size_t bytes) {
-    auto it = meters_.find(claim);
-    if (it == meters_.end())
-        return;
-    auto& m = it->second;
-    m.window_bytes += bytes;
-    auto now = std::chrono::steady_clock::now();
-    if (now - m.window_start < meter_window)
-        return;
-    m.last_rate = double(m.window_bytes) / std::chrono::duration<double>(now - m.window_start).count();
-    m.window_start = now;
-    m.window_bytes = 0;
-    recent_rates_.push_back(m.last_rate);
-    if (recent_rates_.size() > rate_samples)
-        recent_rates_.pop_front();
-}
-
 void file_transfer::settle_hedge(std::size_t claim) {
     auto twin = plan_->twin(claim);
     if (!twin || plan_->cursor(claim) < plan_->end(claim))
         return;
     // First complete wins: the other's request is cancelled (its end already dropped).
-    if (auto it = meters_.find(*twin); it != meters_.end() && it->second.stop)
-        it->second.stop->emit(asio::cancellation_type::terminal);
+    if (auto it = claim_workers_.find(*twin); it != claim_workers_.end() && it->second)
+        it->second->emit(asio::cancellation_type::terminal);
 }
 
 asio::awaitable<std::optional<response_verdict>> file_transfer::fetch_stream(open_response& io) {

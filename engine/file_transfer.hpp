@@ -9,11 +9,11 @@
 #include "net/connection_pool.hpp"
 #include "queue/connection_growth.hpp"
 #include "queue/segment_plan.hpp"
+#include "queue/tail_hedge.hpp"
 
 #include <array>
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <filesystem>
 #include <memory>
@@ -88,10 +88,6 @@ private:
     /// Work for a worker that found no claim: a duplicate of a claim whose connection went slow
     /// (tail hedging), waiting for one to show while other connections hold the last pieces.
     boost::asio::awaitable<std::optional<segment_plan::claim>> hedge_or_wait();
-    /// The claim most worth hedging now: well below the file's typical connection rate for about
-    /// a second, with the most bytes left.
-    std::optional<std::size_t> slow_claim(std::chrono::steady_clock::time_point now) const;
-    void note_received(std::size_t claim, std::size_t bytes);
     /// After a write to a hedged claim: the one that reached the end first stops the other.
     void settle_hedge(std::size_t claim);
     /// Fetches a claim to its (moving) end: nullopt when done, else what stopped it.
@@ -148,16 +144,9 @@ private:
     boost::system::error_code failure_;
     std::string failure_message_;
 
-    /// How fast each claim's connection receives, for tail hedging.
-    struct claim_meter {
-        std::chrono::steady_clock::time_point started{};
-        std::chrono::steady_clock::time_point window_start{};
-        std::uint64_t window_bytes = 0;
-        double last_rate = -1; ///< bytes/s of the last closed window; -1 before one closed
-        boost::asio::cancellation_signal* stop = nullptr; ///< the worker fetching it
-    };
-    std::map<std::size_t, claim_meter> meters_;
-    std::deque<double> recent_rates_; ///< the last closed windows of all claims
+    // Tail hedging: how fast each claim's connection goes, and which worker fetches it.
+    tail_hedge hedge_;
+    std::map<std::size_t, boost::asio::cancellation_signal*> claim_workers_;
     bool watching_for_hedge_ = false; ///< one idle worker waits for a claim to hedge
 
     std::chrono::steady_clock::time_point last_progress_{};

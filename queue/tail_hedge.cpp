@@ -1,0 +1,60 @@
+#include "queue/tail_hedge.hpp"
+
+#include <algorithm>
+
+namespace ferry {
+
+namespace {
+double seconds(tail_hedge::clock::duration d) { return std::chrono::duration<double>(d).count(); }
+} // namespace
+
+tail_hedge::tail_hedge() : tail_hedge(settings{}) {}
+tail_hedge::tail_hedge(settings s) : settings_(s) {}
+
+void tail_hedge::started(std::size_t claim, clock::time_point now) { meters_[claim] = meter{now, now, 0, -1}; }
+
+void tail_hedge::received(std::size_t claim, std::uint64_t bytes, clock::time_point now) {
+    auto it = meters_.find(claim);
+    if (it == meters_.end())
+        return;
+    auto& m = it->second;
+    m.window_bytes += bytes;
+    if (now - m.window_start < settings_.window)
+        return;
+    m.last_rate = double(m.window_bytes) / seconds(now - m.window_start);
+    m.window_start = now;
+    m.window_bytes = 0;
+    recent_.push_back(m.last_rate);
+    if (recent_.size() > settings_.samples)
+        recent_.pop_front();
+}
+
+void tail_hedge::ended(std::size_t claim) { meters_.erase(claim); }
+
+std::optional<std::size_t> tail_hedge::pick(const std::vector<candidate>& candidates, clock::time_point now) const {
+    if (recent_.size() < 4)
+        return std::nullopt; // no typical rate yet
+    std::vector<double> rates(recent_.begin(), recent_.end());
+    std::nth_element(rates.begin(), rates.begin() + rates.size() / 2, rates.end());
+    const double slow = rates[rates.size() / 2] / settings_.slowness;
+    std::optional<std::size_t> best;
+    std::uint64_t most_left = 0;
+    for (const auto& c : candidates) {
+        auto it = meters_.find(c.claim);
+        if (it == meters_.end() || c.left == 0)
+            continue;
+        const auto& m = it->second;
+        double window = seconds(now - m.window_start);
+        if (now - m.started < settings_.slow_for || window < seconds(settings_.window) / 2)
+            continue;
+        double current = double(m.window_bytes) / window;
+        bool went_slow = current < slow && (m.last_rate < 0 || m.last_rate < slow);
+        if (went_slow && c.left > most_left) {
+            most_left = c.left;
+            best = c.claim;
+        }
+    }
+    return best;
+}
+
+} // namespace ferry
