@@ -421,7 +421,9 @@ void file_transfer::start_worker(std::shared_ptr<open_response> first) {
     ++active_workers_;
     std::size_t index = next_worker_++;
     asio::co_spawn(ctx_.executor, worker(index, std::move(first), signal.get()),
-                   asio::bind_cancellation_slot(signal->slot(), [this](std::exception_ptr) {
+                   asio::bind_cancellation_slot(signal->slot(), [this](std::exception_ptr, bool retired) {
+                       if (retired)
+                           --retiring_;
                        if (--active_workers_ == 0)
                            workers_done_.cancel();
                    }));
@@ -433,7 +435,7 @@ void file_transfer::stop_workers() {
         signal->emit(asio::cancellation_type::terminal);
 }
 
-asio::awaitable<void> file_transfer::worker(std::size_t index, std::shared_ptr<open_response> first,
+asio::awaitable<bool> file_transfer::worker(std::size_t index, std::shared_ptr<open_response> first,
                                             asio::cancellation_signal* stop) {
     co_await asio::this_coro::throw_if_cancelled(false);
     open_response io;
@@ -444,25 +446,27 @@ asio::awaitable<void> file_transfer::worker(std::size_t index, std::shared_ptr<o
     } else {
         auto mirror = mirrors_->pick(index);
         if (!mirror)
-            co_return;
+            co_return false;
         io.mirror = *mirror;
     }
     try {
         io.buffer = co_await ctx_.buffers.acquire();
     } catch (const boost::system::system_error&) {
-        co_return; // cancelled while waiting for memory
+        co_return false; // cancelled while waiting for memory
     }
 
     if (io.stream) {
         // One stream carries the file: when it breaks off, a new attempt asks again.
         if (auto v = co_await fetch_stream(io); v && co_await recover(*v, io.mirror))
             end_attempt(attempt_end::again);
-        co_return;
+        co_return false;
     }
 
     while (!stopping_) {
-        if (!request_open && retiring())
-            break;
+        if (!request_open && retiring()) {
+            ++retiring_;
+            co_return true;
+        }
         if (!request_open) {
             auto claim = plan_->acquire(1);
             if (!claim)
@@ -485,6 +489,7 @@ asio::awaitable<void> file_transfer::worker(std::size_t index, std::shared_ptr<o
         if (!co_await recover(*v, io.mirror))
             break;
     }
+    co_return false;
 }
 
 asio::awaitable<std::optional<response_verdict>> file_transfer::fetch_claim(open_response& io, bool request_open) {
@@ -660,7 +665,7 @@ error_code file_transfer::store(std::uint64_t offset, const std::byte* data, std
 
 bool file_transfer::retiring() const {
     // The host pushed back: connections beyond the halved number retire between requests.
-    return growth_ && growth_->pushback_limit() && active_workers_ > *growth_->pushback_limit();
+    return growth_ && growth_->pushback_limit() && active_workers_ - retiring_ > *growth_->pushback_limit();
 }
 
 void file_transfer::maybe_grow() {

@@ -83,7 +83,8 @@ private:
 
     void start_worker(std::shared_ptr<open_response> first);
     void stop_workers();
-    boost::asio::awaitable<void> worker(std::size_t index, std::shared_ptr<open_response> first,
+    /// One connection's loop; true when it retired (the host pushed back).
+    boost::asio::awaitable<bool> worker(std::size_t index, std::shared_ptr<open_response> first,
                                         boost::asio::cancellation_signal* stop);
     /// Work for a worker that found no claim: a duplicate of a claim whose connection went slow
     /// (tail hedging), waiting for one to show while other connections hold the last pieces.
@@ -135,6 +136,7 @@ private:
     // The current attempt.
     std::optional<attempt_end> ending_; ///< set by whoever decides the attempt's end first
     std::size_t active_workers_ = 0;
+    std::size_t retiring_ = 0; ///< workers that retired and have not ended yet
     std::size_t next_worker_ = 0;
     std::vector<std::unique_ptr<boost::asio::cancellation_signal>> worker_signals_;
     boost::asio::steady_timer workers_done_;

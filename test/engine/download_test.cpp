@@ -316,12 +316,7 @@ TEST_CASE("a cancelled download resumes and fetches only what was missing") {
     const std::uint64_t size = 8 * MiB;
     auto m = f.model({{"resume.bin", size}});
 
-    auto first = only_file(f.run(c, m, [](engine& e) {
-        e.subscribe([&e](const event& ev) {
-            if (ev.what == event::kind::progress && ev.bytes >= 2 * MiB)
-                e.stop();
-        });
-    }));
+    auto first = only_file(f.run(c, m, engine_fixture::stop_at(2 * MiB)));
     CHECK(first.outcome == file_outcome::cancelled);
     CHECK(std::filesystem::exists(f.out / "resume.bin.part"));
     auto journal = read_journal(f.out / "resume.bin.part.journal");
@@ -359,12 +354,7 @@ TEST_CASE("a resumed file whose server has a new version starts over as that ver
     c.connections_per_file = 2;
     const std::uint64_t size = 8 * MiB;
     auto m = f.model({{"moved-on.bin", size}}, false);
-    auto first = only_file(f.run(c, m, [](engine& e) {
-        e.subscribe([&e](const event& ev) {
-            if (ev.what == event::kind::progress && ev.bytes >= 2 * MiB)
-                e.stop();
-        });
-    }));
+    auto first = only_file(f.run(c, m, engine_fixture::stop_at(2 * MiB)));
     REQUIRE(first.outcome == file_outcome::cancelled);
     f.server.clear_faults();
     origin::fault changed;

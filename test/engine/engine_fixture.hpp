@@ -100,6 +100,16 @@ struct engine_fixture {
         return m;
     }
 
+    /// A setup for run() that stops the engine once a file has `bytes` done (a download cut short).
+    static std::function<void(engine&)> stop_at(std::uint64_t bytes) {
+        return [bytes](engine& e) {
+            e.subscribe([&e, bytes](const event& ev) {
+                if (ev.what == event::kind::progress && ev.bytes >= bytes)
+                    e.stop();
+            });
+        };
+    }
+
     /// Runs `m` to completion on a fresh io_context; `setup` may subscribe or schedule control
     /// calls. Fails the test if it does not finish within `limit`.
     model_result run(const engine_config& c, model_spec m, std::function<void(engine&)> setup = {},

@@ -27,6 +27,10 @@ std::vector<origin::request_record> requests_for(const origin::origin_stats& sta
     return out;
 }
 
+/// First and last byte of a `bytes=FIRST-LAST` request range.
+std::uint64_t first_byte(const std::string& range) { return std::stoull(range.substr(6, range.find('-') - 6)); }
+std::uint64_t last_byte(const std::string& range) { return std::stoull(range.substr(range.find('-') + 1)); }
+
 } // namespace
 
 TEST_CASE("a 200 to a range where ranges worked is a strike: no body read, the range asked again") {
@@ -47,8 +51,6 @@ TEST_CASE("a 200 to a range where ranges worked is a strike: no body read, the r
     auto log = requests_for(f.server.stats(), "/strike.bin");
     // The bytes of each struck range were asked again (as ranges), and nothing started over
     // from byte 0.
-    auto first_byte = [](const std::string& range) { return std::stoull(range.substr(6, range.find('-') - 6)); };
-    auto last_byte = [](const std::string& range) { return std::stoull(range.substr(range.find('-') + 1)); };
     std::vector<std::uint64_t> struck;
     for (const auto& q : log)
         if (q.status == 200)
@@ -204,8 +206,6 @@ TEST_CASE("a connection gone slow at the file's tail is hedged: a duplicate requ
     CHECK(f.matches_synthetic("tail.bin", size));
     // The slow connection's last request was asked again on another connection.
     auto log = requests_for(f.server.stats(), "/tail.bin");
-    auto first_byte = [](const std::string& range) { return std::stoull(range.substr(6, range.find('-') - 6)); };
-    auto last_byte = [](const std::string& range) { return std::stoull(range.substr(range.find('-') + 1)); };
     bool duplicated = false;
     for (const auto& s : log) {
         if (s.connection != 3 || s.range.empty())
