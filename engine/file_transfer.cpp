@@ -398,7 +398,7 @@ asio::awaitable<bool> file_transfer::recover(const response_verdict& v, std::siz
         mirrors_->re_resolve(mirror);
         co_return co_await back_off(v.error, std::chrono::milliseconds(0));
     case kind::drop_mirror: {
-        mirrors_->drop(mirror, v.error, v.message);
+        mirrors_->drop(mirror);
         auto next = mirrors_->next_after(mirror);
         if (!next) {
             fail(v.error, v.message);

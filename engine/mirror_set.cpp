@@ -46,11 +46,13 @@ mirror_knowledge mirror_set::knowledge(std::size_t i, std::optional<std::uint64_
     k.etag = m.etag;
     k.last_modified = m.etag.empty() ? m.last_modified : std::string();
     k.ranges_seen = m.ranges_seen;
+    k.size_from_other_mirror = size && !size_from_manifest && !m.answered && m.etag.empty() && m.last_modified.empty();
     return k;
 }
 
 void mirror_set::learn(std::size_t i, const response_verdict& v, bool ranged) {
     auto& m = mirrors_[i];
+    m.answered = true;
     if (m.etag.empty() && m.last_modified.empty()) {
         m.etag = v.etag;
         m.last_modified = v.etag.empty() ? v.last_modified : std::string();
@@ -64,6 +66,7 @@ void mirror_set::forget_validators() {
         m.etag.clear();
         m.last_modified.clear();
         m.ranges_seen = false;
+        m.answered = false;
     }
 }
 
@@ -89,13 +92,7 @@ bool mirror_set::needs_fresh_url(std::size_t i, system_clock::time_point now) co
     return now >= *m.expires - margin;
 }
 
-void mirror_set::drop(std::size_t i, boost::system::error_code error, std::string message) {
-    auto& m = mirrors_[i];
-    m.dropped = true;
-    m.drop_error = error;
-    m.drop_message = std::move(message);
-    last_dropped_ = &m;
-}
+void mirror_set::drop(std::size_t i) { mirrors_[i].dropped = true; }
 
 std::vector<mirror_validator> mirror_set::validators() const {
     std::vector<mirror_validator> out;

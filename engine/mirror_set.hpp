@@ -10,7 +10,6 @@
 #include <string>
 #include <vector>
 
-#include <boost/system/error_code.hpp>
 
 namespace ferry {
 
@@ -30,9 +29,8 @@ public:
         std::string etag;
         std::string last_modified;
         bool ranges_seen = false;    ///< answered 206 for this validator
+        bool answered = false;       ///< an answer of this mirror was accepted
         bool dropped = false;
-        boost::system::error_code drop_error;
-        std::string drop_message;
 
         bool redirected() const noexcept { return current.text != original.text; }
     };
@@ -48,8 +46,6 @@ public:
     /// The next usable mirror after `i` (itself when it is the only one left).
     std::optional<std::size_t> next_after(std::size_t i) const;
     bool all_dropped() const;
-    /// The reason the last mirror was dropped, for the file's failure.
-    const mirror* last_dropped() const noexcept { return last_dropped_; }
 
     /// What judge_response needs to know of mirror `i`.
     mirror_knowledge knowledge(std::size_t i, std::optional<std::uint64_t> size, bool size_from_manifest) const;
@@ -63,7 +59,8 @@ public:
     /// A signed URL close to its expiry: ask the original URL again before using it (a quarter
     /// of its lifetime ahead, at most 5 s).
     bool needs_fresh_url(std::size_t i, system_clock::time_point now) const;
-    void drop(std::size_t i, boost::system::error_code error, std::string message);
+    /// Mirror `i` cannot serve the file: no more requests go there.
+    void drop(std::size_t i);
 
     /// Validators of the mirrors that did ranges, for the journal, and back from it (matched by
     /// URL without query).
@@ -72,7 +69,6 @@ public:
 
 private:
     std::vector<mirror> mirrors_;
-    const mirror* last_dropped_ = nullptr;
 };
 
 } // namespace ferry

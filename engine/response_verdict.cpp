@@ -65,12 +65,14 @@ response_verdict judge_head(const request_facts& asked, const mirror_knowledge& 
             return v;
         }
         const std::uint64_t total = *range->total;
-        if (validator_changed(known, etag, last_modified) || (known.size && total != *known.size && !known.size_from_manifest)) {
+        const bool other_size = known.size && total != *known.size;
+        if (validator_changed(known, etag, last_modified) ||
+            (other_size && !known.size_from_manifest && !known.size_from_other_mirror)) {
             auto v = make(kind::restart, make_error_code(net_error::validator_changed));
             v.discard_connection = true;
             return v;
         }
-        if (known.size && total != *known.size) {
+        if (other_size) {
             auto v = make(kind::drop_mirror, make_error_code(net_error::size_mismatch), size_message(total, *known.size));
             v.discard_connection = true;
             return v;
@@ -103,9 +105,10 @@ response_verdict judge_head(const request_facts& asked, const mirror_knowledge& 
             return v;
         }
         if (known.size && head.content_length && *head.content_length != *known.size) {
-            auto v = make(known.size_from_manifest ? kind::drop_mirror : kind::restart,
-                          make_error_code(known.size_from_manifest ? net_error::size_mismatch : net_error::validator_changed),
-                          known.size_from_manifest ? size_message(*head.content_length, *known.size) : std::string());
+            const bool other_file = known.size_from_manifest || known.size_from_other_mirror;
+            auto v = make(other_file ? kind::drop_mirror : kind::restart,
+                          make_error_code(other_file ? net_error::size_mismatch : net_error::validator_changed),
+                          other_file ? size_message(*head.content_length, *known.size) : std::string());
             v.discard_connection = true;
             return v;
         }

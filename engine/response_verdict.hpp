@@ -30,6 +30,9 @@ struct request_facts {
 struct mirror_knowledge {
     std::optional<std::uint64_t> size; ///< the file's size, from an earlier answer or the manifest
     bool size_from_manifest = false;   ///< `size` is what the manifest promises
+    /// `size` is what another mirror said, and this one has told nothing yet: a different size
+    /// here is a different file, not a new version.
+    bool size_from_other_mirror = false;
     std::string etag;                  ///< the mirror's strong ETag ("" unknown)
     std::string last_modified;         ///< used as the validator only without an ETag
     /// This mirror answered 206 for this validator before (in this run or the journal's): a 200

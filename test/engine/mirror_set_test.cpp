@@ -1,5 +1,4 @@
 #include "engine/mirror_set.hpp"
-#include "net/error.hpp"
 
 #include <doctest/doctest.h>
 
@@ -15,17 +14,16 @@ TEST_CASE("workers spread over the mirrors left; a dropped mirror's work moves o
     CHECK(m.pick(0) == 0u);
     CHECK(m.pick(1) == 1u);
     CHECK(m.pick(5) == 2u);
-    m.drop(1, make_http_status_error(404), "");
+    m.drop(1);
     CHECK(m.pick(1) == 2u);
     CHECK(m.next_after(0) == 2u);
     CHECK(m.next_after(2) == 0u);
-    m.drop(0, make_http_status_error(403), "");
+    m.drop(0);
     CHECK(m.next_after(2) == 2u);
     CHECK_FALSE(m.all_dropped());
-    m.drop(2, make_http_status_error(410), "gone");
+    m.drop(2);
     CHECK(m.all_dropped());
     CHECK_FALSE(m.pick(0).has_value());
-    CHECK(m.last_dropped()->drop_message == "gone");
 }
 
 TEST_CASE("each mirror keeps its own validator; the journal keeps those that did ranges") {
@@ -39,6 +37,11 @@ TEST_CASE("each mirror keeps its own validator; the journal keeps those that did
     CHECK(m.knowledge(0, 10, false).etag == "\"a\"");
     CHECK(m.knowledge(1, 10, false).etag == "\"b\"");
     CHECK(m.knowledge(0, 10, false).ranges_seen);
+    mirror_set fresh({u("https://a.example/f"), u("https://c.example/f")});
+    fresh.learn(0, a, true);
+    CHECK_FALSE(fresh.knowledge(0, 10, false).size_from_other_mirror);
+    CHECK(fresh.knowledge(1, 10, false).size_from_other_mirror); // c has told nothing yet
+    CHECK_FALSE(fresh.knowledge(1, 10, true).size_from_other_mirror); // the manifest's size
     auto saved = m.validators();
     REQUIRE(saved.size() == 1);
     CHECK(saved[0].url == "https://a.example/f"); // no query: no credentials in journals
