@@ -1,0 +1,111 @@
+// part_sink against a real directory: what lands on disk, what the journal says, what a rerun finds.
+#include "engine/part_sink.hpp"
+#include "engine/file_error.hpp"
+#include "engine_fixture.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+
+using namespace ferry;
+
+namespace {
+
+std::vector<std::byte> bytes_of(const std::string& text) {
+    std::vector<std::byte> out(text.size());
+    std::memcpy(out.data(), text.data(), text.size());
+    return out;
+}
+
+/// Runs part_sink::verify to the end on a fresh io_context.
+boost::system::error_code verify(part_sink& sink, std::uint64_t size, std::optional<sha256_digest> digest,
+                                 std::string& message) {
+    boost::asio::io_context io;
+    buffer_pool buffers(io.get_executor(), 1024 * 1024, 64 * 1024);
+    std::optional<boost::system::error_code> result;
+    boost::asio::co_spawn(io, sink.verify(size, digest, buffers, io.get_executor(), message),
+                          [&](std::exception_ptr, boost::system::error_code ec) { result = ec; });
+    io.run();
+    REQUIRE(result.has_value());
+    return *result;
+}
+
+} // namespace
+
+TEST_CASE("part_sink: written out of order, checkpointed, resumed, verified and committed with its validators") {
+    auto dir = test::make_temp_dir();
+    part_sink::options opts;
+    opts.durable = false;
+    auto sink = part_sink::open(dir, "m/file.bin", opts);
+    REQUIRE(sink.has_value());
+    const std::string text = "0123456789abcdef";
+    auto data = bytes_of(text);
+    REQUIRE_FALSE(sink->prepare(text.size()));
+    REQUIRE_FALSE(sink->write(8, data.data() + 8, 8)); // the second half first: not hashed yet
+    CHECK_FALSE(sink->resume().has_value());           // no journal before a checkpoint
+
+    journal_record record;
+    record.url = "https://host/file.bin";
+    record.size = text.size();
+    record.etag = "\"v1\"";
+    record.done = {{8, 16}};
+    record.mirrors = {{"https://host/file.bin", "\"v1\"", ""}};
+    sink->checkpoint(record, 8);
+    auto again = part_sink::open(dir, "m/file.bin", opts);
+    REQUIRE(again.has_value());
+    auto resumed = again->resume();
+    REQUIRE(resumed.has_value());
+    CHECK(resumed->done == record.done);
+    CHECK(resumed->mirrors == record.mirrors);
+
+    REQUIRE_FALSE(sink->write(0, data.data(), 8));
+    std::string message;
+    sha256 h;
+    h.update(text.data(), text.size());
+    CHECK_FALSE(verify(*sink, text.size(), h.finish(), message));
+    REQUIRE_FALSE(sink->commit({"\"v1\"", "Mon, 01 Jan 2024 00:00:00 GMT"}, message));
+    CHECK(std::filesystem::exists(dir / "m/file.bin"));
+    CHECK_FALSE(std::filesystem::exists(dir / "m/file.bin.part"));
+    CHECK_FALSE(std::filesystem::exists(dir / "m/file.bin.part.journal"));
+    auto stored = existing_file_validators(dir, "m/file.bin");
+    CHECK(stored.etag == "\"v1\"");
+    CHECK(stored.last_modified == "Mon, 01 Jan 2024 00:00:00 GMT");
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("part_sink: a digest mismatch removes the partial file and its journal") {
+    auto dir = test::make_temp_dir();
+    auto sink = part_sink::open(dir, "bad.bin", {});
+    REQUIRE(sink.has_value());
+    auto data = bytes_of("not what was promised");
+    REQUIRE_FALSE(sink->prepare(data.size()));
+    REQUIRE_FALSE(sink->write(0, data.data(), data.size()));
+    journal_record record;
+    record.size = data.size();
+    record.done = {{0, data.size()}};
+    sink->checkpoint(record, data.size());
+    REQUIRE(std::filesystem::exists(dir / "bad.bin.part.journal"));
+    std::string message;
+    auto ec = verify(*sink, data.size(), sha256_digest{}, message);
+    CHECK(ec == file_error::digest_mismatch);
+    CHECK(message.find("sha256 mismatch") == 0);
+    CHECK_FALSE(std::filesystem::exists(dir / "bad.bin.part"));
+    CHECK_FALSE(std::filesystem::exists(dir / "bad.bin.part.journal"));
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("part_sink: discard_partial removes what a cancelled download left") {
+    auto dir = test::make_temp_dir();
+    {
+        auto sink = part_sink::open(dir, "gone.bin", {});
+        REQUIRE(sink.has_value());
+        journal_record record;
+        record.size = 0;
+        sink->checkpoint(record, 0);
+    }
+    REQUIRE(std::filesystem::exists(dir / "gone.bin.part"));
+    part_sink::discard_partial(dir / "gone.bin");
+    CHECK_FALSE(std::filesystem::exists(dir / "gone.bin.part"));
+    CHECK_FALSE(std::filesystem::exists(dir / "gone.bin.part.journal"));
+    std::filesystem::remove_all(dir);
+}
