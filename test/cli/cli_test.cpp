@@ -136,6 +136,31 @@ TEST_CASE("-i reads a URL list with comments") {
     CHECK_FALSE(fs::exists(f.out / "skipped.bin"));
 }
 
+TEST_CASE("a URL list run again fetches nothing: one conditional HEAD per file, 304, 0 body bytes") {
+    cli_fixture f;
+    std::string list;
+    for (int i = 0; i < 30; ++i)
+        list += f.add("list/" + std::to_string(i) + ".bin", 128 * KiB) + "\n";
+    test::spit(f.tmp / "list.txt", list);
+    std::vector<std::string> args{"get", "-q", "--proxy", "", "--ca-cert", f.ca.string(), "-d", f.out.string(),
+                                  "-i", (f.tmp / "list.txt").string()};
+    auto first = f.ferry(args);
+    REQUIRE_MESSAGE(first.status == 0, first.err);
+    CHECK(f.server.stats().body_bytes_sent >= 30 * 128 * KiB);
+    f.server.reset_stats();
+    auto again = f.ferry(args);
+    CHECK_MESSAGE(again.status == 0, again.err);
+    auto stats = f.server.stats();
+    CHECK(stats.body_bytes_sent == 0);
+    CHECK(stats.requests == 30);
+    for (const auto& q : stats.log) {
+        CHECK(q.method == "HEAD");
+        CHECK(q.status == 304);
+    }
+    for (int i = 0; i < 30; ++i)
+        CHECK(f.matches(f.out / (std::to_string(i) + ".bin"), "list/" + std::to_string(i) + ".bin", 128 * KiB));
+}
+
 TEST_CASE("--checksum: the right digest passes; a wrong one fails with one line and no file") {
     cli_fixture f;
     const std::uint64_t size = 1 * MiB + 3;
