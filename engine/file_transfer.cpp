@@ -575,6 +575,8 @@ asio::awaitable<std::optional<response_verdict>> file_transfer::fetch_claim(open
 
 asio::awaitable<std::optional<segment_plan::claim>> file_transfer::hedge_or_wait() {
     while (!stopping_ && !plan_->complete()) {
+        if (auto claim = plan_->acquire(1))
+            co_return claim; // a failed or retiring connection gave its piece back
         std::vector<tail_hedge::candidate> alone; // claims in flight without a twin yet
         for (const auto& [id, worker] : claim_workers_)
             if (!plan_->twin(id))
@@ -591,8 +593,6 @@ asio::awaitable<std::optional<segment_plan::claim>> file_transfer::hedge_or_wait
         watching_for_hedge_ = false;
         if (cancelled_)
             co_return std::nullopt;
-        if (auto claim = plan_->acquire(1))
-            co_return claim; // a failed connection gave its piece back
     }
     co_return std::nullopt;
 }

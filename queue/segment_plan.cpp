@@ -150,10 +150,12 @@ std::optional<segment_plan::claim> segment_plan::hedge(std::size_t victim) {
     auto it = std::find_if(claims_.begin(), claims_.end(), [victim](const slot& c) { return c.id == victim; });
     if (it == claims_.end() || it->twin || it->cursor >= it->end)
         return std::nullopt;
-    const std::uint64_t begin = it->cursor, end = it->end;
+    const std::uint64_t begin = it->cursor, end = it->end, high = it->high;
     it->twin = next_id_; // before add_claim: push_back may move the slots
     auto twin = add_claim(begin, end);
     claims_.back().twin = victim;
+    // An earlier twin may have written past the victim's cursor: those bytes count already.
+    claims_.back().high = high;
     return twin;
 }
 

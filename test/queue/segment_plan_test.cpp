@@ -652,3 +652,27 @@ TEST_CASE("hedge: when one of a pair fails, the other keeps the range; the pair 
     CHECK(plan.complete());
     CHECK(plan.bytes_done() == 1000);
 }
+
+TEST_CASE("hedge: a second twin after a first one failed counts the bytes the first wrote once") {
+    ferry::segment_plan plan(1000, 100);
+    auto v = plan.acquire(1);
+    REQUIRE(v.has_value());
+    plan.advance(v->id, 100);
+    auto h1 = plan.hedge(v->id);
+    REQUIRE(h1.has_value());
+    plan.advance(h1->id, 400); // the first twin got to 500
+    CHECK(plan.bytes_done() == 500);
+    plan.release(h1->id);      // then failed: v goes on alone, still at 100
+    CHECK(plan.bytes_done() == 500);
+    auto h2 = plan.hedge(v->id); // v went slow again
+    REQUIRE(h2.has_value());
+    CHECK(h2->begin == 100);
+    plan.advance(h2->id, 600);   // [100, 700): only [500, 700) is new
+    CHECK(plan.bytes_done() == 700);
+    plan.advance(h2->id, 300);
+    CHECK(plan.bytes_done() == 1000);
+    CHECK(plan.complete());
+    plan.release(h2->id);
+    plan.release(v->id);
+    CHECK(plan.done() == std::vector<byte_range>{{0, 1000}});
+}
