@@ -309,6 +309,7 @@ asio::awaitable<std::optional<file_transfer::open_response>> file_transfer::open
     if (v.what != kind::accept) {
         if (io.claim)
             plan_->release(*io.claim);
+        io.conn = {}; // closed now if poisoned, not after the back-off: the server stops sending
         co_await recover(v, io.mirror);
         co_return std::nullopt;
     }
