@@ -15,6 +15,7 @@ public:
         case file_error::changed_too_often: return "the file kept changing on the server";
         case file_error::incomplete: return "the download ended with bytes missing";
         case file_error::no_mirror_left: return "no URL of the file can serve it";
+        case file_error::slow_connection: return "the connection went far slower than the file's others";
         }
         return "file error " + std::to_string(value);
     }

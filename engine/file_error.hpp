@@ -14,6 +14,9 @@ enum class file_error {
     changed_too_often, ///< the server's file changed again and again while being fetched
     incomplete,        ///< every request ended and bytes are still missing
     no_mirror_left,    ///< every URL of the file refused it
+    /// One connection ran far below the file's others for seconds: it is replaced (never a
+    /// failure of the file; it names why a request was given up).
+    slow_connection,
 };
 
 const boost::system::error_category& file_category() noexcept;

@@ -28,6 +28,9 @@ constexpr int max_validator_restarts = 3;
 constexpr int max_strikes = 3;
 /// How often an idle worker at a file's tail looks for a claim to hedge.
 constexpr std::chrono::milliseconds hedge_watch{250};
+/// A connection slow for this long is replaced (a new connection takes its claim on): at the tail
+/// a slow one is hedged sooner, but mid-file it would cost its share of the file's speed.
+constexpr std::chrono::milliseconds replace_slow_after{2000};
 
 response_verdict stopped() { return transport_verdict(asio::error::operation_aborted); }
 
@@ -409,6 +412,8 @@ asio::awaitable<bool> file_transfer::recover(const response_verdict& v, std::siz
         co_return true;
     }
     case kind::retry:
+        if (v.error == file_error::slow_connection)
+            co_return true; // a fresh connection at once: nothing failed
         if (v.host_pushback || v.error == asio::error::connection_reset)
             if (growth_)
                 growth_->on_pushback(std::chrono::steady_clock::now()); // fewer connections to this host
@@ -538,6 +543,7 @@ asio::awaitable<std::optional<response_verdict>> file_transfer::fetch_claim(open
             // Fill the buffer (TLS hands out 16 KiB records) before one positional write.
             std::size_t filled = 0;
             error_code read_error;
+            bool replace = false;
             while (filled < granted) {
                 auto n = co_await io.conn->read_body(io.buffer.data() + filled, granted - filled);
                 if (!n || *n == 0) {
@@ -545,9 +551,14 @@ asio::awaitable<std::optional<response_verdict>> file_transfer::fetch_claim(open
                     break;
                 }
                 filled += *n;
-                hedge_.received(id, *n, std::chrono::steady_clock::now());
+                auto now = std::chrono::steady_clock::now();
+                hedge_.received(id, *n, now);
                 if (filled >= plan_->end(id) - pos)
                     break; // another worker took the rest of this claim meanwhile
+                if (!plan_->twin(id) && hedge_.slow(id, now, replace_slow_after)) {
+                    replace = true; // keep what came, then go on over another connection
+                    break;
+                }
             }
             give_back_all(limiters_, granted - filled);
             result_.bytes_fetched += filled;
@@ -565,6 +576,13 @@ asio::awaitable<std::optional<response_verdict>> file_transfer::fetch_claim(open
             }
             if (read_error)
                 co_return transport_verdict(read_error);
+            if (replace) {
+                io.conn->poison();
+                response_verdict v;
+                v.error = make_error_code(file_error::slow_connection);
+                v.discard_connection = true;
+                co_return v;
+            }
         }
         if (pos < request_end)
             io.conn->poison(); // the rest of this response is not ours to read

@@ -27,29 +27,44 @@ void tail_hedge::received(std::size_t claim, std::uint64_t bytes, clock::time_po
     recent_.push_back(m.last_rate);
     if (recent_.size() > settings_.samples)
         recent_.pop_front();
+    std::vector<double> rates(recent_.begin(), recent_.end());
+    std::nth_element(rates.begin(), rates.begin() + rates.size() / 2, rates.end());
+    typical_ = rates[rates.size() / 2];
+}
+
+std::optional<double> tail_hedge::slow_rate() const {
+    if (recent_.size() < 4)
+        return std::nullopt; // no typical rate yet
+    return typical_ / settings_.slowness;
+}
+
+bool tail_hedge::went_slow(const meter& m, clock::time_point now, double slow) const {
+    double window = seconds(now - m.window_start);
+    if (now - m.started < settings_.slow_for || window < seconds(settings_.window) / 2)
+        return false;
+    double current = double(m.window_bytes) / window;
+    return current < slow && (m.last_rate < 0 || m.last_rate < slow);
+}
+
+bool tail_hedge::slow(std::size_t claim, clock::time_point now, clock::duration for_at_least) const {
+    auto slow = slow_rate();
+    auto it = meters_.find(claim);
+    if (!slow || it == meters_.end() || now - it->second.started < for_at_least)
+        return false;
+    return went_slow(it->second, now, *slow);
 }
 
 void tail_hedge::ended(std::size_t claim) { meters_.erase(claim); }
 
 std::optional<std::size_t> tail_hedge::pick(const std::vector<candidate>& candidates, clock::time_point now) const {
-    if (recent_.size() < 4)
-        return std::nullopt; // no typical rate yet
-    std::vector<double> rates(recent_.begin(), recent_.end());
-    std::nth_element(rates.begin(), rates.begin() + rates.size() / 2, rates.end());
-    const double slow = rates[rates.size() / 2] / settings_.slowness;
+    auto slow = slow_rate();
+    if (!slow)
+        return std::nullopt;
     std::optional<std::size_t> best;
     std::uint64_t most_left = 0;
     for (const auto& c : candidates) {
         auto it = meters_.find(c.claim);
-        if (it == meters_.end() || c.left == 0)
-            continue;
-        const auto& m = it->second;
-        double window = seconds(now - m.window_start);
-        if (now - m.started < settings_.slow_for || window < seconds(settings_.window) / 2)
-            continue;
-        double current = double(m.window_bytes) / window;
-        bool went_slow = current < slow && (m.last_rate < 0 || m.last_rate < slow);
-        if (went_slow && c.left > most_left) {
+        if (it != meters_.end() && c.left > most_left && went_slow(it->second, now, *slow)) {
             most_left = c.left;
             best = c.claim;
         }

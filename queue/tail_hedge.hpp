@@ -45,6 +45,9 @@ public:
     };
     /// Of `candidates` (claims that could be hedged), the slow one with the most bytes left.
     std::optional<std::size_t> pick(const std::vector<candidate>& candidates, clock::time_point now) const;
+    /// Whether `claim`'s connection has been slow for at least `for_at_least` (at least
+    /// settings::slow_for): worth replacing, not only hedging.
+    bool slow(std::size_t claim, clock::time_point now, clock::duration for_at_least) const;
 
     std::size_t measured() const noexcept { return meters_.size(); }
 
@@ -55,9 +58,14 @@ private:
         std::uint64_t window_bytes = 0;
         double last_rate = -1; ///< bytes/s of the last closed window; -1 before one closed
     };
+    /// The rate below which a connection is slow; nullopt before enough windows closed.
+    std::optional<double> slow_rate() const;
+    bool went_slow(const meter& m, clock::time_point now, double slow) const;
+
     settings settings_;
     std::map<std::size_t, meter> meters_;
     std::deque<double> recent_; ///< rates of the last closed windows of all claims
+    double typical_ = 0;        ///< median of recent_, updated as windows close
 };
 
 } // namespace ferry

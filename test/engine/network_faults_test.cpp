@@ -200,7 +200,7 @@ TEST_CASE("a connection gone slow at the file's tail is hedged: a duplicate requ
     f.cap_rate("/tail.bin", 2 * MiB);
     auto c = f.config();
     c.connections_per_file = 8;
-    const std::uint64_t size = 48 * MiB;
+    const std::uint64_t size = 16 * MiB; // about a second: the tail comes before a replacement would
     auto r = only_file(f.run(c, f.model({{"tail.bin", size}}), {}, std::chrono::seconds(60)));
     CHECK(r.outcome == file_outcome::done);
     CHECK(f.matches_synthetic("tail.bin", size));
@@ -356,4 +356,25 @@ TEST_CASE("a RateLimit quota used up pauses the host until its reset") {
     auto log = requests_for(f.server.stats(), "/quota.bin");
     REQUIRE(log.size() >= 3);
     CHECK(log[2].received - log[1].received >= 1s - 20ms);
+}
+
+TEST_CASE("a connection slow for seconds mid-file is replaced: its claim goes on over a new one") {
+    engine_fixture f;
+    origin::fault slow;
+    slow.rate = 20 * 1024; // one connection at 1% of the others, for as long as it lives
+    slow.connection = 3;
+    f.server.add_fault("/replace.bin", slow);
+    f.cap_rate("/replace.bin", 2 * MiB);
+    auto c = f.config();
+    c.connections_per_file = 8;
+    const std::uint64_t size = 64 * MiB; // about 4 s at 8 x 2 MiB/s
+    auto r = only_file(f.run(c, f.model({{"replace.bin", size}}), {}, std::chrono::seconds(60)));
+    CHECK(r.outcome == file_outcome::done);
+    CHECK(f.matches_synthetic("replace.bin", size));
+    CHECK(r.retries == 0); // a replacement is not a failure
+    auto stats = f.server.stats();
+    auto on_slow = std::count_if(stats.log.begin(), stats.log.end(), [](auto& q) { return q.connection == 3; });
+    CHECK(on_slow <= 2);                          // given up after its first request or two
+    CHECK(stats.connections_accepted >= 9);       // and replaced by a new connection
+    CHECK(r.bytes_fetched <= size + size / 50);
 }

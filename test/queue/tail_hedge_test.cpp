@@ -58,3 +58,12 @@ TEST_CASE("tail_hedge: of two slow claims, the one with more left") {
     h.started(7, t0);
     CHECK(h.pick({{4, 100}, {7, 200}}, t0 + 1500ms) == 7u);
 }
+
+TEST_CASE("tail_hedge: slow() tells a connection to replace once it has been slow long enough") {
+    tail_hedge h;
+    feed(h, 100'000, 2500ms);
+    CHECK(h.slow(4, t0 + 2750ms, 2s));
+    CHECK_FALSE(h.slow(4, t0 + 2750ms, 3s)); // not slow for that long yet
+    CHECK_FALSE(h.slow(0, t0 + 2750ms, 2s)); // a fast one
+    CHECK_FALSE(h.slow(9, t0 + 2750ms, 2s)); // unknown
+}
