@@ -51,7 +51,9 @@ std::optional<std::chrono::milliseconds> retry_policy::next_delay(const attempt_
         std::uniform_int_distribution<rep> pick(ceiling / 2, ceiling);
         delay = milliseconds(pick(random_));
     }
-    round_ends_ = now + delay;
+    // Saturating: a configuration of "forever" must not overflow the clock.
+    const auto headroom = std::chrono::duration_cast<milliseconds>(clock::time_point::max() - now);
+    round_ends_ = delay >= headroom ? clock::time_point::max() : now + delay;
     return delay;
 }
 
