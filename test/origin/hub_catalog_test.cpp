@@ -221,3 +221,22 @@ TEST_CASE("parse_hub_spec: repos, revisions from others, sizes, gates and rename
     CHECK_THROWS_AS(parse_hub_spec(R"({"repos": [{"id": "a", "type": "space", "revisions": []}]})", 0),
                     std::invalid_argument);
 }
+
+TEST_CASE("answer_hub: the CDN serves signed requests only, and may refuse Authorization") {
+    auto hub = worked_example();
+    const std::string cdn = "/cdn-lfs/fbbab289f7f94b25736c58be46a994c441fd02552cc6022352e3d86d2fab7c83";
+    hub_request request{.target = cdn, .host = "127.0.0.1:8443", .now = 1767225600, .request_id = "r2"};
+    CHECK(answer_hub(hub, request)->status == 403);
+    request.signed_valid = true;
+    auto served = answer_hub(hub, request);
+    REQUIRE(served->file);
+    CHECK(served->file->size() == 1024 * 1024);
+    CHECK(served->file->etag() == "\"fbbab289f7f94b25736c58be46a994c441fd02552cc6022352e3d86d2fab7c83\"");
+    request.authorization = "Bearer hf_x";
+    CHECK(answer_hub(hub, request)->file); // allowed unless switched off
+    hub.options.cdn_rejects_authorization = true;
+    CHECK(answer_hub(hub, request)->status == 400);
+    request.authorization = {};
+    request.target = "/cdn-lfs/0000";
+    CHECK(answer_hub(hub, request)->status == 404);
+}
