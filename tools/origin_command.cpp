@@ -2,6 +2,7 @@
 #include "tools/arguments.hpp"
 #include "tools/commands.hpp"
 #include "tools/origin/fault_spec.hpp"
+#include "tools/origin/hub_catalog.hpp"
 #include "tools/origin/origin_server.hpp"
 
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include <csignal>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <iostream>
 #include <stdexcept>
 #include <vector>
@@ -51,7 +53,11 @@ constexpr const char* origin_usage =
     "  --fault-seed N           seed of the faults' draws (chance=, where drops and pauses fall)\n"
     "  --etag-salt S            a different ETag for the same bytes (another CDN's)\n"
     "  --stats-file FILE        write the counters as JSON to FILE on SIGUSR1 and at exit:\n"
-    "                           requests, body_bytes_sent, statuses, faulted, signed_*...\n";
+    "                           requests, body_bytes_sent, statuses, faulted, signed_*...\n"
+    "  --hub FILE               also be a fake Hugging Face Hub serving the repos of the JSON\n"
+    "                           spec FILE (README.md, ferry origin): /api/{models,datasets}/...,\n"
+    "                           /{repo}/resolve/{rev}/{path}, LFS files 302 to signed CDN URLs\n"
+    "                           on the other loopback name; set HF_ENDPOINT to the printed URL\n";
 
 /// Replaces `path` with the counters, atomically (a reader never sees half a file).
 void write_stats_file(const std::filesystem::path& path, const origin::origin_stats& stats) {
@@ -80,7 +86,7 @@ int run_origin(std::span<const std::string_view> args) {
     origin::origin_config config;
     std::vector<std::pair<std::string, std::uint64_t>> synthetic;
     std::vector<origin::fault_rule_text> faults;
-    std::filesystem::path ca_file, stats_file;
+    std::filesystem::path ca_file, stats_file, hub_file;
     arguments a(args);
     std::string value;
     while (!a.done()) {
@@ -138,6 +144,8 @@ int run_origin(std::span<const std::string_view> args) {
             config.etag_salt = value;
         } else if (a.value(arg, "--stats-file", value)) {
             stats_file = value;
+        } else if (a.value(arg, "--hub", value)) {
+            hub_file = value;
         } else {
             throw usage_error("origin: unknown option '" + std::string(arg) + "' (ferry origin --help)");
         }
@@ -146,6 +154,18 @@ int run_origin(std::span<const std::string_view> args) {
         throw usage_error("--cert and --key go together");
     if (!config.tls && (!config.cert_file.empty() || !ca_file.empty()))
         throw usage_error("--http serves no certificate: --cert, --key and --write-ca do not apply");
+
+    if (!hub_file.empty()) {
+        std::ifstream in(hub_file, std::ios::binary);
+        if (!in)
+            throw usage_error("--hub: cannot read " + hub_file.string());
+        std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        try {
+            config.hub = std::make_shared<origin::hub_catalog>(origin::parse_hub_spec(text, config.seed));
+        } catch (const std::invalid_argument& e) {
+            throw usage_error("--hub " + hub_file.string() + ": " + e.what());
+        }
+    }
 
     std::unique_ptr<origin::origin_server> server;
     try {

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 
 namespace ferry::origin {
@@ -76,6 +77,21 @@ std::optional<content> content::open_file(const std::filesystem::path& path) {
     return c;
 }
 
+content content::in_memory(std::shared_ptr<const std::string> bytes) {
+    content c;
+    c.size_ = bytes->size();
+    c.memory_ = std::move(bytes);
+    c.describe();
+    return c;
+}
+
+content content::with_etag(std::string etag) const {
+    content c = *this;
+    c.fixed_etag_ = std::move(etag);
+    c.describe();
+    return c;
+}
+
 content content::with_version(std::uint64_t n) const {
     content c = *this;
     c.version_ = n;
@@ -103,9 +119,18 @@ void content::describe() {
         etag_ = "\"s-" + hex(synthetic_key(name_, seed_ + version_)) + "-" + hex(size_) + salt + "\"";
         last_modified_ = http_date(synthetic_epoch + std::int64_t(version_) * 60);
     }
+    if (!fixed_etag_.empty())
+        etag_ = fixed_etag_;
 }
 
 bool content::read(std::uint64_t offset, std::span<std::byte> out) const {
+    if (memory_) {
+        std::memcpy(out.data(), memory_->data() + offset, out.size());
+        if (version_)
+            for (auto& b : out)
+                b ^= version_mask;
+        return true;
+    }
     if (!file_) {
         synthetic_fill(name_, seed_ + version_, offset, out);
         return true;

@@ -62,6 +62,29 @@ std::optional<std::string> percent_decode(std::string_view text) {
     return out;
 }
 
+std::optional<std::string_view> query_value(std::string_view query, std::string_view name) {
+    while (!query.empty()) {
+        auto amp = query.find('&');
+        auto item = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+        auto equals = item.find('=');
+        if (item.substr(0, equals) == name)
+            return equals == std::string_view::npos ? std::string_view{} : item.substr(equals + 1);
+    }
+    return std::nullopt;
+}
+
+std::string hex_text(std::string_view bytes) {
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(bytes.size() * 2);
+    for (unsigned char b : bytes) {
+        out += digits[b >> 4];
+        out += digits[b & 15];
+    }
+    return out;
+}
+
 std::optional<std::string> decode_target_path(std::string_view target) {
     target = target.substr(0, target.find_first_of("?#"));
     if (!target.starts_with('/'))

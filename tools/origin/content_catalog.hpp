@@ -45,6 +45,13 @@ std::string normalize_path(std::string_view path);
 /// Decodes %XX escapes (nothing else: '+' stays); nullopt when one is malformed.
 std::optional<std::string> percent_decode(std::string_view text);
 
+/// The raw (still encoded) value of parameter `name` in `query` (the part after '?'): "" for
+/// `name` or `name=`, nullopt when absent.
+std::optional<std::string_view> query_value(std::string_view query, std::string_view name);
+
+/// Lower-case hex of raw bytes (digests).
+std::string hex_text(std::string_view bytes);
+
 /// Percent-decodes the path of a request target (the part before '?'); nullopt when malformed.
 std::optional<std::string> decode_target_path(std::string_view target);
 

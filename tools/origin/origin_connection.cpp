@@ -3,6 +3,7 @@
 #include "tools/origin/origin_connection.hpp"
 
 #include "tools/origin/connection_watchdog.hpp"
+#include "tools/origin/hub_api.hpp"
 #include "tools/origin/response_plan.hpp"
 #include "tools/origin/signed_url.hpp"
 
@@ -129,14 +130,16 @@ private:
         else if (has_body || !path)
             f = fault{.status = 400, .close = true};
         bool faulted = false;
+        bool signed_valid = false;
+        const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
         if (!f) {
             auto query = target.find('?') == std::string_view::npos ? std::string_view{}
                                                                      : target.substr(target.find('?') + 1);
-            const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                                 std::chrono::system_clock::now().time_since_epoch())
-                                 .count();
             auto check = check_signed_query(query, *path, now, state_.config.signing_secret);
             bool presigned = check.verdict != signature_verdict::unsigned_request;
+            signed_valid = check.verdict == signature_verdict::valid;
             if (presigned)
                 state_.stats.signed_request(check.verdict == signature_verdict::valid,
                                             check.verdict == signature_verdict::expired);
@@ -151,8 +154,32 @@ private:
             }
         }
 
+        // Hub mode: its paths answer from the hub catalog (a fault's status still comes first).
+        std::optional<hub_answer> hub;
+        if (state_.config.hub && path && !(f && f->status)) {
+            hub = answer_hub(*state_.config.hub,
+                             {.method = std::string_view(req.method_string().data(), req.method_string().size()),
+                              .target = target,
+                              .host = field(http::field::host),
+                              .authorization = field(http::field::authorization),
+                              .tls = state_.tls != nullptr,
+                              .signed_valid = signed_valid,
+                              .now = now,
+                              .signing_secret = state_.config.signing_secret,
+                              .request_id = "ferry-" + std::to_string(id_) + "-" + std::to_string(++requests_)});
+            if (hub && !hub->file) {
+                fault answer = f.value_or(fault{});
+                answer.status = hub->status;
+                answer.text = std::move(hub->body);
+                answer.text_type = std::move(hub->content_type);
+                f = std::move(answer);
+            }
+        }
+
         std::optional<content> file;
-        if (path && !(f && f->status)) {
+        if (hub) {
+            file = std::move(hub->file);
+        } else if (path && !(f && f->status)) {
             file = state_.catalog.find(*path);
             if (file && f && f->version)
                 file = file->with_version(f->version);
@@ -167,6 +194,8 @@ private:
         facts.if_modified_since = field(http::field::if_modified_since);
         auto plan = plan_response(facts, file ? &*file : nullptr, f ? &*f : nullptr,
                                   state_.config.rate_per_connection);
+        if (hub)
+            plan.fields = std::move(hub->fields);
 
         request_record record;
         record.connection = id_;
@@ -291,6 +320,7 @@ private:
     connection_watchdog& watchdog_;
     const origin_state& state_;
     std::uint64_t id_;
+    std::uint64_t requests_ = 0; ///< on this connection, for X-Request-Id
     beast::flat_buffer buffer_;
     std::unique_ptr<std::byte[]> chunk_;
     std::string head_;

@@ -14,6 +14,8 @@
 
 namespace ferry::origin {
 
+class hub_catalog;
+
 /// How an origin_server listens and what it serves. The defaults make an HTTPS server on an
 /// ephemeral port of 127.0.0.1 with a freshly generated certificate, serving nothing until files
 /// are added.
@@ -44,6 +46,9 @@ struct origin_config {
     std::string etag_salt;
     /// Key of the signed URLs (fault::signed_redirect); "" = 32 random bytes at construction.
     std::string signing_secret;
+    /// Hub mode (hub_api.hpp): the fake Hugging Face Hub's API, resolve and CDN paths answer from
+    /// this catalog first; other paths are served as usual. Null = none. Read-only once given.
+    std::shared_ptr<const hub_catalog> hub;
 };
 
 /// A real HTTP/1.1 origin (HTTPS by default) on its own io_context and threads, for tests,

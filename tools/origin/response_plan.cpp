@@ -187,6 +187,8 @@ void format_head(const response_plan& plan, std::string_view date, std::string& 
         field("RateLimit", plan.ratelimit);
         field("RateLimit-Policy", plan.ratelimit_policy);
     }
+    for (const auto& [name, value] : plan.fields)
+        field(name, value);
     // Several fields of at most 8 KiB, like a pile of cookies: clients that cap a single field
     // (Beast: 64 KiB) still see a large head rather than one absurd value.
     constexpr std::uint64_t padding_field = 8 * 1024;

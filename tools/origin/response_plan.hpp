@@ -8,6 +8,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace ferry::origin {
 
@@ -34,6 +36,7 @@ struct response_plan {
     std::string retry_after, location;
     std::string ratelimit, ratelimit_policy; ///< `RateLimit`, `RateLimit-Policy`; "" = not sent
     std::uint64_t header_padding = 0; ///< bytes of X-Padding-N fields
+    std::vector<std::pair<std::string, std::string>> fields; ///< more fields, sent as they are
     bool keep_alive = true;           ///< the head says so (else `Connection: close`)
     bool announce_keep_alive = false; ///< `Connection: keep-alive` (HTTP/1.0 clients need it)
 

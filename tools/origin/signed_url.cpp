@@ -44,15 +44,8 @@ std::optional<std::int64_t> parse_integer(std::string_view text) {
 
 /// The decoded value of query parameter `name`; nullopt when absent or badly encoded.
 std::optional<std::string> parameter(std::string_view query, std::string_view name) {
-    while (!query.empty()) {
-        auto amp = query.find('&');
-        auto item = query.substr(0, amp);
-        query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-        auto equals = item.find('=');
-        if (item.substr(0, equals) == name)
-            return percent_decode(equals == std::string_view::npos ? std::string_view{} : item.substr(equals + 1));
-    }
-    return std::nullopt;
+    auto value = query_value(query, name);
+    return value ? percent_decode(*value) : std::nullopt;
 }
 
 std::string mac(std::string_view path, std::int64_t expiry, std::string_view secret) {
@@ -62,16 +55,6 @@ std::string mac(std::string_view path, std::int64_t expiry, std::string_view sec
     HMAC(EVP_sha256(), secret.data(), int(secret.size()), reinterpret_cast<const unsigned char*>(message.data()),
          message.size(), digest, &length);
     return std::string(reinterpret_cast<const char*>(digest), length);
-}
-
-std::string hex(std::string_view bytes) {
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned char b : bytes) {
-        out += digits[b >> 4];
-        out += digits[b & 15];
-    }
-    return out;
 }
 
 std::string base64(std::string_view bytes) {
@@ -86,7 +69,7 @@ std::string base64(std::string_view bytes) {
 std::string signature_text(sign_style style, std::string_view path, std::int64_t expiry, std::string_view secret) {
     auto raw = mac(path, expiry, secret);
     if (style == sign_style::amz)
-        return hex(raw);
+        return hex_text(raw);
     auto text = base64(raw);
     if (style == sign_style::cloudfront)
         for (auto& c : text)

@@ -1,0 +1,244 @@
+// The Hub mode without sockets: git object ids, the worked example of hf-hub.md, routing a target
+// to an endpoint, and the answers as data.
+#include "tools/origin/hub_api.hpp"
+#include "tools/origin/hub_catalog.hpp"
+
+#include <boost/json/parse.hpp>
+#include <doctest/doctest.h>
+
+#include <stdexcept>
+
+using namespace ferry::origin;
+namespace json = boost::json;
+
+namespace {
+
+std::string header(const hub_answer& answer, std::string_view name) {
+    for (const auto& [field, value] : answer.fields)
+        if (field == name)
+            return value;
+    return {};
+}
+
+std::string one_mebibyte_ramp() {
+    std::string bytes(1024 * 1024, '\0');
+    for (std::size_t i = 0; i < bytes.size(); ++i)
+        bytes[i] = static_cast<char>(i % 256);
+    return bytes;
+}
+
+/// hf-hub.md's worked example: acme/tiny at one commit, with main and a PR pointing at it.
+hub_catalog worked_example() {
+    hub_catalog hub;
+    auto& repo = hub.add_repo("acme/tiny");
+    auto weights = hub_file_spec::inline_text("sub/dir/weights.bin", one_mebibyte_ramp());
+    weights.lfs = true;
+    hub.add_commit(repo,
+                   {hub_file_spec::inline_text("README.md", "# tiny\n"),
+                    hub_file_spec::inline_text("config.json", "{\"model_type\": \"bert\"}\n"), weights},
+                   {"main", "refs/pr/1", "dev/x"});
+    return hub;
+}
+
+hub_answer ask(const hub_catalog& hub, std::string_view target, std::string_view authorization = {}) {
+    hub_request request{.target = target, .host = "localhost:8443", .authorization = authorization,
+                        .now = 1767225600, .signing_secret = "secret", .request_id = "r1"};
+    auto answer = answer_hub(hub, request);
+    REQUIRE(answer);
+    return *answer;
+}
+
+} // namespace
+
+TEST_CASE("git_blob_sha1 and lfs_pointer: the values git and Git LFS compute") {
+    CHECK(git_blob_sha1("") == "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391");
+    CHECK(git_blob_sha1("# tiny\n") == "8e2e871357bef652084a73f7173adc5eb8859a33");
+    auto pointer = lfs_pointer("fbbab289f7f94b25736c58be46a994c441fd02552cc6022352e3d86d2fab7c83", 1048576);
+    CHECK(pointer.size() == 132);
+    CHECK(git_blob_sha1(pointer) == "008d9adda7574f0a91412e68b9c2e501251606c2");
+}
+
+TEST_CASE("hub_catalog: hf-hub.md's worked example, blob and tree ids included") {
+    auto hub = worked_example();
+    const hub_repo* repo = hub.find(hub_repo_type::model, "acme/tiny");
+    REQUIRE(repo);
+    const hub_commit* commit = repo->at("main");
+    REQUIRE(commit);
+    CHECK(repo->at("HEAD") == commit);
+    CHECK(repo->at("refs/pr/1") == commit);
+    CHECK(repo->at(commit->sha) == commit);
+    CHECK(repo->at("v9") == nullptr);
+    CHECK(repo->at("0123456789abcdef0123456789abcdef01234567") == nullptr);
+
+    REQUIRE(commit->files.size() == 3);
+    CHECK(commit->files.at("README.md")->git_oid == "8e2e871357bef652084a73f7173adc5eb8859a33");
+    CHECK(commit->files.at("config.json")->git_oid == "dc1fb7b6703fe03317c1a080b523bf475f3d4818");
+    const auto& weights = *commit->files.at("sub/dir/weights.bin");
+    CHECK(weights.lfs);
+    CHECK(weights.sha256 == "fbbab289f7f94b25736c58be46a994c441fd02552cc6022352e3d86d2fab7c83");
+    CHECK(weights.git_oid == "008d9adda7574f0a91412e68b9c2e501251606c2");
+    CHECK(weights.pointer_size == 132);
+    CHECK(hub.lfs_blob(weights.sha256) == &weights);
+
+    std::map<std::string, std::string> oids;
+    for (const auto& entry : commit->entries)
+        oids[entry.path] = entry.oid;
+    CHECK(oids.size() == 5);
+    CHECK(oids["sub"] == "ca4c8e38b72f767ff6652a0e466b9897a5869d17");
+    CHECK(oids["sub/dir"] == "494ea821a563c085f3e427bfe184b7dd1f8ff547");
+}
+
+TEST_CASE("hub_catalog: revisions share blobs; bad paths and unknown bases are refused") {
+    hub_catalog hub(3);
+    auto& repo = hub.add_repo("acme/shared");
+    auto v1 = hub.add_commit(repo, {hub_file_spec::synthetic("a.bin", 5000), hub_file_spec::inline_text("c", "1")},
+                             {"v1"});
+    auto v2 = hub.add_commit(repo, {hub_file_spec::inline_text("c", "2")}, {"main"}, "v1");
+    CHECK(v1 != v2);
+    CHECK(repo.at("main")->files.at("a.bin") == repo.at("v1")->files.at("a.bin"));
+    CHECK(repo.at("main")->files.at("c")->git_oid != repo.at("v1")->files.at("c")->git_oid);
+    auto& other = hub.add_repo("other/repo", hub_repo_type::dataset);
+    hub.add_commit(other, {hub_file_spec::synthetic("x.bin", 5000, "acme/shared/a.bin")}, {"main"});
+    CHECK(other.at("main")->files.at("x.bin")->sha256 == repo.at("v1")->files.at("a.bin")->sha256);
+    auto v3 = hub.add_commit(repo, {}, {"pruned"}, "main", {"a.bin"});
+    CHECK(repo.commits.at(v3).files.size() == 1);
+
+    CHECK_THROWS_AS(hub.add_commit(repo, {hub_file_spec::inline_text("../x", "")}, {}), std::invalid_argument);
+    CHECK_THROWS_AS(hub.add_commit(repo, {hub_file_spec::inline_text("a//b", "")}, {}), std::invalid_argument);
+    CHECK_THROWS_AS(hub.add_commit(repo, {}, {}, "nope"), std::invalid_argument);
+    CHECK_THROWS_AS(hub.add_commit(repo, {hub_file_spec::inline_text("c/d", "")}, {}, "main"),
+                    std::invalid_argument); // c is a file
+    CHECK_THROWS_AS(hub.add_repo("a/b/c"), std::invalid_argument);
+}
+
+TEST_CASE("route_hub_target: repo ids of one or two segments, revisions with slashes, encoded or not") {
+    auto hub = worked_example();
+    hub.add_repo("gpt2");
+    auto route = route_hub_target(hub, "/api/models/acme/tiny/revision/refs%2Fpr%2F1?blobs=true");
+    REQUIRE(route);
+    CHECK(route->endpoint == hub_route::repo_info);
+    CHECK(route->repo == "acme/tiny");
+    CHECK(route->revision == "refs/pr/1");
+
+    route = route_hub_target(hub, "/api/models/acme/tiny/tree/refs/pr/1/sub/dir");
+    REQUIRE(route);
+    CHECK(route->endpoint == hub_route::tree);
+    CHECK(route->revision == "refs/pr/1");
+    CHECK(route->path == "sub/dir");
+
+    route = route_hub_target(hub, "/acme/tiny/resolve/dev%2Fx/sub/dir/weights.bin");
+    REQUIRE(route);
+    CHECK(route->endpoint == hub_route::resolve);
+    CHECK(route->revision == "dev/x");
+    CHECK(route->path == "sub/dir/weights.bin");
+
+    route = route_hub_target(hub, "/acme/tiny/resolve/dev/x/README.md");
+    REQUIRE(route);
+    CHECK(route->revision == "dev/x");
+    CHECK(route->path == "README.md");
+
+    route = route_hub_target(hub, "/gpt2/resolve/main/to%3F/a%25b");
+    REQUIRE(route);
+    CHECK(route->repo == "gpt2");
+    CHECK(route->path == "to?/a%b");
+
+    route = route_hub_target(hub, "/datasets/org/data/resolve/main/x.csv");
+    REQUIRE(route);
+    CHECK(route->type == hub_repo_type::dataset);
+    CHECK(route->repo == "org/data");
+
+    CHECK(route_hub_target(hub, "/api/spaces/x/y")->endpoint == hub_route::unknown_api);
+    CHECK_FALSE(route_hub_target(hub, "/data/file.bin"));
+    CHECK_FALSE(route_hub_target(hub, "/acme/tiny/resolve/main"));
+}
+
+TEST_CASE("answer_hub: info, tree, resolve and the error codes, as data") {
+    auto hub = worked_example();
+    auto info = ask(hub, "/api/models/acme/tiny?blobs=true");
+    CHECK(info.status == 200);
+    CHECK(header(info, "X-Request-Id") == "r1");
+    auto body = json::parse(info.body).as_object();
+    CHECK(body.at("id") == "acme/tiny");
+    CHECK(body.at("sha").as_string().size() == 40);
+    CHECK(body.at("siblings").as_array().size() == 3);
+    CHECK(body.at("gated") == false);
+
+    auto tree = ask(hub, "/api/models/acme/tiny/tree/main?recursive=True");
+    CHECK(json::parse(tree.body).as_array().size() == 5);
+    auto top = ask(hub, "/api/models/acme/tiny/tree/main");
+    CHECK(json::parse(top.body).as_array().size() == 3); // README.md, config.json, sub
+
+    auto lfs = ask(hub, "/acme/tiny/resolve/main/sub/dir/weights.bin");
+    CHECK(lfs.status == 302);
+    CHECK(header(lfs, "Location").starts_with("https://127.0.0.1:8443/cdn-lfs/fbbab289"));
+    CHECK(header(lfs, "X-Linked-Size") == "1048576");
+    auto regular = ask(hub, "/acme/tiny/resolve/main/README.md");
+    CHECK(regular.status == 200);
+    REQUIRE(regular.file);
+    CHECK(regular.file->etag() == "\"8e2e871357bef652084a73f7173adc5eb8859a33\"");
+
+    CHECK(header(ask(hub, "/api/models/acme/none"), "X-Error-Code") == "RepoNotFound");
+    CHECK(ask(hub, "/api/models/acme/none").status == 401);
+    CHECK(header(ask(hub, "/acme/tiny/resolve/v9/README.md"), "X-Error-Code") == "RevisionNotFound");
+    auto missing = ask(hub, "/acme/tiny/resolve/main/nope.txt");
+    CHECK(missing.status == 404);
+    CHECK(header(missing, "X-Error-Code") == "EntryNotFound");
+    CHECK(header(missing, "X-Repo-Commit") == body.at("sha").as_string());
+    auto bad_token = ask(hub, "/api/models/acme/tiny", "Bearer hf_unknown");
+    CHECK(bad_token.status == 401);
+    CHECK(header(bad_token, "X-Error-Message") == "Invalid credentials in Authorization header");
+}
+
+TEST_CASE("parse_hub_spec: repos, revisions from others, sizes, gates and renames") {
+    auto hub = parse_hub_spec(R"({
+        "page_size": 2, "cdn_ttl": 60, "sign_style": "amz", "tokens": ["hf_bob"],
+        "repos": [
+          {"id": "acme/tiny", "renamed_from": "old/tiny", "revisions": [
+             {"refs": ["v1.0"], "files": {"README.md": "# tiny\n", "w.bin": {"size": "1K"}, "n.bin": 10}},
+             {"refs": ["main"], "from": "v1.0", "files": {"c.json": {"text": "{}", "lfs": true}}, "remove": ["n.bin"]}]},
+          {"id": "org/data", "type": "dataset", "gated": "manual", "approved": ["hf_alice"],
+           "revisions": [{"refs": "main", "files": {"x.csv": {"size": 1024, "key": "acme/tiny/w.bin"}}}]}]})",
+                              5);
+    CHECK(hub.options.page_size == 2);
+    CHECK(hub.options.cdn_ttl == std::chrono::seconds(60));
+    CHECK(hub.options.style == sign_style::amz);
+    CHECK(hub.options.tokens.contains("hf_alice"));
+    const hub_repo* tiny = hub.find(hub_repo_type::model, "acme/tiny");
+    REQUIRE(tiny);
+    CHECK(tiny->at("v1.0")->files.size() == 3);
+    CHECK(tiny->at("main")->files.size() == 3);
+    CHECK(tiny->at("main")->files.at("c.json")->lfs);
+    CHECK_FALSE(tiny->at("main")->files.at("README.md")->lfs);
+    CHECK(hub.renamed(hub_repo_type::model, "old/tiny") == "acme/tiny");
+    const hub_repo* data = hub.find(hub_repo_type::dataset, "org/data");
+    REQUIRE(data);
+    CHECK(data->gate == hub_gate::manual);
+    CHECK(data->at("main")->files.at("x.csv")->sha256 == tiny->at("main")->files.at("w.bin")->sha256);
+
+    CHECK_THROWS_AS(parse_hub_spec("[]", 0), std::invalid_argument);
+    CHECK_THROWS_AS(parse_hub_spec(R"({"repos": [{"id": "a", "revisions": [{"files": {"x": {}}}]}]})", 0),
+                    std::invalid_argument);
+    CHECK_THROWS_AS(parse_hub_spec(R"({"repos": [{"id": "a", "type": "space", "revisions": []}]})", 0),
+                    std::invalid_argument);
+}
+
+TEST_CASE("answer_hub: the CDN serves signed requests only, and may refuse Authorization") {
+    auto hub = worked_example();
+    const std::string cdn = "/cdn-lfs/fbbab289f7f94b25736c58be46a994c441fd02552cc6022352e3d86d2fab7c83";
+    hub_request request;
+    request.target = cdn;
+    request.host = "127.0.0.1:8443";
+    CHECK(answer_hub(hub, request)->status == 403);
+    request.signed_valid = true;
+    auto served = answer_hub(hub, request);
+    REQUIRE(served->file);
+    CHECK(served->file->size() == 1024 * 1024);
+    CHECK(served->file->etag() == "\"fbbab289f7f94b25736c58be46a994c441fd02552cc6022352e3d86d2fab7c83\"");
+    request.authorization = "Bearer hf_x";
+    CHECK(answer_hub(hub, request)->file); // allowed unless switched off
+    hub.options.cdn_rejects_authorization = true;
+    CHECK(answer_hub(hub, request)->status == 400);
+    request.authorization = {};
+    request.target = "/cdn-lfs/0000";
+    CHECK(answer_hub(hub, request)->status == 404);
+}
