@@ -48,6 +48,27 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+def save_results(name: str, report: dict, table: str) -> None:
+    """Writes bench/results/NAME-latest.json and a timestamped copy, and prints the table."""
+    results = REPO / "bench" / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(report, indent=1)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    (results / f"{name}-{stamp}.json").write_text(text)
+    (results / f"{name}-latest.json").write_text(text)
+    print(table)
+    log(f"\n{name}: results in bench/results/{name}-latest.json and bench/results/{name}-{stamp}.json")
+
+
+def run_main(name: str, main) -> None:
+    """Runs a scenario script's main(); Ctrl-C exits 130 with a line saying so."""
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt as e:
+        log(f"{name}: interrupted ({e})")
+        sys.exit(130)
+
+
 def human_size(n: float) -> str:
     for unit, size in (("GiB", GiB), ("MiB", MiB), ("KiB", KiB)):
         if n >= size:

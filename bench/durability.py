@@ -238,20 +238,9 @@ def main() -> int:
         "runs": runs, "seconds": time.monotonic() - t_start,
     }
     report["summary"] = summarize(report)
-    results = B.REPO / "bench" / "results"
-    results.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(report, indent=1)
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    (results / f"durability-{stamp}.json").write_text(text)
-    (results / "durability-latest.json").write_text(text)
-    print(markdown(report))
-    B.log(f"\ndurability: results in bench/results/durability-latest.json and bench/results/durability-{stamp}.json")
+    B.save_results("durability", report, markdown(report))
     return 0 if all(r["ok"] for r in runs) else 1
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt as e:
-        B.log(f"durability: interrupted ({e})")
-        sys.exit(130)
+    B.run_main("durability", main)

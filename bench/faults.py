@@ -226,20 +226,9 @@ def main() -> int:
         "runs": runs,
         "summary": {tool: summary(runs, tool) for tool in tools},
     }
-    results = B.REPO / "bench" / "results"
-    results.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(report, indent=1)
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    (results / f"faults-{stamp}.json").write_text(text)
-    (results / "faults-latest.json").write_text(text)
-    print(markdown(report))
-    B.log(f"\nfaults: results in bench/results/faults-latest.json and bench/results/faults-{stamp}.json")
+    B.save_results("faults", report, markdown(report))
     return 0 if all(r["ok"] for r in runs) else 1
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt as e:
-        B.log(f"faults: interrupted ({e})")
-        sys.exit(130)
+    B.run_main("faults", main)

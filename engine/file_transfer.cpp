@@ -2,7 +2,6 @@
 
 #include "engine/file_error.hpp"
 #include "net/error.hpp"
-#include "net/http_fields.hpp"
 
 #include <algorithm>
 

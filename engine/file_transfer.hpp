@@ -14,8 +14,8 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
-#include <map>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
