@@ -48,6 +48,32 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+def timed_run(argv: list[str], log_file: Path, time_file: Path, timeout: float) -> dict:
+    """Runs argv under /usr/bin/time -v (output to log_file), killed with its group after
+    `timeout` s: wall, exit, timed_out, and user/sys/cpu seconds and rss_mib when time reported."""
+    result: dict = {}
+    with open(log_file, "wb") as log:
+        t0 = time.monotonic()
+        proc = subprocess.Popen([TIME, "-v", "-o", str(time_file)] + argv, stdout=log, stderr=log,
+                                stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            result["timed_out"] = True
+        finally:  # a timeout, or an interrupted benchmark
+            stop_group(proc, signal.SIGKILL, grace=10)
+        result["wall"] = time.monotonic() - t0
+    result["exit"] = proc.returncode
+    try:
+        t = parse_time_v(time_file.read_text())
+        result["user"], result["sys"] = t.get("user"), t.get("sys")
+        result["cpu"] = t.get("user", 0) + t.get("sys", 0)
+        result["rss_mib"] = t.get("rss_mib")
+    except OSError:
+        pass
+    return result
+
+
 def save_results(name: str, report: dict, table: str) -> None:
     """Writes bench/results/NAME-latest.json and a timestamped copy, and prints the table."""
     results = REPO / "bench" / "results"

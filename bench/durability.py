@@ -72,29 +72,11 @@ def run_once(args, mode: str, round_no: int, digest: str, work: Path, disk: Path
     if strace:
         argv = ["strace", "-f", "-c", "-o", str(strace_file), *argv]
     try:
-        with open(log_file, "wb") as log:
-            t0 = time.monotonic()
-            proc = subprocess.Popen([B.TIME, "-v", "-o", str(time_file)] + argv, stdout=log, stderr=log,
-                                    stdin=subprocess.DEVNULL, preexec_fn=B._die_with_parent)
-            try:
-                proc.wait(timeout=args.timeout)
-            except subprocess.TimeoutExpired:
-                result["timed_out"] = True
-            finally:
-                B.stop_group(proc, signal.SIGKILL, grace=10)
-            result["wall"] = time.monotonic() - t0
-        result["exit"] = proc.returncode
+        result.update(B.timed_run(argv, log_file, time_file, args.timeout))
     finally:
         origin.stop()
     result["dirty_mib_after"] = (dirty_kib() or 0) / 1024
     result["sync_after"] = timed_sync()
-    try:
-        t = B.parse_time_v(time_file.read_text())
-        result["user"], result["sys"] = t.get("user"), t.get("sys")
-        result["cpu"] = t.get("user", 0) + t.get("sys", 0)
-        result["rss_mib"] = t.get("rss_mib")
-    except OSError:
-        pass
     if strace:
         calls = {}
         try:

@@ -28,10 +28,8 @@ import re
 import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -100,26 +98,10 @@ def run_once(args, tool: str, seed: int, files, digests, work: Path, shm: Path) 
     log_file = work / f"{name}.log"
     result: dict = {"tool": tool, "seed": seed, "files": len(files)}
     try:
-        with open(log_file, "wb") as log:
-            t0 = time.monotonic()
-            proc = subprocess.Popen([B.TIME, "-v", "-o", str(time_file)] + command(tool, args.ferry, origin.ca, listfile, out),
-                                    stdout=log, stderr=log, stdin=subprocess.DEVNULL, preexec_fn=B._die_with_parent)
-            try:
-                proc.wait(timeout=args.timeout)
-            except subprocess.TimeoutExpired:
-                result["timed_out"] = True
-            finally:  # a timeout, or an interrupted benchmark
-                B.stop_group(proc, signal.SIGKILL, grace=10)
-            result["wall"] = time.monotonic() - t0
-        result["exit"] = proc.returncode
+        argv = command(tool, args.ferry, origin.ca, listfile, out)
+        result.update(B.timed_run(argv, log_file, time_file, args.timeout))
     finally:
         origin.stop()  # it writes the stats file as it exits
-    try:
-        times = B.parse_time_v(time_file.read_text())
-        result["cpu"] = times.get("user", 0) + times.get("sys", 0)
-        result["rss_mib"] = times.get("rss_mib")
-    except OSError:
-        pass
     try:
         stats = json.loads(stats_file.read_text())
     except (OSError, ValueError) as e:

@@ -35,7 +35,6 @@ import os
 import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -98,26 +97,9 @@ def run_once(args, case: Case, round_no: int, digest: str, work: Path, shm: Path
     result: dict = {"case": case.name, "round": round_no, "slow_connection": case.slow}
     try:
         argv = command(case, args.ferry, origin.ca, origin.url(FILE), out, tool_stats)
-        with open(log_file, "wb") as log:
-            t0 = time.monotonic()
-            proc = subprocess.Popen([B.TIME, "-v", "-o", str(time_file)] + argv, stdout=log, stderr=log,
-                                    stdin=subprocess.DEVNULL, preexec_fn=B._die_with_parent)
-            try:
-                proc.wait(timeout=args.timeout)
-            except subprocess.TimeoutExpired:
-                result["timed_out"] = True
-            finally:
-                B.stop_group(proc, signal.SIGKILL, grace=10)
-            result["wall"] = time.monotonic() - t0
-        result["exit"] = proc.returncode
+        result.update(B.timed_run(argv, log_file, time_file, args.timeout))
     finally:
         origin.stop()  # writes its stats file as it exits
-    try:
-        t = B.parse_time_v(time_file.read_text())
-        result["cpu"] = t.get("user", 0) + t.get("sys", 0)
-        result["rss_mib"] = t.get("rss_mib")
-    except OSError:
-        pass
     try:
         st = json.loads(origin_stats.read_text())
         result["body_bytes_sent"] = st["body_bytes_sent"]

@@ -8,15 +8,11 @@
 
 using namespace ferry;
 using ferry::test::engine_fixture;
+using ferry::test::only_file;
 
 namespace {
 
 constexpr std::uint64_t MiB = 1024 * 1024;
-
-const file_result& only_file(const model_result& r) {
-    REQUIRE(r.files.size() == 1);
-    return r.files.front();
-}
 
 } // namespace
 
@@ -291,12 +287,7 @@ TEST_CASE("without -x, a file adds connections while each one adds speed, up to 
     // connections doubles the rate, so the file grows 4 -> 8 -> 16 and stops at the ceiling.
     engine_fixture f;
     f.cap_rate("/capped.bin", 1 * MiB);
-    auto c = f.config();
-    c.connections_per_file = 0;
-    c.max_connections_per_file = 16;
-    c.max_connections_per_host = 64;
-    c.max_connections = 64;
-    c.min_piece = 256 * 1024;
+    auto c = f.adaptive_config(16);
     const std::uint64_t size = 24 * MiB;
     auto r = only_file(f.run(c, f.model({{"capped.bin", size}}), {}, std::chrono::seconds(90)));
     CHECK(r.outcome == file_outcome::done);

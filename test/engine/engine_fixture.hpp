@@ -31,6 +31,12 @@ inline std::filesystem::path make_temp_dir() {
     return pattern;
 }
 
+/// The result of a model of one file.
+inline const file_result& only_file(const model_result& r) {
+    REQUIRE(r.files.size() == 1);
+    return r.files.front();
+}
+
 struct engine_fixture {
     origin::origin_server server;
     std::filesystem::path dir = make_temp_dir();
@@ -67,6 +73,18 @@ struct engine_fixture {
         c.timeouts.stall = std::chrono::milliseconds(2000);
         c.timeouts.first_byte = std::chrono::milliseconds(5000);
         c.fsync = false;
+        return c;
+    }
+
+    /// config() with adaptive connections (no -x) that may grow to `ceiling`, pieces of 256 KiB
+    /// and room for them on one host.
+    engine_config adaptive_config(std::size_t ceiling) const {
+        auto c = config();
+        c.connections_per_file = 0;
+        c.max_connections_per_file = ceiling;
+        c.max_connections_per_host = 64;
+        c.max_connections = 64;
+        c.min_piece = 256 * 1024;
         return c;
     }
 

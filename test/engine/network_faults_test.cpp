@@ -8,16 +8,12 @@
 
 using namespace ferry;
 using ferry::test::engine_fixture;
+using ferry::test::only_file;
 using namespace std::chrono_literals;
 
 namespace {
 
 constexpr std::uint64_t MiB = 1024 * 1024;
-
-const file_result& only_file(const model_result& r) {
-    REQUIRE(r.files.size() == 1);
-    return r.files.front();
-}
 
 std::vector<origin::request_record> requests_for(const origin::origin_stats& stats, const std::string& path) {
     std::vector<origin::request_record> out;
@@ -164,12 +160,7 @@ TEST_CASE("adaptive connections halve when the host answers 503") {
     busy.times = 1;
     f.server.add_fault("/pushback.bin", busy);
     f.cap_rate("/pushback.bin", 1 * MiB); // each connection capped: the file grows to 16
-    auto c = f.config();
-    c.connections_per_file = 0;
-    c.max_connections_per_file = 16;
-    c.max_connections_per_host = 64;
-    c.max_connections = 64;
-    c.min_piece = 256 * 1024;
+    auto c = f.adaptive_config(16);
     const std::uint64_t size = 48 * MiB;
     auto r = only_file(f.run(c, f.model({{"pushback.bin", size}}), {}, std::chrono::seconds(90)));
     CHECK(r.outcome == file_outcome::done);

@@ -20,17 +20,13 @@
 
 using namespace ferry;
 using ferry::test::engine_fixture;
+using ferry::test::only_file;
 namespace fs = std::filesystem;
 
 namespace {
 
 constexpr std::uint64_t KiB = 1024;
 constexpr std::uint64_t MiB = 1024 * KiB;
-
-const file_result& only_file(const model_result& r) {
-    REQUIRE(r.files.size() == 1);
-    return r.files.front();
-}
 
 bool contains(const std::string& text, std::string_view part) { return text.find(part) != std::string::npos; }
 
