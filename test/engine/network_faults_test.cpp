@@ -208,6 +208,7 @@ TEST_CASE("a connection gone slow at the file's tail is hedged: a duplicate requ
     }
     CHECK(duplicated);
     CHECK(r.bytes_fetched <= size + size / 50); // duplicate bytes within 2% of the file
+    CHECK(f.server.stats().body_bytes_sent <= size + size / 50); // as the origin counts them
 }
 
 TEST_CASE("signed redirect targets that expire every 2 s: renewed before expiry, not a byte lost") {
@@ -368,4 +369,5 @@ TEST_CASE("a connection slow for seconds mid-file is replaced: its claim goes on
     CHECK(on_slow <= 2);                          // given up after its first request or two
     CHECK(stats.connections_accepted >= 9);       // and replaced by a new connection
     CHECK(r.bytes_fetched <= size + size / 50);
+    CHECK(stats.body_bytes_sent <= size + size / 50);
 }
