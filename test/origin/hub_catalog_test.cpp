@@ -1,6 +1,7 @@
 // The Hub mode without sockets: git object ids, the worked example of hf-hub.md, routing a target
 // to an endpoint, and the answers as data.
 #include "tools/origin/hub_api.hpp"
+#include "memory/git_blob_id.hpp"
 #include "tools/origin/hub_catalog.hpp"
 
 #include <boost/json/parse.hpp>
@@ -50,12 +51,12 @@ hub_answer ask(const hub_catalog& hub, std::string_view target, std::string_view
 
 } // namespace
 
-TEST_CASE("git_blob_sha1 and lfs_pointer: the values git and Git LFS compute") {
-    CHECK(git_blob_sha1("") == "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391");
-    CHECK(git_blob_sha1("# tiny\n") == "8e2e871357bef652084a73f7173adc5eb8859a33");
+TEST_CASE("git_blob_id and lfs_pointer: the values git and Git LFS compute") {
+    CHECK(ferry::git_blob_id("") == "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391");
+    CHECK(ferry::git_blob_id("# tiny\n") == "8e2e871357bef652084a73f7173adc5eb8859a33");
     auto pointer = lfs_pointer("fbbab289f7f94b25736c58be46a994c441fd02552cc6022352e3d86d2fab7c83", 1048576);
     CHECK(pointer.size() == 132);
-    CHECK(git_blob_sha1(pointer) == "008d9adda7574f0a91412e68b9c2e501251606c2");
+    CHECK(ferry::git_blob_id(pointer) == "008d9adda7574f0a91412e68b9c2e501251606c2");
 }
 
 TEST_CASE("hub_catalog: hf-hub.md's worked example, blob and tree ids included") {

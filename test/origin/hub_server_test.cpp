@@ -4,6 +4,7 @@
 #include "test_client.hpp"
 
 #include "memory/sha256.hpp"
+#include "memory/git_blob_id.hpp"
 #include "tools/origin/hub_catalog.hpp"
 #include "tools/origin/origin_server.hpp"
 
@@ -211,12 +212,12 @@ TEST_CASE("hub: the digests in the tree are those of the bytes served, LFS throu
             CHECK(unquoted(content.field("etag")) == sha256_hex(bytes));
             auto pointer = lfs_pointer(sha256_hex(bytes), bytes.size());
             CHECK(lfs.at("pointerSize").to_number<std::uint64_t>() == pointer.size());
-            CHECK(entry.at("oid").as_string() == git_blob_sha1(pointer));
+            CHECK(entry.at("oid").as_string() == ferry::git_blob_id(pointer));
         } else {
             REQUIRE(resolved.status == 200);
             bytes = resolved.body;
-            CHECK(entry.at("oid").as_string() == git_blob_sha1(bytes));
-            CHECK(unquoted(resolved.field("etag")) == git_blob_sha1(bytes));
+            CHECK(entry.at("oid").as_string() == ferry::git_blob_id(bytes));
+            CHECK(unquoted(resolved.field("etag")) == ferry::git_blob_id(bytes));
         }
         CHECK(entry.at("size").to_number<std::uint64_t>() == bytes.size());
         CHECK(resolved.field("x-repo-commit").size() == 40);

@@ -1,5 +1,6 @@
 #include "tools/origin/hub_catalog.hpp"
 
+#include "memory/git_blob_id.hpp"
 #include "memory/sha256.hpp"
 #include "perf/byte_size.hpp"
 #include "tools/origin/content_catalog.hpp"
@@ -7,7 +8,6 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <stdexcept>
@@ -16,44 +16,11 @@ namespace ferry::origin {
 
 namespace {
 
-/// Incremental SHA-1 through EVP (the low-level SHA1_* calls are deprecated in OpenSSL 3).
-class sha1 {
-public:
-    sha1() : context_(EVP_MD_CTX_new()) {
-        if (!context_ || EVP_DigestInit_ex(context_, EVP_sha1(), nullptr) != 1)
-            throw std::runtime_error("hub: no SHA-1");
-    }
-    ~sha1() { EVP_MD_CTX_free(context_); }
-    sha1(const sha1&) = delete;
-    sha1& operator=(const sha1&) = delete;
-
-    void update(const void* data, std::size_t size) { EVP_DigestUpdate(context_, data, size); }
-    void update(std::string_view text) { update(text.data(), text.size()); }
-    /// The 20 raw bytes.
-    std::string finish() {
-        unsigned char digest[EVP_MAX_MD_SIZE];
-        unsigned length = 0;
-        EVP_DigestFinal_ex(context_, digest, &length);
-        return std::string(reinterpret_cast<const char*>(digest), length);
-    }
-
-private:
-    EVP_MD_CTX* context_;
-};
-
 std::string unhex(std::string_view text) {
     std::string out;
     for (std::size_t i = 0; i + 1 < text.size(); i += 2)
         out += static_cast<char>(std::stoi(std::string(text.substr(i, 2)), nullptr, 16));
     return out;
-}
-
-std::string git_object_header(std::string_view kind, std::uint64_t size) {
-    std::string header(kind);
-    header += ' ';
-    header += std::to_string(size);
-    header += '\0';
-    return header;
 }
 
 /// sha256 and git blob sha1 of synthetic bytes, in one pass.
@@ -169,13 +136,6 @@ const hub_commit* hub_repo::at(std::string_view revision) const {
     return found == commits.end() ? nullptr : &found->second;
 }
 
-std::string git_blob_sha1(std::string_view bytes) {
-    sha1 hash;
-    hash.update(git_object_header("blob", bytes.size()));
-    hash.update(bytes);
-    return hex_text(hash.finish());
-}
-
 std::string lfs_pointer(std::string_view sha256_hex, std::uint64_t size) {
     return "version https://git-lfs.github.com/spec/v1\noid sha256:" + std::string(sha256_hex) + "\nsize " +
            std::to_string(size) + "\n";
@@ -226,7 +186,7 @@ std::shared_ptr<const hub_blob> hub_catalog::blob_for(const hub_repo& repo, cons
         ferry::sha256 hash;
         hash.update(file.text->data(), file.text->size());
         blob->sha256 = to_hex(hash.finish());
-        git_oid = git_blob_sha1(*file.text);
+        git_oid = git_blob_id(*file.text);
     } else {
         blob->key = key;
         blob->size = file.size;
@@ -235,7 +195,7 @@ std::shared_ptr<const hub_blob> hub_catalog::blob_for(const hub_repo& repo, cons
     if (lfs) {
         auto pointer = lfs_pointer(blob->sha256, blob->size);
         blob->pointer_size = pointer.size();
-        blob->git_oid = git_blob_sha1(pointer);
+        blob->git_oid = git_blob_id(pointer);
         lfs_blobs_.try_emplace(blob->sha256, blob);
     } else {
         blob->git_oid = git_oid;

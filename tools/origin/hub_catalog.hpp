@@ -136,8 +136,6 @@ private:
     std::map<std::string, std::shared_ptr<const hub_blob>, std::less<>> lfs_blobs_; ///< by sha256
 };
 
-/// `sha1("blob " + size + "\0" + bytes)` in hex: the git object id of a file.
-std::string git_blob_sha1(std::string_view bytes);
 /// The Git LFS pointer text of content with this sha256 and size.
 std::string lfs_pointer(std::string_view sha256_hex, std::uint64_t size);
 /// A repo path that a tree may hold: relative, '/'-separated, no empty, `.` or `..` segment.
