@@ -7,6 +7,7 @@
 #include "tools/arguments.hpp"
 #include "tools/commands.hpp"
 #include "tools/download_session.hpp"
+#include "tools/hub_run.hpp"
 #include "tools/transfer_options.hpp"
 
 #include <boost/url/parse.hpp>
@@ -69,6 +70,32 @@ std::string read_file(const std::string& path) {
     return text.str();
 }
 
+/// A manifest's Hub models (and its other models, in the same run): into the Hugging Face cache
+/// that HF_HUB_CACHE / HF_HOME name, or beneath --dir for those with a "dir".
+int run_manifest_hub_models(const session_options& options, std::vector<hub_manifest_model> hub_models,
+                            std::vector<model_spec> plain) {
+    hub_run_options hub;
+    hub.settings = hub_settings_from(process_environment());
+    hub.cache_dir = hub.settings.cache;
+    if (hub.settings.implicit_token)
+        hub.token = hub.settings.token;
+    std::vector<hub_request> requests;
+    for (auto& m : hub_models) {
+        hub_request r;
+        r.repo = m.repo;
+        r.revision = m.revision;
+        r.selection.filter = hub_path_filter(m.include, m.exclude);
+        r.fetch = {.endpoint = hub.settings.endpoint, .token = hub.token, .model_id = m.id, .prio = m.prio,
+                   .limit_rate = m.limit_rate, .local_dir = m.dir};
+        requests.push_back(std::move(r));
+    }
+    auto result = run_hub_models(options, hub, std::move(requests), std::move(plain));
+    for (std::size_t i = 0; i < hub_models.size(); ++i)
+        if (i < result.destinations.size() && !result.destinations[i].empty())
+            std::cerr << "ferry: " << hub_models[i].id << ": " << result.destinations[i].string() << "\n";
+    return result.exit_status;
+}
+
 } // namespace
 
 int run_get(std::span<const std::string_view> args) {
@@ -98,6 +125,7 @@ int run_get(std::span<const std::string_view> args) {
     auto& config = options.engine;
 
     std::vector<model_spec> models;
+    std::vector<hub_manifest_model> hub_models;
     if (!input.empty() && input.ends_with(".json")) {
         auto parsed = parse_manifest(read_file(input), dir);
         if (!parsed.error.empty()) {
@@ -105,11 +133,12 @@ int run_get(std::span<const std::string_view> args) {
             return 2;
         }
         models = std::move(parsed.models);
+        hub_models = std::move(parsed.hub_models);
     } else if (!input.empty()) {
         auto listed = read_url_list(input);
         urls.insert(urls.end(), listed.begin(), listed.end());
     }
-    if (urls.empty() && models.empty())
+    if (urls.empty() && models.empty() && hub_models.empty())
         throw usage_error("nothing to download: give URLs or --input FILE (see ferry get --help)");
     if (!output.empty() && urls.size() != 1)
         throw usage_error("--output needs exactly one URL");
@@ -164,6 +193,8 @@ int run_get(std::span<const std::string_view> args) {
         return 1;
     }
     try {
+        if (!hub_models.empty())
+            return run_manifest_hub_models(options, std::move(hub_models), std::move(models));
         auto report = run_session(options, std::move(models));
         return report.exit_status();
     } catch (const std::invalid_argument& e) {
