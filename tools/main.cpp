@@ -16,6 +16,7 @@ void usage(std::ostream& out) {
            "  get [OPTIONS] [URL...]   download URLs and/or an input file (ferry get --help)\n"
            "  demo                     start a built-in origin and download a demo model from it\n"
            "  origin [OPTIONS]         run the HTTPS origin used by tests and benchmarks\n"
+           "  cache ls|verify|rm|prune the Hugging Face cache (ferry cache --help)\n"
            "  help                     this text\n";
 }
 
@@ -39,6 +40,8 @@ int main(int argc, char** argv) {
             return ferry::cli::run_demo(rest);
         if (command == "origin")
             return ferry::cli::run_origin(rest);
+        if (command == "cache")
+            return ferry::cli::run_cache(rest);
         if (command == "help" || command == "--help" || command == "-h") {
             usage(std::cout);
             return 0;
