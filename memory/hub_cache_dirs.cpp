@@ -125,6 +125,20 @@ void remove_tree(int dir, const std::string& name) noexcept {
     }
 }
 
+boost::system::error_code read_chunks(int fd, const std::function<void(const char*, std::size_t)>& chunk) {
+    std::vector<char> buffer(1 << 16);
+    while (true) {
+        ssize_t n = ::read(fd, buffer.data(), buffer.size());
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return last_error();
+        if (n == 0)
+            return {};
+        chunk(buffer.data(), static_cast<std::size_t>(n));
+    }
+}
+
 std::string temp_name(std::string_view name) {
     static std::atomic<unsigned> counter{0};
     // Built by appending: GCC 12 warns falsely (-Wrestrict) on "." + std::string.

@@ -6,7 +6,9 @@
 // symlink (the user chose it). Listing a directory does not change its access time, which is
 // what `ferry cache prune` evicts by.
 
+#include <cstddef>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -67,6 +69,9 @@ std::vector<entry> list(int dir);
 /// Removes `name` in `dir` and, when it is a directory, everything in it, without following a
 /// symlink (a link is removed, never what it points at). Missing is fine.
 void remove_tree(int dir, const std::string& name) noexcept;
+
+/// Reads `fd` to its end in chunks handed to `chunk`; the error of a failed read, if any.
+boost::system::error_code read_chunks(int fd, const std::function<void(const char*, std::size_t)>& chunk);
 
 /// A temporary name beside `name` for temp + rename: unique within this host and process.
 std::string temp_name(std::string_view name);

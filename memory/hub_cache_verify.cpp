@@ -4,7 +4,6 @@
 #include "memory/hub_cache_dirs.hpp"
 #include "memory/sha256.hpp"
 
-#include <array>
 #include <cerrno>
 #include <map>
 #include <optional>
@@ -34,20 +33,14 @@ std::optional<std::string> hash_blob(int dir, const std::string& name, std::uint
     sha1 git_hash;
     if (!lfs)
         git_hash.update(git_object_header("blob", size));
-    std::array<char, 1 << 16> buffer{};
-    while (true) {
-        ssize_t n = ::read(file.get(), buffer.data(), buffer.size());
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return std::nullopt;
-        if (n == 0)
-            break;
+    auto ec = hub_dirs::read_chunks(file.get(), [&](const char* data, std::size_t n) {
         if (lfs)
-            content_hash.update(buffer.data(), static_cast<std::size_t>(n));
+            content_hash.update(data, n);
         else
-            git_hash.update(buffer.data(), static_cast<std::size_t>(n));
-    }
+            git_hash.update(data, n);
+    });
+    if (ec)
+        return std::nullopt;
     return lfs ? to_hex(content_hash.finish()) : hex_text(git_hash.finish());
 }
 
