@@ -395,3 +395,71 @@ TEST_CASE("hf download, then ferry cache prune under a budget evicts the older r
     auto verify = f.ferry({"cache", "verify", "--cache-dir", f.cache.string()});
     CHECK_MESSAGE(verify.status == 0, verify.err);
 }
+
+TEST_CASE("hf download: the Hub's 429 with RateLimit is waited out; signed CDN URLs are renewed without losing bytes") {
+    auto catalog = test_catalog(16 * MiB);
+    catalog->options.cdn_ttl = 2s; // signed CDN URLs expire while the shard is on its way
+    hub_fixture f(catalog);
+    origin::fault limited;
+    limited.status = 429;
+    limited.times = 1;
+    limited.ratelimit_remaining = 0;
+    limited.ratelimit_reset = 1;
+    f.server.add_fault("/api/models/acme/tiny/tree/*", limited);
+    origin::fault slow;
+    slow.rate = 3 * MiB; // per connection: the shard takes longer than a signature lives
+    f.server.add_fault("/cdn-lfs/*", slow);
+
+    auto r = f.ferry(f.download({"acme/tiny", "model.safetensors", "-x", "2"}));
+    REQUIRE_MESSAGE(r.status == 0, r.err);
+    const auto& shard = *f.commit("acme/tiny").files.at("model.safetensors");
+    auto link = f.repo_dir("acme/tiny") / "snapshots" / f.commit("acme/tiny").sha / "model.safetensors";
+    CHECK(sha256_of_file(link) == parse_sha256_hex(shard.sha256));
+
+    auto stats = f.server.stats();
+    // The tree was asked again after the pause the Hub asked for.
+    std::vector<std::chrono::steady_clock::time_point> tree_asks; // the 429, then the next ask
+    std::size_t resolves = 0;
+    for (auto& q : stats.log) {
+        if (q.path.starts_with("/api/models/acme/tiny/tree/") && (q.status == 429 || tree_asks.size() == 1))
+            tree_asks.push_back(q.received);
+        if (q.path.find("/resolve/") != std::string::npos)
+            ++resolves;
+    }
+    REQUIRE(tree_asks.size() >= 2);
+    CHECK(tree_asks[1] - tree_asks[0] >= 1s);
+    // Fresh signatures came from the resolve URL again; the bytes were not fetched twice.
+    CHECK(resolves >= 2);
+    CHECK(stats.body_bytes_sent <= shard.size + shard.size / 20);
+}
+
+TEST_CASE("hf download: a blob another process is writing (its lock held) is waited for, then linked, not fetched") {
+    hub_fixture f;
+    const auto& shard = *f.commit("acme/tiny").files.at("model.safetensors");
+    hub_repo_id repo{hub_repo_type::model, "acme/tiny"};
+    hub_cache cache(f.cache);
+    REQUIRE_FALSE(cache.prepare_repo(repo));
+    auto held = blob_lock::try_acquire(cache.lock_path(repo, shard.sha256));
+    REQUIRE(held.has_value());
+    REQUIRE(held->has_value());
+
+    auto args = f.download({"acme/tiny", "model.safetensors", "README.md"});
+    args.insert(args.begin(), FERRY_BINARY);
+    test::child_process child(args, f.logs / "waiting.out", f.logs / "waiting.err");
+    auto give_up = std::chrono::steady_clock::now() + 30s;
+    while (test::slurp(f.logs / "waiting.err").find("waiting for another process") == std::string::npos &&
+           child.running() && std::chrono::steady_clock::now() < give_up)
+        child.wait_for(50ms);
+    REQUIRE_MESSAGE(child.running(), test::slurp(f.logs / "waiting.err"));
+    // "The other process" finishes the blob and lets go of its lock.
+    test::spit(cache.blob_path(repo, shard.sha256), f.bytes_of("acme/tiny", "model.safetensors"));
+    held->reset();
+    auto status = child.wait_for(60s);
+    REQUIRE(status.has_value());
+    CHECK(WIFEXITED(*status));
+    CHECK(WEXITSTATUS(*status) == 0);
+    CHECK(f.cdn_requests(f.server.stats(), shard.sha256) == 0);
+    auto snapshot = f.repo_dir("acme/tiny") / "snapshots" / f.commit("acme/tiny").sha;
+    CHECK(sha256_of_file(snapshot / "model.safetensors") == parse_sha256_hex(shard.sha256));
+    CHECK(file_text(snapshot / "README.md") == "# tiny\n");
+}
