@@ -1,6 +1,7 @@
 #include "engine/file_transfer.hpp"
 
 #include "engine/file_error.hpp"
+#include "memory/git_blob_id.hpp"
 #include "net/error.hpp"
 
 #include <algorithm>
@@ -80,6 +81,8 @@ asio::awaitable<file_result> file_transfer::run() {
     }
     result_.url = urls.front().redacted();
     mirrors_.emplace(std::move(urls));
+    mirrors_->origin_fields = ctx_.config.headers;
+    mirrors_->origin_fields.insert(mirrors_->origin_fields.end(), spec_.headers.begin(), spec_.headers.end());
     retry_.emplace(ctx_.config.retry);
 
     if (co_await already_there()) {
@@ -138,7 +141,8 @@ asio::awaitable<bool> file_transfer::already_there() {
     if (!existing)
         co_return false;
     if (spec_.size) {
-        if (*existing != *spec_.size || (spec_.sha256 && sha256_of_file(result_.path) != spec_.sha256))
+        if (*existing != *spec_.size || (spec_.sha256 && sha256_of_file(result_.path) != spec_.sha256) ||
+            (spec_.git_blob_id && git_blob_id_of_file(result_.path) != spec_.git_blob_id))
             co_return false;
         result_.size = *spec_.size;
         co_return true;
@@ -722,11 +726,11 @@ asio::awaitable<bool> file_transfer::finish_file() {
         co_return false;
     }
     std::string message;
-    if (auto ec = co_await sink_.verify(size, spec_.sha256, ctx_.buffers, ctx_.executor, message)) {
+    if (auto ec = co_await sink_.verify(size, spec_.sha256, spec_.git_blob_id, ctx_.buffers, ctx_.executor, message)) {
         fail(ec, message);
         co_return false;
     }
-    if (spec_.sha256)
+    if (spec_.sha256 || spec_.git_blob_id)
         emit(event::kind::verified);
     stored_validators validators;
     for (std::size_t i = 0; i < mirrors_->size() && validators.empty(); ++i)

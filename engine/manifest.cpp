@@ -93,6 +93,73 @@ file_spec parse_file(const json::value& v, const std::string& base_url, const st
     return f;
 }
 
+std::vector<std::string> string_list(const json::object& o, std::string_view name, const std::string& where) {
+    std::vector<std::string> out;
+    auto* v = field(o, name);
+    if (!v)
+        return out;
+    if (!v->is_array())
+        throw invalid{where + "\"" + std::string(name) + "\" must be an array of strings"};
+    for (auto& item : v->as_array()) {
+        if (!item.is_string())
+            throw invalid{where + "\"" + std::string(name) + "\" must be an array of strings"};
+        out.emplace_back(item.as_string());
+    }
+    return out;
+}
+
+priority parse_model_priority(const json::object& o, const std::string& where) {
+    auto* p = field(o, "priority");
+    if (!p)
+        return priority::normal;
+    auto parsed = p->is_string() ? parse_priority(p->as_string()) : std::nullopt;
+    if (!parsed)
+        throw invalid{where + "unknown priority (use high, normal or low)"};
+    return *parsed;
+}
+
+std::uint64_t parse_limit_rate(const json::object& o, const std::string& where) {
+    auto* rate = field(o, "limit_rate");
+    if (!rate)
+        return 0;
+    auto n = as_size(*rate);
+    if (!n)
+        throw invalid{where + "\"limit_rate\" must be bytes per second"};
+    return *n;
+}
+
+hub_manifest_model parse_hub_model(const json::object& o, const std::string& id, const std::filesystem::path& destination) {
+    auto where = "model '" + id + "': ";
+    hub_manifest_model m;
+    m.id = id;
+    m.repo.id = string_field(o, "hf", where, true);
+    if (!valid_hub_repo_id(m.repo.id))
+        throw invalid{where + "\"hf\" is not a Hub repo id (ORG/NAME): '" + m.repo.id + "'"};
+    auto type = string_field(o, "repo_type", where, false);
+    if (!type.empty()) {
+        auto parsed = parse_hub_repo_type(type);
+        if (!parsed || *parsed == hub_repo_type::space)
+            throw invalid{where + "\"repo_type\" must be model or dataset"};
+        m.repo.type = *parsed;
+    }
+    m.revision = string_field(o, "revision", where, false);
+    if (!m.revision.empty() && !valid_hub_revision(m.revision))
+        throw invalid{where + "\"revision\" is not a branch, tag or sha: '" + m.revision + "'"};
+    m.include = string_list(o, "include", where);
+    m.exclude = string_list(o, "exclude", where);
+    m.prio = parse_model_priority(o, where);
+    m.limit_rate = parse_limit_rate(o, where);
+    auto dir = string_field(o, "dir", where, false);
+    if (!dir.empty()) {
+        if (auto problem = check_relative_path(dir); !problem.empty())
+            throw invalid{where + "dir '" + dir + "': " + problem};
+        m.dir = destination / dir;
+    }
+    if (field(o, "files") || field(o, "base_url"))
+        throw invalid{where + "a Hub model (\"hf\") lists no \"files\" or \"base_url\": the Hub does"};
+    return m;
+}
+
 model_spec parse_model(const json::value& v, const std::filesystem::path& destination) {
     if (!v.is_object())
         throw invalid{"each entry of \"models\" must be an object"};
@@ -103,12 +170,7 @@ model_spec parse_model(const json::value& v, const std::filesystem::path& destin
         throw invalid{"model: \"id\" is empty"};
     auto where = "model '" + m.id + "': ";
 
-    if (auto* p = field(o, "priority")) {
-        auto parsed = p->is_string() ? parse_priority(p->as_string()) : std::nullopt;
-        if (!parsed)
-            throw invalid{where + "unknown priority (use high, normal or low)"};
-        m.prio = *parsed;
-    }
+    m.prio = parse_model_priority(o, where);
     auto base_url = string_field(o, "base_url", where, false);
     if (!base_url.empty())
         if (auto parsed = parse_url(base_url); !parsed)
@@ -119,12 +181,7 @@ model_spec parse_model(const json::value& v, const std::filesystem::path& destin
     if (auto problem = check_relative_path(dir); !problem.empty())
         throw invalid{where + "dir '" + dir + "': " + problem};
     m.dir = destination / dir;
-    if (auto* rate = field(o, "limit_rate")) {
-        auto n = as_size(*rate);
-        if (!n)
-            throw invalid{where + "\"limit_rate\" must be bytes per second"};
-        m.limit_rate = *n;
-    }
+    m.limit_rate = parse_limit_rate(o, where);
     auto* files = field(o, "files");
     if (!files || !files->is_array() || files->as_array().empty())
         throw invalid{where + "\"files\" must be a non-empty array"};
@@ -150,6 +207,15 @@ manifest parse_manifest(std::string_view text, const std::filesystem::path& dest
             throw invalid{"a manifest is an object with a \"models\" array"};
         std::set<std::string> ids, destinations;
         for (auto& v : doc.as_object().at("models").as_array()) {
+            if (v.is_object() && field(v.as_object(), "hf")) {
+                auto id = string_field(v.as_object(), "id", "model: ", true);
+                if (id.empty())
+                    throw invalid{"model: \"id\" is empty"};
+                if (!ids.insert(id).second)
+                    throw invalid{"model '" + id + "': id used twice"};
+                out.hub_models.push_back(parse_hub_model(v.as_object(), id, destination));
+                continue;
+            }
             auto model = parse_model(v, destination);
             if (!ids.insert(model.id).second)
                 throw invalid{"model '" + model.id + "': id used twice"};
@@ -161,10 +227,11 @@ manifest parse_manifest(std::string_view text, const std::filesystem::path& dest
             }
             out.models.push_back(std::move(model));
         }
-        if (out.models.empty())
+        if (out.models.empty() && out.hub_models.empty())
             throw invalid{"the manifest has no models"};
     } catch (const invalid& problem) {
         out.models.clear();
+        out.hub_models.clear();
         out.error = problem.message;
     }
     return out;

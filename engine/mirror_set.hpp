@@ -37,6 +37,10 @@ public:
 
     explicit mirror_set(std::vector<url> urls);
 
+    /// Fields sent with every request to a mirror's original origin (never after a redirect to
+    /// another origin): the engine's user headers and the file's own.
+    std::vector<std::pair<std::string, std::string>> origin_fields;
+
     std::size_t size() const noexcept { return mirrors_.size(); }
     mirror& operator[](std::size_t i) { return mirrors_[i]; }
     const mirror& operator[](std::size_t i) const { return mirrors_[i]; }

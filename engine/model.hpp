@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <boost/system/error_code.hpp>
@@ -22,7 +23,13 @@ struct file_spec {
     std::filesystem::path path;            ///< relative to the model's directory
     std::optional<std::uint64_t> size;     ///< expected size, when known
     std::optional<sha256_digest> sha256;   ///< expected digest, when known
+    /// Expected git blob id (40 hex: sha1 of "blob SIZE\0" + content), when known: the Hub's id
+    /// of a file not stored with LFS. Checked after the download, as sha256 is.
+    std::optional<std::string> git_blob_id;
     std::uint64_t limit_rate = 0;          ///< bytes/s for this file, 0 = no limit of its own
+    /// Extra request fields for this file's URLs, sent to their own origins only (never after a
+    /// redirect to another scheme, host or port): an access token, say.
+    std::vector<std::pair<std::string, std::string>> headers;
 };
 
 /// A group of files fetched together under one priority.

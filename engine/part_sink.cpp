@@ -1,6 +1,7 @@
 #include "engine/part_sink.hpp"
 
 #include "engine/file_error.hpp"
+#include "memory/git_blob_id.hpp"
 #include "net/error.hpp"
 
 #include <boost/asio/post.hpp>
@@ -76,12 +77,22 @@ void part_sink::restart() {
 }
 
 boost::asio::awaitable<error_code> part_sink::verify(std::uint64_t size, const std::optional<sha256_digest>& expected,
+                                                     const std::optional<std::string>& expected_git_blob,
                                                      buffer_pool& buffers, boost::asio::any_io_executor executor,
                                                      std::string& message) {
     auto on_disk = part_.size_on_disk();
     if (!on_disk || *on_disk != size) {
         message = "cannot read back " + part_.path().string();
         co_return on_disk ? make_error_code(file_error::incomplete) : on_disk.error();
+    }
+    if (expected_git_blob) {
+        auto id = git_blob_id_of_file(part_.path());
+        if (id != expected_git_blob) {
+            message = "git blob id mismatch: expected " + *expected_git_blob + ", got " +
+                      id.value_or("nothing (unreadable)") + " (partial file removed)";
+            discard();
+            co_return make_error_code(file_error::digest_mismatch);
+        }
     }
     if (!expected)
         co_return error_code{};

@@ -28,7 +28,8 @@ response_verdict refused_redirect(boost::system::error_code ec) {
     return v;
 }
 
-http_request make_request(const transfer_context& ctx, const mirror_set::mirror& m, const exchange_request& r) {
+http_request make_request(const mirror_set::mirror& m, const exchange_request& r,
+                          const std::vector<std::pair<std::string, std::string>>& origin_fields) {
     http_request req;
     if (r.head_only)
         req.method = "HEAD";
@@ -44,9 +45,10 @@ http_request make_request(const transfer_context& ctx, const mirror_set::mirror&
     }
     for (const auto& field : r.fields)
         req.fields.push_back(field);
-    // User headers (credentials among them) go only to the host the user named.
-    if (m.current.host == m.original.host)
-        for (const auto& field : ctx.config.headers)
+    // User headers (credentials among them) go only to the origin the user named: not to a
+    // CDN a redirect leads to, nor to another port or scheme of the same host.
+    if (m.current.origin() == m.original.origin())
+        for (const auto& field : origin_fields)
             req.fields.push_back(field);
     return req;
 }
@@ -82,7 +84,7 @@ asio::awaitable<exchange_result> range_exchange(transfer_context& ctx, connectio
             }
             bool reused = conn.reused() || conn->requests_served() > 0;
             conn.start_request();
-            auto sent = co_await conn->send(target, make_request(ctx, mirrors[i], request));
+            auto sent = co_await conn->send(target, make_request(mirrors[i], request, mirrors.origin_fields));
             // (No co_await inside a conditional expression: GCC 12 miscompiles its temporaries.)
             if (sent)
                 head = sent;

@@ -206,6 +206,11 @@ asio::awaitable<boost::system::result<response_head>> connection::read_head() {
     head.ratelimit_policy = std::string(res["RateLimit-Policy"]);
     head.ratelimit_remaining = std::string(res["RateLimit-Remaining"]);
     head.ratelimit_reset = std::string(res["RateLimit-Reset"]);
+    for (const auto& f : res) {
+        auto name = f.name_string();
+        if (beast::iequals(name.substr(0, 2), "x-") || f.name() == http::field::link)
+            head.extension_fields.emplace_back(std::string(name), std::string(f.value()));
+    }
 
     st.keep_alive = head.keep_alive;
     if (st.buffer.size() == 0)
@@ -309,6 +314,13 @@ asio::awaitable<void> connection::discard_body(std::size_t limit) {
 
 bool connection::reusable() const noexcept {
     return !broken_ && impl_->body_done && impl_->keep_alive && impl_->buffer.size() == 0 && impl_->stream.is_open();
+}
+
+std::string_view response_head::extension(std::string_view name) const noexcept {
+    for (const auto& [field, value] : extension_fields)
+        if (beast::iequals(field, name))
+            return value;
+    return {};
 }
 
 std::optional<std::uint64_t> connection::body_remaining() const noexcept {

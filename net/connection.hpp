@@ -54,6 +54,12 @@ struct response_head {
     std::string ratelimit_policy; ///< `RateLimit-Policy`
     std::string ratelimit_remaining; ///< `RateLimit-Remaining` (older drafts' separate fields)
     std::string ratelimit_reset;     ///< `RateLimit-Reset`
+    /// The `X-*` and `Link` fields, as sent (names as sent): what APIs such as the Hugging Face
+    /// Hub's say beside the standard fields (X-Error-Code, X-Repo-Commit, pagination...).
+    std::vector<std::pair<std::string, std::string>> extension_fields;
+
+    /// The first extension field named `name` (case-insensitive), "" when absent.
+    std::string_view extension(std::string_view name) const noexcept;
 };
 
 /// One HTTP/1.1 connection, over TLS (SNI and host-name verification on) or plain TCP.

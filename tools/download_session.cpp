@@ -48,6 +48,11 @@ std::string summary_line(const session_report& r) {
     line += timing;
     line += ", " + std::to_string(r.stats.pool.opened) + " connections opened, " +
             std::to_string(r.stats.pool.reused) + " reused";
+    if (r.store) {
+        line += "; cache: " + std::to_string(r.store->hits) + " hits, " + std::to_string(r.store->adopted) +
+                " linked from other repos, " + std::to_string(r.store->misses) + " fetched (" +
+                human_bytes(double(r.store->bytes_saved())) + " not fetched)";
+    }
     return line;
 }
 
@@ -55,6 +60,7 @@ session_report run_session(const session_options& options, std::vector<model_spe
     asio::io_context io(1);
     ferry::engine downloads(io.get_executor(), options.engine);
     session_report report;
+    report.store = options.store;
     auto started = std::chrono::steady_clock::now();
 
     bool terminal = isatty(STDERR_FILENO) == 1;

@@ -7,6 +7,8 @@
 #include "tools/arguments.hpp"
 #include "tools/commands.hpp"
 #include "tools/download_session.hpp"
+#include "tools/hub_run.hpp"
+#include "tools/transfer_options.hpp"
 
 #include <boost/url/parse.hpp>
 
@@ -25,27 +27,8 @@ constexpr const char* get_usage =
     "  -i, --input FILE        a URL list (one per line, # comments) or a JSON manifest (*.json)\n"
     "  -d, --dir DIR           destination directory (default: .)\n"
     "  -o, --output NAME       file name, with a single URL\n"
-    "  -j, --jobs N            files in flight at once (default 8)\n"
-    "  -x, --connections N     connections per file (default: adaptive, up to 32)\n"
-    "      --max-connections N connections in total (default 64; also per host unless given below)\n"
-    "      --max-connections-per-host N  connections to one host (default 32, or -x times -j)\n"
-    "      --limit-rate RATE   overall cap in bytes/s: 750K, 20M, 1G\n"
-    "      --ca-cert FILE      trust this PEM bundle as well as the system store\n"
-    "      --header 'K: V'     extra request header (repeatable; only sent to the URL's own host)\n"
-    "      --checksum sha256:HEX   expected digest, with a single URL\n"
-    "      --jobs-per-model N  files in flight per model (default 8)\n"
-    "      --retries N         rounds of failures without progress before a file gives up\n"
-    "                          (default 5, and not before 30 s; 0: no retry)\n"
-    "      --timeout SECONDS   stall timeout: no data for this long ends a request (default 30)\n"
-    "      --connect-timeout SECONDS  resolve + connect (+ proxy) limit, decimals allowed (default 15)\n"
-    "      --proxy URL         every request through this proxy: http://, socks5://, socks5h://\n"
-    "                          (default: https_proxy, http_proxy, all_proxy as curl; \"\" for none)\n"
-    "      --noproxy LIST      hosts never proxied (replaces no_proxy): '*', names, IPs, CIDRs\n"
-    "      --max-memory SIZE   memory budget for buffers (default: 1/64 of RAM or the cgroup limit, 32M..256M)\n"
-    "      --no-fsync          skip the syncs before the final rename\n"
-    "      --stats FILE        write the final statistics snapshot as JSON\n"
-    "      --progress auto|bar|jsonl|none   (auto: bars on a terminal, none otherwise)\n"
-    "  -q, --quiet             same as --progress none\n";
+    "      --checksum sha256:HEX   expected digest, with a single URL\n";
+
 
 std::string file_name_of(const std::string& text) {
     auto parsed = boost::urls::parse_uri(text);
@@ -87,86 +70,50 @@ std::string read_file(const std::string& path) {
     return text.str();
 }
 
+/// A manifest's Hub models (and its other models, in the same run): into the Hugging Face cache
+/// that HF_HUB_CACHE / HF_HOME name, or beneath --dir for those with a "dir".
+int run_manifest_hub_models(const session_options& options, std::vector<hub_manifest_model> hub_models,
+                            std::vector<model_spec> plain) {
+    hub_run_options hub;
+    hub.settings = hub_settings_from(process_environment());
+    hub.cache_dir = hub.settings.cache;
+    if (hub.settings.implicit_token)
+        hub.token = hub.settings.token;
+    std::vector<hub_request> requests;
+    for (auto& m : hub_models) {
+        hub_request r;
+        r.repo = m.repo;
+        r.revision = m.revision;
+        r.selection.filter = hub_path_filter(m.include, m.exclude);
+        r.fetch = {.endpoint = hub.settings.endpoint, .token = hub.token, .model_id = m.id, .prio = m.prio,
+                   .limit_rate = m.limit_rate, .local_dir = m.dir};
+        requests.push_back(std::move(r));
+    }
+    auto result = run_hub_models(options, hub, std::move(requests), std::move(plain));
+    for (std::size_t i = 0; i < hub_models.size(); ++i)
+        if (i < result.destinations.size() && !result.destinations[i].empty())
+            std::cerr << "ferry: " << hub_models[i].id << ": " << result.destinations[i].string() << "\n";
+    return result.exit_status;
+}
+
 } // namespace
 
 int run_get(std::span<const std::string_view> args) {
-    session_options options;
-    auto& config = options.engine;
+    transfer_options transfer;
     std::vector<std::string> urls;
-    std::string input, dir = ".", output, checksum, value;
-    bool jobs_per_model_given = false;
-    bool budget_given = false;
-    bool max_connections_given = false;
-    bool per_host_given = false;
+    std::string input, dir = ".", output, checksum;
 
     arguments a(args);
     while (!a.done()) {
         auto arg = a.take();
         if (arg == "-h" || arg == "--help") {
-            std::cout << get_usage;
+            std::cout << get_usage << transfer_options::usage;
             return 0;
         } else if (a.value(arg, "--input", "-i", input)) {
         } else if (a.value(arg, "--dir", "-d", dir)) {
         } else if (a.value(arg, "--output", "-o", output)) {
-        } else if (a.value(arg, "--jobs", "-j", value)) {
-            config.max_files = parse_count("--jobs", value);
-        } else if (a.value(arg, "--connections", "-x", value)) {
-            config.connections_per_file = parse_count("--connections", value);
-            config.max_connections_per_file = std::max(config.max_connections_per_file, config.connections_per_file);
-        } else if (a.value(arg, "--max-connections", value)) {
-            config.max_connections = parse_count("--max-connections", value);
-            max_connections_given = true;
-        } else if (a.value(arg, "--max-connections-per-host", value)) {
-            config.max_connections_per_host = parse_count("--max-connections-per-host", value);
-            per_host_given = true;
-        } else if (a.value(arg, "--jobs-per-model", value)) {
-            config.max_files_per_model = parse_count("--jobs-per-model", value);
-            jobs_per_model_given = true;
-        } else if (a.value(arg, "--limit-rate", value)) {
-            auto rate = parse_byte_size(value);
-            if (!rate)
-                throw usage_error("--limit-rate needs a rate like 750K, 20M or 1G, not '" + value + "'");
-            config.limit_rate = *rate;
-        } else if (a.value(arg, "--max-memory", value)) {
-            auto size = parse_byte_size(value);
-            if (!size || *size < 1024 * 1024)
-                throw usage_error("--max-memory needs a size of at least 1M, not '" + value + "'");
-            config.memory_budget = static_cast<std::size_t>(*size);
-            budget_given = true;
-        } else if (a.value(arg, "--ca-cert", value)) {
-            config.ca_file = value;
-        } else if (a.value(arg, "--header", value)) {
-            auto colon = value.find(':');
-            if (colon == std::string::npos || colon == 0)
-                throw usage_error("--header needs 'Name: value', not '" + value + "'");
-            auto field = value.substr(colon + 1);
-            field.erase(0, field.find_first_not_of(" \t"));
-            config.headers.emplace_back(value.substr(0, colon), field);
         } else if (a.value(arg, "--checksum", checksum)) {
-        } else if (a.value(arg, "--retries", value)) {
-            config.retry.max_retries = static_cast<int>(std::min<std::uint64_t>(parse_count("--retries", value, true), 1000));
-        } else if (a.value(arg, "--timeout", value)) {
-            auto seconds = std::chrono::seconds(parse_count("--timeout", value));
-            config.timeouts.stall = seconds;
-            config.timeouts.first_byte = seconds;
-        } else if (a.value(arg, "--connect-timeout", value)) {
-            config.timeouts.connect = parse_seconds("--connect-timeout", value);
-        } else if (a.value(arg, "--proxy", value)) {
-            config.proxy.proxy = value;
-        } else if (a.value(arg, "--noproxy", value)) {
-            config.proxy.no_proxy = value;
-        } else if (arg == "--no-fsync") {
-            config.fsync = false;
-        } else if (a.value(arg, "--stats", value)) {
-            options.stats_file = value;
-        } else if (a.value(arg, "--progress", value)) {
-            if (value == "auto") options.progress = progress_mode::automatic;
-            else if (value == "bar") options.progress = progress_mode::bar;
-            else if (value == "jsonl") options.progress = progress_mode::jsonl;
-            else if (value == "none") options.progress = progress_mode::none;
-            else throw usage_error("--progress takes auto, bar, jsonl or none, not '" + value + "'");
-        } else if (arg == "-q" || arg == "--quiet") {
-            options.progress = progress_mode::none;
+        } else if (transfer.take(a, arg)) {
         } else if (arg.starts_with("-") && arg.size() > 1) {
             throw usage_error("unknown option " + std::string(arg) + " (see ferry get --help)");
         } else {
@@ -174,40 +121,11 @@ int run_get(std::span<const std::string_view> args) {
         }
     }
 
-    // A bad proxy URL (flag or environment) is refused before anything is created.
-    try {
-        proxy_policy check(config.proxy, process_environment());
-    } catch (const std::invalid_argument& e) {
-        throw usage_error(e.what());
-    }
-
-    // Most downloads come from one host. Without a per-host cap of its own, it follows what was
-    // asked for: a total given applies to the host too, and -x N with -j M may open N for each of
-    // the M files (within the total).
-    if (!per_host_given) {
-        if (max_connections_given)
-            config.max_connections_per_host = std::max(config.max_connections_per_host, config.max_connections);
-        if (config.connections_per_file > 0)
-            config.max_connections_per_host =
-                std::max(config.max_connections_per_host,
-                         std::min(config.max_connections, config.connections_per_file * config.max_files));
-    }
-    config.max_connections = std::max(config.max_connections, config.max_connections_per_host);
-    // One run, one summary: every model's result is reported at the end.
-    config.keep_finished_models = std::numeric_limits<std::size_t>::max();
-
-    // Buffers: a budget from the machine's memory; each buffer small enough that every allowed
-    // connection gets one (and as much TLS read-ahead) from an eighth of it: thousands of slow
-    // transfers need little each, and the rest of their memory is per connection too.
-    if (!budget_given)
-        config.memory_budget = static_cast<std::size_t>(default_buffer_budget());
-    config.buffer_size = std::clamp<std::size_t>(
-        config.memory_budget / (16 * std::max<std::size_t>(config.max_connections, 1)), 4 * 1024, 256 * 1024);
-    // TLS read-ahead takes that much from the socket per system call; below two records it is
-    // not worth a buffer of its own.
-    config.tls_read_ahead = config.buffer_size >= 32 * 1024 ? config.buffer_size : 0;
+    auto& options = transfer.finish();
+    auto& config = options.engine;
 
     std::vector<model_spec> models;
+    std::vector<hub_manifest_model> hub_models;
     if (!input.empty() && input.ends_with(".json")) {
         auto parsed = parse_manifest(read_file(input), dir);
         if (!parsed.error.empty()) {
@@ -215,11 +133,12 @@ int run_get(std::span<const std::string_view> args) {
             return 2;
         }
         models = std::move(parsed.models);
+        hub_models = std::move(parsed.hub_models);
     } else if (!input.empty()) {
         auto listed = read_url_list(input);
         urls.insert(urls.end(), listed.begin(), listed.end());
     }
-    if (urls.empty() && models.empty())
+    if (urls.empty() && models.empty() && hub_models.empty())
         throw usage_error("nothing to download: give URLs or --input FILE (see ferry get --help)");
     if (!output.empty() && urls.size() != 1)
         throw usage_error("--output needs exactly one URL");
@@ -248,7 +167,7 @@ int run_get(std::span<const std::string_view> args) {
         }
         models.push_back(std::move(direct));
         // Plain URLs form one model of their own: -j alone says how many run at once.
-        if (!jobs_per_model_given)
+        if (!transfer.jobs_per_model_given)
             config.max_files_per_model = std::max(config.max_files_per_model, config.max_files);
     }
 
@@ -274,6 +193,8 @@ int run_get(std::span<const std::string_view> args) {
         return 1;
     }
     try {
+        if (!hub_models.empty())
+            return run_manifest_hub_models(options, std::move(hub_models), std::move(models));
         auto report = run_session(options, std::move(models));
         return report.exit_status();
     } catch (const std::invalid_argument& e) {

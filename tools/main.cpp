@@ -14,6 +14,7 @@ void usage(std::ostream& out) {
            "\n"
            "commands:\n"
            "  get [OPTIONS] [URL...]   download URLs and/or an input file (ferry get --help)\n"
+           "  hf download REPO_ID      download a Hugging Face Hub repo into the HF cache (ferry hf --help)\n"
            "  demo                     start a built-in origin and download a demo model from it\n"
            "  origin [OPTIONS]         run the HTTPS origin used by tests and benchmarks\n"
            "  help                     this text\n";
@@ -37,6 +38,8 @@ int main(int argc, char** argv) {
             return ferry::cli::run_get(rest);
         if (command == "demo")
             return ferry::cli::run_demo(rest);
+        if (command == "hf")
+            return ferry::cli::run_hf(rest);
         if (command == "origin")
             return ferry::cli::run_origin(rest);
         if (command == "help" || command == "--help" || command == "-h") {

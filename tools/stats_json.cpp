@@ -30,6 +30,12 @@ std::string stats_to_json(const session_report& report) {
     summary["speed"] = report.elapsed.count() > 0 ? double(report.bytes_fetched) / report.elapsed.count() : 0.0;
     summary["interrupted"] = report.interrupted;
     o["summary"] = std::move(summary);
+    if (report.store) {
+        const auto& s = *report.store;
+        o["cache"] = {{"hits", s.hits},         {"adopted", s.adopted},
+                      {"misses", s.misses},     {"hit_bytes", s.hit_bytes},
+                      {"adopted_bytes", s.adopted_bytes}, {"bytes_saved", s.bytes_saved()}};
+    }
     return boost::json::serialize(o);
 }
 

@@ -19,11 +19,11 @@ std::vector<std::byte> bytes_of(const std::string& text) {
 
 /// Runs part_sink::verify to the end on a fresh io_context.
 boost::system::error_code verify(part_sink& sink, std::uint64_t size, std::optional<sha256_digest> digest,
-                                 std::string& message) {
+                                 std::string& message, std::optional<std::string> git_blob = std::nullopt) {
     boost::asio::io_context io;
     buffer_pool buffers(io.get_executor(), 1024 * 1024, 64 * 1024);
     std::optional<boost::system::error_code> result;
-    boost::asio::co_spawn(io, sink.verify(size, digest, buffers, io.get_executor(), message),
+    boost::asio::co_spawn(io, sink.verify(size, digest, git_blob, buffers, io.get_executor(), message),
                           [&](std::exception_ptr, boost::system::error_code ec) { result = ec; });
     io.run();
     REQUIRE(result.has_value());
@@ -108,4 +108,28 @@ TEST_CASE("part_sink: discard_partial removes what a cancelled download left") {
     CHECK_FALSE(std::filesystem::exists(dir / "gone.bin.part"));
     CHECK_FALSE(std::filesystem::exists(dir / "gone.bin.part.journal"));
     std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("part_sink: a git blob id is checked from disk; a mismatch removes the partial file") {
+    auto dir = test::make_temp_dir();
+    part_sink::options opts;
+    opts.durable = false;
+    auto text = bytes_of("# tiny\n");
+    for (bool right : {true, false}) {
+        auto sink = part_sink::open(dir, right ? "README.md" : "other.md", opts);
+        REQUIRE(sink.has_value());
+        REQUIRE_FALSE(sink->prepare(text.size()));
+        REQUIRE_FALSE(sink->write(0, text.data(), text.size()));
+        std::string message;
+        auto id = right ? "8e2e871357bef652084a73f7173adc5eb8859a33" : "0000000000000000000000000000000000000000";
+        auto ec = verify(*sink, text.size(), std::nullopt, message, std::string(id));
+        if (right) {
+            CHECK_FALSE(ec);
+            CHECK(std::filesystem::exists(sink->part_path()));
+        } else {
+            CHECK(ec == make_error_code(file_error::digest_mismatch));
+            CHECK(message.find("git blob id mismatch") != std::string::npos);
+            CHECK_FALSE(std::filesystem::exists(dir / "other.md.part"));
+        }
+    }
 }

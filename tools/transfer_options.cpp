@@ -1,0 +1,138 @@
+#include "tools/transfer_options.hpp"
+
+#include "memory/memory_limits.hpp"
+#include "net/proxy_config.hpp"
+
+#include <algorithm>
+#include <limits>
+
+namespace ferry::cli {
+
+const char* const transfer_options::usage =
+    "  -j, --jobs N            files in flight at once (default 8)\n"
+    "  -x, --connections N     connections per file (default: adaptive, up to 32)\n"
+    "      --max-connections N connections in total (default 64; also per host unless given below)\n"
+    "      --max-connections-per-host N  connections to one host (default 32, or -x times -j)\n"
+    "      --limit-rate RATE   overall cap in bytes/s: 750K, 20M, 1G\n"
+    "      --ca-cert FILE      trust this PEM bundle as well as the system store\n"
+    "      --header 'K: V'     extra request header (repeatable; only sent to the URL's own host)\n"
+    "      --jobs-per-model N  files in flight per model (default 8)\n"
+    "      --retries N         rounds of failures without progress before a file gives up\n"
+    "                          (default 5, and not before 30 s; 0: no retry)\n"
+    "      --timeout SECONDS   stall timeout: no data for this long ends a request (default 30)\n"
+    "      --connect-timeout SECONDS  resolve + connect (+ proxy) limit, decimals allowed (default 15)\n"
+    "      --proxy URL         every request through this proxy: http://, socks5://, socks5h://\n"
+    "                          (default: https_proxy, http_proxy, all_proxy as curl; \"\" for none)\n"
+    "      --noproxy LIST      hosts never proxied (replaces no_proxy): '*', names, IPs, CIDRs\n"
+    "      --max-memory SIZE   memory budget for buffers (default: 1/64 of RAM or the cgroup limit, 32M..256M)\n"
+    "      --no-fsync          skip the syncs before the final rename\n"
+    "      --stats FILE        write the final statistics snapshot as JSON\n"
+    "      --progress auto|bar|jsonl|none   (auto: bars on a terminal, none otherwise)\n"
+    "  -q, --quiet             same as --progress none\n";
+
+bool transfer_options::take(arguments& a, std::string_view arg) {
+    auto& config = options.engine;
+    std::string value;
+    if (a.value(arg, "--jobs", "-j", value)) {
+        config.max_files = parse_count("--jobs", value);
+    } else if (a.value(arg, "--connections", "-x", value)) {
+        config.connections_per_file = parse_count("--connections", value);
+        config.max_connections_per_file = std::max(config.max_connections_per_file, config.connections_per_file);
+    } else if (a.value(arg, "--max-connections", value)) {
+        config.max_connections = parse_count("--max-connections", value);
+        max_connections_given_ = true;
+    } else if (a.value(arg, "--max-connections-per-host", value)) {
+        config.max_connections_per_host = parse_count("--max-connections-per-host", value);
+        per_host_given_ = true;
+    } else if (a.value(arg, "--jobs-per-model", value)) {
+        config.max_files_per_model = parse_count("--jobs-per-model", value);
+        jobs_per_model_given = true;
+    } else if (a.value(arg, "--limit-rate", value)) {
+        auto rate = parse_byte_size(value);
+        if (!rate)
+            throw usage_error("--limit-rate needs a rate like 750K, 20M or 1G, not '" + value + "'");
+        config.limit_rate = *rate;
+    } else if (a.value(arg, "--max-memory", value)) {
+        auto size = parse_byte_size(value);
+        if (!size || *size < 1024 * 1024)
+            throw usage_error("--max-memory needs a size of at least 1M, not '" + value + "'");
+        config.memory_budget = static_cast<std::size_t>(*size);
+        budget_given_ = true;
+    } else if (a.value(arg, "--ca-cert", value)) {
+        config.ca_file = value;
+    } else if (a.value(arg, "--header", value)) {
+        auto colon = value.find(':');
+        if (colon == std::string::npos || colon == 0)
+            throw usage_error("--header needs 'Name: value', not '" + value + "'");
+        auto field = value.substr(colon + 1);
+        field.erase(0, field.find_first_not_of(" \t"));
+        config.headers.emplace_back(value.substr(0, colon), field);
+    } else if (a.value(arg, "--retries", value)) {
+        config.retry.max_retries = static_cast<int>(std::min<std::uint64_t>(parse_count("--retries", value, true), 1000));
+    } else if (a.value(arg, "--timeout", value)) {
+        auto seconds = std::chrono::seconds(parse_count("--timeout", value));
+        config.timeouts.stall = seconds;
+        config.timeouts.first_byte = seconds;
+    } else if (a.value(arg, "--connect-timeout", value)) {
+        config.timeouts.connect = parse_seconds("--connect-timeout", value);
+    } else if (a.value(arg, "--proxy", value)) {
+        config.proxy.proxy = value;
+    } else if (a.value(arg, "--noproxy", value)) {
+        config.proxy.no_proxy = value;
+    } else if (arg == "--no-fsync") {
+        config.fsync = false;
+    } else if (a.value(arg, "--stats", value)) {
+        options.stats_file = value;
+    } else if (a.value(arg, "--progress", value)) {
+        if (value == "auto") options.progress = progress_mode::automatic;
+        else if (value == "bar") options.progress = progress_mode::bar;
+        else if (value == "jsonl") options.progress = progress_mode::jsonl;
+        else if (value == "none") options.progress = progress_mode::none;
+        else throw usage_error("--progress takes auto, bar, jsonl or none, not '" + value + "'");
+    } else if (arg == "-q" || arg == "--quiet") {
+        options.progress = progress_mode::none;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+session_options& transfer_options::finish() {
+    auto& config = options.engine;
+    // A bad proxy URL (flag or environment) is refused before anything is created.
+    try {
+        proxy_policy check(config.proxy, process_environment());
+    } catch (const std::invalid_argument& e) {
+        throw usage_error(e.what());
+    }
+
+    // Most downloads come from one host. Without a per-host cap of its own, it follows what was
+    // asked for: a total given applies to the host too, and -x N with -j M may open N for each of
+    // the M files (within the total).
+    if (!per_host_given_) {
+        if (max_connections_given_)
+            config.max_connections_per_host = std::max(config.max_connections_per_host, config.max_connections);
+        if (config.connections_per_file > 0)
+            config.max_connections_per_host =
+                std::max(config.max_connections_per_host,
+                         std::min(config.max_connections, config.connections_per_file * config.max_files));
+    }
+    config.max_connections = std::max(config.max_connections, config.max_connections_per_host);
+    // One run, one summary: every model's result is reported at the end.
+    config.keep_finished_models = std::numeric_limits<std::size_t>::max();
+
+    // Buffers: a budget from the machine's memory; each buffer small enough that every allowed
+    // connection gets one (and as much TLS read-ahead) from an eighth of it: thousands of slow
+    // transfers need little each, and the rest of their memory is per connection too.
+    if (!budget_given_)
+        config.memory_budget = static_cast<std::size_t>(default_buffer_budget());
+    config.buffer_size = std::clamp<std::size_t>(
+        config.memory_budget / (16 * std::max<std::size_t>(config.max_connections, 1)), 4 * 1024, 256 * 1024);
+    // TLS read-ahead takes that much from the socket per system call; below two records it is
+    // not worth a buffer of its own.
+    config.tls_read_ahead = config.buffer_size >= 32 * 1024 ? config.buffer_size : 0;
+
+    return options;
+}
+
+} // namespace ferry::cli
