@@ -4,7 +4,6 @@
 #include "net/http_fields.hpp"
 #include "net/url.hpp"
 
-#include <algorithm>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -82,6 +81,7 @@ hub_client::hub_client(connection_pool& pool, hub_client_config config) : pool_(
 }
 
 asio::awaitable<boost::system::result<hub_client::answer>> hub_client::get_once(const std::string& target,
+                                                                                std::string_view method,
                                                                                 error_code& transport) {
     auto where = parse_url(target);
     if (!where)
@@ -93,6 +93,7 @@ asio::awaitable<boost::system::result<hub_client::answer>> hub_client::get_once(
     }
     ++calls_;
     http_request request;
+    request.method = std::string(method);
     request.fields.emplace_back("Accept", "application/json");
     if (config_.token && where->origin() == origin_)
         request.fields.emplace_back("Authorization", "Bearer " + *config_.token);
@@ -132,14 +133,18 @@ asio::awaitable<boost::system::result<hub_client::answer>> hub_client::get_once(
 }
 
 asio::awaitable<boost::system::result<hub_client::answer>>
-hub_client::get(std::string target, const hub_error_context& context, std::string& message) {
+hub_client::get(std::string target, const hub_error_context& context, std::string& message,
+                std::string_view method) {
     auto delay = config_.first_delay;
     for (int attempt = 1;; ++attempt) {
         error_code transport;
-        auto got = co_await get_once(target, transport);
+        auto got = co_await get_once(target, method, transport);
         std::optional<std::chrono::milliseconds> pause;
         if (got) {
             const auto& head = got->head;
+            // A HEAD asks whether access is granted: a redirect to the CDN says it is.
+            if (method == "HEAD" && head.status >= 200 && head.status < 400)
+                co_return got;
             if (head.status >= 300 && head.status < 400 && !head.location.empty()) {
                 // Renamed repos answer 307 with a relative Location: follow it, on the Hub only.
                 auto base = parse_url(target);
@@ -184,6 +189,7 @@ asio::awaitable<boost::system::result<hub_snapshot>> hub_client::list(const hub_
                                                                       std::string& message) {
     hub_snapshot snapshot{repo, revision.empty() ? "main" : revision, {}, {}};
     hub_error_context context{repo.id, snapshot.revision, {}, config_.endpoint, config_.token.has_value()};
+    bool gated = false;
     if (is_commit_sha(snapshot.revision)) {
         snapshot.sha = snapshot.revision;
     } else {
@@ -194,8 +200,10 @@ asio::awaitable<boost::system::result<hub_snapshot>> hub_client::list(const hub_
         if (!parsed)
             co_return make_error_code(hub_error::bad_answer);
         snapshot.sha = parsed->sha;
+        gated = parsed->gated.has_value();
     }
     std::string page_url = hub_tree_url(config_.endpoint, repo, snapshot.sha);
+    hub_tree_listing listing;
     for (int page = 0; !page_url.empty(); ++page) {
         if (page >= config_.max_pages) {
             message = "the Hub's listing of " + repo.id + " goes on past " + std::to_string(page) + " pages";
@@ -205,25 +213,25 @@ asio::awaitable<boost::system::result<hub_snapshot>> hub_client::list(const hub_
         if (!got)
             co_return got.error();
         auto files = parse_hub_tree_page(got->body, message);
-        if (!files)
+        if (!files || !listing.add_page(std::move(*files), message))
             co_return make_error_code(hub_error::bad_answer);
-        for (auto& f : *files)
-            snapshot.files.push_back(std::move(f));
-        auto next = next_page_link(got->head.extension("Link"));
+        auto next = next_page_link(got->head.extension("Link"), got->target);
         page_url = next.value_or(std::string());
         if (next && (!parse_url(*next) || parse_url(*next)->origin() != origin_)) {
             message = "the Hub's listing of " + repo.id + " continues on another host: " + *next;
             co_return make_error_code(hub_error::bad_answer);
         }
     }
-    // Pages are independent answers: a path listed twice across them is as wrong as within one.
-    std::sort(snapshot.files.begin(), snapshot.files.end(),
-              [](const hub_tree_file& a, const hub_tree_file& b) { return a.path < b.path; });
-    auto twin = std::adjacent_find(snapshot.files.begin(), snapshot.files.end(),
-                                   [](const hub_tree_file& a, const hub_tree_file& b) { return a.path == b.path; });
-    if (twin != snapshot.files.end()) {
-        message = "the Hub's listing of " + repo.id + " names \"" + twin->path + "\" twice";
-        co_return make_error_code(hub_error::bad_answer);
+    snapshot.files = listing.take();
+
+    // A gated repo lists its files to anyone but serves them only to approved tokens: ask once
+    // for the first file, so that a refusal is one clear line before anything starts.
+    if (gated && !snapshot.files.empty()) {
+        const auto& first = snapshot.files.front().path;
+        context.path = first;
+        auto probe = co_await get(hub_resolve_url(config_.endpoint, repo, snapshot.sha, first), context, message, "HEAD");
+        if (!probe)
+            co_return probe.error();
     }
     co_return snapshot;
 }

@@ -62,7 +62,8 @@ public:
     hub_client(connection_pool& pool, hub_client_config config);
 
     /// The commit `revision` names and its files (tree listing, every page). A sha revision is
-    /// not looked up: the tree at that sha is the answer. `message` says what went wrong, in one
+    /// not looked up: the tree at that sha is the answer. For a gated repo, whether the token may
+    /// download is asked too (a HEAD of its first file). `message` says what went wrong, in one
     /// line with the Hub's request id.
     boost::asio::awaitable<boost::system::result<hub_snapshot>>
     list(const hub_repo_id& repo, std::string revision, std::string& message);
@@ -75,8 +76,8 @@ private:
     /// GETs `target` (following redirects within the endpoint's origin), retrying what is worth
     /// retrying; a final non-2xx is an error with `message` set.
     boost::asio::awaitable<boost::system::result<answer>> get(std::string target, const hub_error_context& context,
-                                                              std::string& message);
-    boost::asio::awaitable<boost::system::result<answer>> get_once(const std::string& target,
+                                                              std::string& message, std::string_view method = "GET");
+    boost::asio::awaitable<boost::system::result<answer>> get_once(const std::string& target, std::string_view method,
                                                                    boost::system::error_code& transport);
 
     connection_pool& pool_;

@@ -100,17 +100,17 @@ std::string shown(const json::value& v) {
     return text;
 }
 
+/// A byte count: a non-negative JSON integer up to 2^53.
 std::optional<std::uint64_t> as_size(const json::value& v) noexcept {
+    std::uint64_t n = 0;
     if (v.is_uint64())
-        return v.get_uint64() <= max_file_size ? std::optional(v.get_uint64()) : std::nullopt;
-    if (v.is_int64() && v.get_int64() >= 0)
-        return as_size(json::value(static_cast<std::uint64_t>(v.get_int64())));
-    return std::nullopt;
+        n = v.get_uint64();
+    else if (v.is_int64() && v.get_int64() >= 0)
+        n = static_cast<std::uint64_t>(v.get_int64());
+    else
+        return std::nullopt;
+    return n <= max_file_size ? std::optional(n) : std::nullopt;
 }
-
-struct refusal {
-    std::string message;
-};
 
 /// Where `path` clashes with the paths already in `paths` (the same path, or one of the two
 /// beneath the other): a message, empty when it does not.
@@ -134,16 +134,21 @@ struct tree_entry {
     hub_tree_file file; ///< path only, for a directory
 };
 
-tree_entry parse_tree_entry(const json::value& value, std::size_t index) {
+/// A checked entry; nullopt and `message` set when it is refused.
+std::optional<tree_entry> parse_tree_entry(const json::value& value, std::size_t index, std::string& message) {
+    auto refused = [&](std::string why) -> std::optional<tree_entry> {
+        message = std::move(why);
+        return std::nullopt;
+    };
     const json::object* entry = value.if_object();
     if (!entry)
-        throw refusal{"the Hub's listing has an entry that is not an object (entry " + std::to_string(index + 1) + ")"};
+        return refused("the Hub's listing has an entry that is not an object (entry " + std::to_string(index + 1) + ")");
     const json::value* path_value = entry->if_contains("path");
     if (!path_value || !path_value->is_string())
-        throw refusal{"the Hub's listing has an entry without a path (entry " + std::to_string(index + 1) + ")"};
+        return refused("the Hub's listing has an entry without a path (entry " + std::to_string(index + 1) + ")");
     std::string path(path_value->get_string());
     if (!valid_hub_file_path(path))
-        throw refusal{"the Hub's listing has an unsafe path " + quote_text(path)};
+        return refused("the Hub's listing has an unsafe path " + quote_text(path));
     const std::string where = "the Hub's listing has a bad entry " + quote_text(path) + ": ";
 
     tree_entry result;
@@ -151,49 +156,49 @@ tree_entry parse_tree_entry(const json::value& value, std::size_t index) {
     file.path = std::move(path);
     const json::value* type = entry->if_contains("type");
     if (!type)
-        throw refusal{where + "no type"};
+        return refused(where + "no type");
     if (type->is_string() && type->get_string() == "directory")
         return result;
     if (!type->is_string() || type->get_string() != "file")
-        throw refusal{where + "unknown type " + shown(*type)};
+        return refused(where + "unknown type " + shown(*type));
     result.is_file = true;
 
     const json::value* size = entry->if_contains("size");
     if (!size)
-        throw refusal{where + "no size"};
+        return refused(where + "no size");
     auto n = as_size(*size);
     if (!n)
-        throw refusal{where + "size " + shown(*size) + " is not a byte count"};
+        return refused(where + "size " + shown(*size) + " is not a byte count");
     file.size = *n;
 
     const json::value* oid = entry->if_contains("oid");
     if (!oid)
-        throw refusal{where + "no oid"};
+        return refused(where + "no oid");
     if (!oid->is_string() || !is_lower_hex(oid->get_string(), 40))
-        throw refusal{where + "oid " + shown(*oid) + " is not a git sha1"};
+        return refused(where + "oid " + shown(*oid) + " is not a git sha1");
     file.blob_id = oid->get_string();
 
     const json::value* lfs = entry->if_contains("lfs");
     if (lfs && !lfs->is_null()) {
         const json::object* o = lfs->if_object();
         if (!o)
-            throw refusal{where + "lfs is not an object"};
+            return refused(where + "lfs is not an object");
         const json::value* lfs_oid = o->if_contains("oid");
         if (!lfs_oid)
-            throw refusal{where + "lfs has no oid"};
+            return refused(where + "lfs has no oid");
         if (!lfs_oid->is_string() || !is_lower_hex(lfs_oid->get_string(), 64))
-            throw refusal{where + "lfs oid " + shown(*lfs_oid) + " is not a sha256"};
+            return refused(where + "lfs oid " + shown(*lfs_oid) + " is not a sha256");
         const json::value* lfs_size = o->if_contains("size");
         if (!lfs_size)
-            throw refusal{where + "lfs has no size"};
+            return refused(where + "lfs has no size");
         auto m = as_size(*lfs_size);
         if (!m || *m != file.size)
-            throw refusal{where + "lfs size " + shown(*lfs_size) + " disagrees with its size " +
-                          std::to_string(file.size)};
+            return refused(where + "lfs size " + shown(*lfs_size) + " disagrees with its size " +
+                          std::to_string(file.size));
         const json::value* pointer_size = o->if_contains("pointerSize");
         if (!pointer_size || !as_size(*pointer_size))
-            throw refusal{where + "lfs pointerSize " + (pointer_size ? shown(*pointer_size) : "(missing)") +
-                          " is not a byte count"};
+            return refused(where + "lfs pointerSize " + (pointer_size ? shown(*pointer_size) : "(missing)") +
+                          " is not a byte count");
         file.lfs_sha256 = std::string(lfs_oid->get_string());
     }
     return result;
@@ -473,23 +478,24 @@ boost::system::result<std::vector<hub_tree_file>> parse_hub_tree_page(std::strin
     }
     std::vector<hub_tree_file> files;
     std::set<std::string, std::less<>> all_paths, file_paths;
-    try {
-        for (std::size_t i = 0; i < entries->size(); ++i) {
-            auto entry = parse_tree_entry((*entries)[i], i);
-            const std::string& path = entry.file.path;
-            if (all_paths.contains(path))
-                throw refusal{"the Hub's listing has " + quote_text(path) + " twice"};
-            all_paths.insert(path);
-            if (!entry.is_file)
-                continue;
-            if (auto clash = path_clash(file_paths, path); !clash.empty())
-                throw refusal{clash};
-            file_paths.insert(path);
-            files.push_back(std::move(entry.file));
+    for (std::size_t i = 0; i < entries->size(); ++i) {
+        auto entry = parse_tree_entry((*entries)[i], i, message);
+        if (!entry)
+            return bad_message();
+        const std::string& path = entry->file.path;
+        if (all_paths.contains(path)) {
+            message = "the Hub's listing has " + quote_text(path) + " twice";
+            return bad_message();
         }
-    } catch (const refusal& r) {
-        message = r.message;
-        return bad_message();
+        all_paths.insert(path);
+        if (!entry->is_file)
+            continue;
+        if (auto clash = path_clash(file_paths, path); !clash.empty()) {
+            message = std::move(clash);
+            return bad_message();
+        }
+        file_paths.insert(path);
+        files.push_back(std::move(entry->file));
     }
     return files;
 }

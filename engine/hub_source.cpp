@@ -143,7 +143,8 @@ std::vector<std::string> finish_hub_model(hub_cache& cache, const hub_model& mod
 
 boost::system::result<std::filesystem::path> cached_hub_snapshot(const hub_cache& cache, const hub_repo_id& repo,
                                                                  const std::string& revision,
-                                                                 const hub_selection& selection, std::string& message) {
+                                                                 const hub_selection& selection, std::string& message,
+                                                                 bool need_listing) {
     auto rev = revision.empty() ? std::string("main") : revision;
     std::optional<std::string> sha = is_commit_sha(rev) ? std::optional<std::string>(rev) : cache.read_ref(repo, rev);
     auto dir = sha ? cache.snapshot_dir(repo, *sha) : std::filesystem::path();
@@ -153,11 +154,16 @@ boost::system::result<std::filesystem::path> cached_hub_snapshot(const hub_cache
         return make_error_code(hub_error::revision_not_found);
     }
     std::vector<std::string> wanted = selection.filenames;
-    if (wanted.empty())
-        if (auto tree = cache.read_tree(repo, *sha))
-            for (const auto& f : *tree)
-                if (selection.filter.keep(f.path))
-                    wanted.push_back(f.path);
+    if (wanted.empty()) {
+        auto tree = cache.read_tree(repo, *sha);
+        if (!tree && need_listing) {
+            message = "the cache has no listing of " + repo.id + " at " + sha->substr(0, 12);
+            return make_error_code(hub_error::entry_not_found);
+        }
+        for (const auto& f : tree.value_or(std::vector<hub_tree_file>{}))
+            if (selection.filter.keep(f.path))
+                wanted.push_back(f.path);
+    }
     std::size_t absent = 0;
     std::string first;
     for (const auto& path : wanted) {

@@ -84,10 +84,12 @@ std::vector<std::string> finish_hub_model(hub_cache& cache, const hub_model& mod
 
 /// A revision answered from the cache alone (offline, or a sha whose snapshot is complete): its
 /// snapshot directory when every selected file is there. Without trees/{sha}.json only the
-/// requested filenames (or, with none, the snapshot directory itself) can be checked.
+/// requested filenames can be checked; with none, the snapshot directory itself is taken as the
+/// answer unless `need_listing` (then errc: nothing says what the snapshot should hold).
 /// `message` says what is missing.
 boost::system::result<std::filesystem::path> cached_hub_snapshot(const hub_cache& cache, const hub_repo_id& repo,
                                                                  const std::string& revision,
-                                                                 const hub_selection& selection, std::string& message);
+                                                                 const hub_selection& selection, std::string& message,
+                                                                 bool need_listing = false);
 
 } // namespace ferry

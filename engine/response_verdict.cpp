@@ -141,7 +141,15 @@ response_verdict judge_head(const request_facts& asked, const mirror_knowledge& 
     }
     if ((status == 401 || status == 403 || status == 410) && asked.redirected)
         return make(kind::re_resolve, error);
-    return make(kind::drop_mirror, error);
+    auto v = make(kind::drop_mirror, error);
+    // An API that explains its refusal (the Hugging Face Hub: a gated repo, a missing file) is
+    // quoted, with the request id to report.
+    if (auto said = head.extension("X-Error-Message"); !said.empty()) {
+        v.message = describe(error) + ": " + std::string(said);
+        if (auto id = head.extension("X-Request-Id"); !id.empty())
+            v.message += " (request id " + std::string(id) + ")";
+    }
+    return v;
 }
 
 } // namespace

@@ -106,21 +106,13 @@ boost::system::error_code copy_into_place(const fs::path& source, const fs::path
     if (out < 0)
         return last_error();
     unique_fd output(out);
-    boost::system::error_code ec;
-    std::array<char, 1 << 16> buffer{};
-    while (true) {
-        ssize_t n = ::read(input.get(), buffer.data(), buffer.size());
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            ec = last_error();
-            break;
-        }
-        if (n == 0)
-            break;
-        if ((ec = write_all(output.get(), std::string_view(buffer.data(), static_cast<std::size_t>(n)))))
-            break;
-    }
+    boost::system::error_code write_error;
+    auto ec = hub_dirs::read_chunks(input.get(), [&](const char* data, std::size_t size) {
+        if (!write_error)
+            write_error = write_all(output.get(), std::string_view(data, size));
+    });
+    if (!ec)
+        ec = write_error;
     if (!ec && ::fdatasync(output.get()) != 0)
         ec = last_error();
     if (!ec && ::rename(temp.c_str(), dest.c_str()) != 0)

@@ -42,17 +42,13 @@ boost::system::result<unique_fd> open_subdir(int dir, const std::string& name) {
     return unique_fd(fd);
 }
 
-boost::system::result<unique_fd> open_dir(const std::filesystem::path& root, const std::filesystem::path& relative,
-                                          bool create, std::string* message) {
-    if (create) {
-        std::error_code ignored;
-        std::filesystem::create_directories(root, ignored);
-    }
-    int root_fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (root_fd < 0)
+boost::system::result<unique_fd> open_dir_at(int dir, const std::filesystem::path& relative, bool create,
+                                             std::string* message) {
+    int start = ::openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (start < 0)
         return last_error();
-    unique_fd current(root_fd);
-    std::filesystem::path so_far = root;
+    unique_fd current(start);
+    std::filesystem::path so_far;
     for (const auto& part : relative) {
         std::string name = part.string();
         if (name.empty() || name == ".")
@@ -71,6 +67,22 @@ boost::system::result<unique_fd> open_dir(const std::filesystem::path& root, con
         current = std::move(*next);
     }
     return current;
+}
+
+boost::system::result<unique_fd> open_dir(const std::filesystem::path& root, const std::filesystem::path& relative,
+                                          bool create, std::string* message) {
+    if (create) {
+        std::error_code ignored;
+        std::filesystem::create_directories(root, ignored);
+    }
+    int root_fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (root_fd < 0)
+        return last_error();
+    unique_fd top(root_fd);
+    auto opened = open_dir_at(top.get(), relative, create, message);
+    if (!opened && message && opened.error() == errc::not_a_directory)
+        *message = (root / *message).string();
+    return opened;
 }
 
 std::vector<entry> list(int dir) {
@@ -97,6 +109,34 @@ std::vector<entry> list(int dir) {
     ::closedir(stream);
     std::sort(entries.begin(), entries.end(), [](const entry& a, const entry& b) { return a.name < b.name; });
     return entries;
+}
+
+void remove_tree(int dir, const std::string& name) noexcept {
+    struct stat info {};
+    if (::fstatat(dir, name.c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0)
+        return;
+    if (S_ISDIR(info.st_mode)) {
+        if (auto sub = open_subdir(dir, name))
+            for (const auto& e : list(sub->get()))
+                remove_tree(sub->get(), e.name);
+        ::unlinkat(dir, name.c_str(), AT_REMOVEDIR);
+    } else {
+        ::unlinkat(dir, name.c_str(), 0);
+    }
+}
+
+boost::system::error_code read_chunks(int fd, const std::function<void(const char*, std::size_t)>& chunk) {
+    std::vector<char> buffer(1 << 16);
+    while (true) {
+        ssize_t n = ::read(fd, buffer.data(), buffer.size());
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return last_error();
+        if (n == 0)
+            return {};
+        chunk(buffer.data(), static_cast<std::size_t>(n));
+    }
 }
 
 std::string temp_name(std::string_view name) {

@@ -6,7 +6,9 @@
 // symlink (the user chose it). Listing a directory does not change its access time, which is
 // what `ferry cache prune` evicts by.
 
+#include <cstddef>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,6 +50,10 @@ boost::system::error_code last_error() noexcept;
 boost::system::result<unique_fd> open_dir(const std::filesystem::path& root, const std::filesystem::path& relative,
                                           bool create, std::string* message = nullptr);
 
+/// Like open_dir, from the open directory `dir` instead of a root path.
+boost::system::result<unique_fd> open_dir_at(int dir, const std::filesystem::path& relative, bool create,
+                                             std::string* message = nullptr);
+
 /// Opens the directory `name` beneath the open directory `dir`, not following a symlink.
 boost::system::result<unique_fd> open_subdir(int dir, const std::string& name);
 
@@ -59,6 +65,13 @@ struct entry {
 /// The entries of an open directory except "." and "..", sorted by name, read without updating
 /// its access time where the kernel allows (O_NOATIME). Entries that vanish meanwhile are left out.
 std::vector<entry> list(int dir);
+
+/// Removes `name` in `dir` and, when it is a directory, everything in it, without following a
+/// symlink (a link is removed, never what it points at). Missing is fine.
+void remove_tree(int dir, const std::string& name) noexcept;
+
+/// Reads `fd` to its end in chunks handed to `chunk`; the error of a failed read, if any.
+boost::system::error_code read_chunks(int fd, const std::function<void(const char*, std::size_t)>& chunk);
 
 /// A temporary name beside `name` for temp + rename: unique within this host and process.
 std::string temp_name(std::string_view name);

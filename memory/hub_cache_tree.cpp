@@ -2,7 +2,6 @@
 #include "memory/hub_cache.hpp"
 #include "memory/hub_cache_dirs.hpp"
 
-#include <array>
 #include <cerrno>
 
 #include <boost/json/object.hpp>
@@ -30,19 +29,16 @@ std::optional<std::string> read_small_file(int dir, const std::string& name) {
         return std::nullopt;
     hub_dirs::unique_fd file(fd);
     std::string text;
-    std::array<char, 1 << 16> buffer{};
-    while (true) {
-        ssize_t n = ::read(file.get(), buffer.data(), buffer.size());
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return std::nullopt;
-        if (n == 0)
-            return text;
-        text.append(buffer.data(), static_cast<std::size_t>(n));
-        if (text.size() > max_tree_bytes)
-            return std::nullopt;
-    }
+    bool too_big = false;
+    auto ec = hub_dirs::read_chunks(file.get(), [&](const char* data, std::size_t size) {
+        if (text.size() + size > max_tree_bytes)
+            too_big = true;
+        else
+            text.append(data, size);
+    });
+    if (ec || too_big)
+        return std::nullopt;
+    return text;
 }
 
 std::optional<hub_tree_file> file_from_json(std::string_view path, const json::value& value) {

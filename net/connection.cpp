@@ -215,9 +215,12 @@ asio::awaitable<boost::system::result<response_head>> connection::read_head() {
     st.keep_alive = head.keep_alive;
     if (st.buffer.size() == 0)
         st.buffer.shrink_to_fit(); // thousands of slow connections: no idle head buffer each
-    if (p.is_done())
+    if (p.is_done()) {
+        // No body (416, 304, a redirect, an empty file): no deadline is left to watch, and a
+        // pending one would keep the io_context busy until it expired.
         st.body_done = true;
-    else if (head.content_length && !head.chunked)
+        st.stream.clear_deadline();
+    } else if (head.content_length && !head.chunked)
         st.remaining = *head.content_length; // fast path: straight from the socket
     co_return head;
 }

@@ -11,5 +11,6 @@ int run_get(std::span<const std::string_view> args);
 int run_demo(std::span<const std::string_view> args);
 int run_origin(std::span<const std::string_view> args);
 int run_hf(std::span<const std::string_view> args);
+int run_cache(std::span<const std::string_view> args);
 
 } // namespace ferry::cli

@@ -92,7 +92,8 @@ int run_hf_download(std::span<const std::string_view> args) {
     hub_cache cache(hub.cache_dir);
     if (!request.fetch.local_dir && (hub.settings.offline || is_commit_sha(request.revision))) {
         std::string message;
-        auto cached = cached_hub_snapshot(cache, request.repo, request.revision, request.selection, message);
+        auto cached = cached_hub_snapshot(cache, request.repo, request.revision, request.selection, message,
+                                          !hub.settings.offline);
         if (cached) {
             std::cout << cached->string() << "\n";
             return 0;

@@ -127,8 +127,9 @@ hub_run_result run_hub_models(session_options options, const hub_run_options& hu
     std::vector<model_spec> batch = std::move(plain);
     for (const auto& model : models)
         batch.push_back(model.fetch);
-    if (batch.empty() || std::all_of(batch.begin(), batch.end(), [](const model_spec& m) { return m.files.empty(); }))
-        if (waits.empty() && options.progress != progress_mode::none)
+    const bool nothing_to_fetch =
+        std::all_of(batch.begin(), batch.end(), [](const model_spec& m) { return m.files.empty(); });
+    if (!models.empty() && nothing_to_fetch && waits.empty() && options.progress != progress_mode::none)
             std::cerr << "ferry: every file is in the cache already (" << store.hits << " hits, " << store.adopted
                       << " linked from other repos)\n";
     run(std::move(batch));

@@ -17,6 +17,7 @@ void usage(std::ostream& out) {
            "  hf download REPO_ID      download a Hugging Face Hub repo into the HF cache (ferry hf --help)\n"
            "  demo                     start a built-in origin and download a demo model from it\n"
            "  origin [OPTIONS]         run the HTTPS origin used by tests and benchmarks\n"
+           "  cache ls|verify|rm|prune the Hugging Face cache (ferry cache --help)\n"
            "  help                     this text\n";
 }
 
@@ -42,6 +43,8 @@ int main(int argc, char** argv) {
             return ferry::cli::run_hf(rest);
         if (command == "origin")
             return ferry::cli::run_origin(rest);
+        if (command == "cache")
+            return ferry::cli::run_cache(rest);
         if (command == "help" || command == "--help" || command == "-h") {
             usage(std::cout);
             return 0;

@@ -449,3 +449,30 @@ TEST_CASE("two engines share one io_context") {
     CHECK(f.matches_synthetic("first.bin", 2 * MiB));
     CHECK(f.matches_synthetic("second.bin", 3 * MiB));
 }
+
+TEST_CASE("a response without a body leaves no deadline behind: the io_context runs out when the work is done") {
+    // An empty file answers the first range with 416 and a redirect has no body: both heads end
+    // their response. The first-byte deadline set for them must not outlive it, or io_context::run
+    // only returns when that deadline passes.
+    engine_fixture f;
+    f.server.add_synthetic("zero.bin", 0);
+    auto c = f.config();
+    c.timeouts.first_byte = std::chrono::seconds(600);
+    c.timeouts.stall = std::chrono::seconds(600);
+    boost::asio::io_context io;
+    std::optional<model_result> result;
+    {
+        engine e(io.get_executor(), c);
+        auto added = e.add(f.single("zero.bin"));
+        REQUIRE(added);
+        boost::asio::co_spawn(io, [&]() -> boost::asio::awaitable<void> { result = co_await e.wait(added.id); },
+                              boost::asio::detached);
+        auto started = std::chrono::steady_clock::now();
+        io.run_for(std::chrono::seconds(300));
+        CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(300));
+        CHECK(io.stopped()); // ran out of work, not out of time
+    }
+    REQUIRE(result.has_value());
+    CHECK(only_file(*result).outcome == file_outcome::done);
+    CHECK(std::filesystem::file_size(f.out / "zero.bin") == 0);
+}

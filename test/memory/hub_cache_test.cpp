@@ -331,3 +331,329 @@ TEST_CASE("touch_revision sets the access time of the snapshot and its blobs, no
     CHECK(b.st_mtim.tv_sec == 1000000000);
     CHECK(s.st_mtim.tv_sec == 1000000000);
 }
+
+// ---- scanning, verifying, removing, pruning ----
+
+#include "memory/hub_cache_evict.hpp"
+#include "memory/hub_cache_scan.hpp"
+#include "memory/hub_cache_verify.hpp"
+
+namespace {
+
+/// Sets the access time of a path (not following a final link) to `seconds` since the epoch.
+void set_atime(const fs::path& path, long seconds) {
+    struct timespec times[2] = {{seconds, 0}, {0, UTIME_OMIT}};
+    REQUIRE(::utimensat(AT_FDCWD, path.c_str(), times, AT_SYMLINK_NOFOLLOW) == 0);
+}
+
+/// Every snapshot folder and blob of the cache gets the same old access time.
+void age_everything(const fs::path& root, long seconds) {
+    // Listed first, set after: reading a directory moves its access time (relatime).
+    std::vector<fs::path> paths;
+    for (auto& e : fs::recursive_directory_iterator(root)) {
+        auto parent = e.path().parent_path().filename();
+        if (parent == "blobs" || parent == "snapshots")
+            paths.push_back(e.path());
+    }
+    for (const auto& path : paths)
+        set_atime(path, seconds);
+}
+
+/// A revision of `repo` whose files are `files` (path → content), with blobs named by git id.
+void add_revision(hub_cache& cache, const hub_repo_id& repo, const std::string& sha,
+                  const std::vector<std::pair<std::string, std::string>>& files, const char* ref = nullptr) {
+    REQUIRE_FALSE(cache.prepare_repo(repo));
+    std::string message;
+    for (const auto& [path, content] : files) {
+        auto etag = git_blob_id(content);
+        if (!fs::exists(cache.blob_path(repo, etag)))
+            test::write_text(cache.blob_path(repo, etag), content);
+        REQUIRE_FALSE(cache.link_snapshot_file(repo, sha, path, etag, message));
+    }
+    if (ref)
+        REQUIRE_FALSE(cache.write_ref(repo, ref, sha));
+}
+
+const hub_cached_repo* find_repo(const hub_cache_contents& contents, const std::string& id) {
+    for (const auto& r : contents.repos)
+        if (r.repo.id == id)
+            return &r;
+    return nullptr;
+}
+
+} // namespace
+
+TEST_CASE("scan: the worked example as scan_cache_dir reports it") {
+    test::temp_dir tmp;
+    hub_cache cache(tmp.path());
+    hub_repo_id repo{hub_repo_type::model, "acme/tiny"};
+    make_worked_example(cache, repo);
+    REQUIRE_FALSE(cache.write_ref(repo, "refs/pr/1", commit));
+    auto lock = blob_lock::try_acquire(cache.lock_path(repo, readme_blob)); // .locks is skipped
+    auto contents = scan_hub_cache(tmp.path());
+    CHECK(contents.warnings.empty());
+    REQUIRE(contents.repos.size() == 1);
+    const auto& r = contents.repos[0];
+    CHECK(r.repo == repo);
+    CHECK(r.size_on_disk == 7 + 23 + (1 << 20));
+    CHECK(contents.size_on_disk == r.size_on_disk);
+    CHECK(r.blob_count == 3);
+    CHECK(r.refs.at("main") == commit);
+    CHECK(r.refs.at("refs/pr/1") == commit);
+    REQUIRE(r.revisions.size() == 1);
+    const auto& rev = r.revisions[0];
+    CHECK(rev.sha == commit);
+    CHECK(rev.refs == std::vector<std::string>{"main", "refs/pr/1"});
+    REQUIRE(rev.files.size() == 3);
+    CHECK(rev.files[2].path == "sub/dir/weights.bin");
+    CHECK(rev.files[2].blob == weights_sha);
+    CHECK(rev.files[2].size == 1 << 20);
+    CHECK(rev.size_on_disk == r.size_on_disk);
+    CHECK(repo_of_folder("models--acme--tiny") == repo);
+    CHECK(repo_of_folder("datasets--gpt2") == hub_repo_id{hub_repo_type::dataset, "gpt2"});
+    CHECK_FALSE(repo_of_folder("model--x"));
+    CHECK_FALSE(repo_of_folder("models--a--b--c"));
+}
+
+TEST_CASE("scan: broken repos are dropped with a warning, the others kept") {
+    test::temp_dir tmp;
+    hub_cache cache(tmp.path());
+    make_worked_example(cache, {hub_repo_type::model, "acme/tiny"});
+    hub_repo_id dangling{hub_repo_type::model, "acme/dangling"};
+    add_revision(cache, dangling, commit, {{"a.txt", "a"}});
+    fs::remove(cache.blob_path(dangling, git_blob_id("a")));
+    hub_repo_id bad_ref{hub_repo_type::dataset, "acme/badref"};
+    add_revision(cache, bad_ref, commit, {{"a.txt", "a"}});
+    test::write_text(cache.repo_dir(bad_ref) / "refs" / "main", std::string(40, 'f'));
+    fs::create_directories(tmp / "models--acme--nosnapshots");
+    fs::create_directories(tmp / "not-a-repo");
+
+    auto contents = scan_hub_cache(tmp.path());
+    REQUIRE(contents.repos.size() == 1);
+    CHECK(contents.repos[0].repo.id == "acme/tiny");
+    REQUIRE(contents.warnings.size() == 4);
+    std::string all;
+    for (const auto& w : contents.warnings)
+        all += w.path.filename().string() + ": " + w.message + "\n";
+    CHECK(all.find("models--acme--dangling: snapshots/" + std::string(commit) + "/a.txt links to a missing blob") !=
+          std::string::npos);
+    CHECK(all.find("datasets--acme--badref: refs/main names no snapshot") != std::string::npos);
+    CHECK(all.find("models--acme--nosnapshots: no snapshots/ folder") != std::string::npos);
+    CHECK(all.find("not-a-repo: not a repo folder") != std::string::npos);
+}
+
+TEST_CASE("scan: a blob hard-linked into two repos counts once in the cache, fully in each repo") {
+    test::temp_dir tmp;
+    hub_cache cache(tmp.path());
+    hub_repo_id tiny{hub_repo_type::model, "acme/tiny"};
+    hub_repo_id copy{hub_repo_type::model, "other/copy"};
+    make_worked_example(cache, tiny);
+    REQUIRE_FALSE(cache.prepare_repo(copy));
+    REQUIRE_FALSE(hub_cache::adopt_blob(cache.blob_path(tiny, weights_sha), cache.blob_path(copy, weights_sha)));
+    std::string message;
+    REQUIRE_FALSE(cache.link_snapshot_file(copy, commit, "weights.bin", weights_sha, message));
+    auto contents = scan_hub_cache(tmp.path());
+    CHECK(find_repo(contents, "acme/tiny")->size_on_disk == 7 + 23 + (1 << 20));
+    CHECK(find_repo(contents, "other/copy")->size_on_disk == 1 << 20);
+    CHECK(contents.size_on_disk == 7 + 23 + (1 << 20));
+}
+
+TEST_CASE("verify: every blob against its name; a damaged one is named") {
+    test::temp_dir tmp;
+    hub_cache cache(tmp.path());
+    hub_repo_id repo{hub_repo_type::model, "acme/tiny"};
+    make_worked_example(cache, repo);
+    test::write_text(cache.blobs_dir(repo) / (std::string(weights_sha) + ".part"), "partial");
+    auto clean = verify_hub_cache(tmp.path());
+    CHECK(clean.checked == 3);
+    CHECK(clean.damaged.empty());
+
+    test::write_text(cache.blob_path(repo, config_blob), "{\"model_type\": \"gpt2\"}\n");
+    auto content = weights_content();
+    content[1000] ^= 1;
+    test::write_text(cache.blob_path(repo, weights_sha), content);
+    auto damaged = verify_hub_cache(tmp.path());
+    CHECK(damaged.checked == 3);
+    REQUIRE(damaged.damaged.size() == 2);
+    CHECK(damaged.damaged[0].path == cache.blob_path(repo, config_blob));
+    CHECK(damaged.damaged[0].actual == git_blob_id("{\"model_type\": \"gpt2\"}\n"));
+    CHECK(damaged.damaged[1].path == cache.blob_path(repo, weights_sha));
+}
+
+TEST_CASE("rm: a revision takes its snapshot, refs, markers, tree and the blobs only it links") {
+    test::temp_dir tmp;
+    hub_cache cache(tmp.path());
+    hub_repo_id repo{hub_repo_type::model, "acme/tiny"};
+    std::string old_sha(40, 'a'), new_sha(40, 'b');
+    add_revision(cache, repo, old_sha, {{"shared.txt", "shared"}, {"old.txt", "old"}}, "v1");
+    add_revision(cache, repo, new_sha, {{"shared.txt", "shared"}, {"new.txt", "new"}}, "main");
+    REQUIRE_FALSE(cache.write_ref(repo, "refs/pr/1", old_sha));
+    REQUIRE_FALSE(cache.mark_no_exist(repo, old_sha, "missing.txt"));
+    REQUIRE_FALSE(cache.write_tree(repo, old_sha, {{"old.txt", 3, git_blob_id("old"), std::nullopt}}));
+    test::write_text(cache.blobs_dir(repo) / (std::string(64, 'c') + ".part"), "partial");
+
+    std::string message;
+    auto removed = remove_from_hub_cache(tmp.path(), repo, std::string("v1"), message);
+    REQUIRE(removed.has_value());
+    CHECK(removed->revisions.size() == 1);
+    CHECK(removed->revisions[0].sha == old_sha);
+    CHECK(removed->bytes_freed == 3); // "old"; "shared" is still linked
+    CHECK(removed->repos_removed.empty());
+    CHECK_FALSE(fs::exists(cache.snapshot_dir(repo, old_sha)));
+    CHECK_FALSE(fs::exists(cache.repo_dir(repo) / "refs" / "v1"));
+    CHECK_FALSE(fs::exists(cache.repo_dir(repo) / "refs" / "refs"));
+    CHECK_FALSE(fs::exists(cache.repo_dir(repo) / ".no_exist" / old_sha));
+    CHECK_FALSE(cache.read_tree(repo, old_sha));
+    CHECK_FALSE(fs::exists(cache.blob_path(repo, git_blob_id("old"))));
+    CHECK(fs::exists(cache.blob_path(repo, git_blob_id("shared"))));
+    CHECK(fs::exists(cache.blobs_dir(repo) / (std::string(64, 'c') + ".part")));
+    CHECK(cache.read_ref(repo, "main") == new_sha);
+    auto after = scan_hub_cache(tmp.path());
+    CHECK(after.warnings.empty());
+    CHECK(after.size_on_disk == 6 + 3);
+
+    CHECK(remove_from_hub_cache(tmp.path(), repo, std::string("v1"), message).error() ==
+          errc::no_such_file_or_directory);
+    CHECK(message.find("v1") != std::string::npos);
+    CHECK(remove_from_hub_cache(tmp.path(), {hub_repo_type::dataset, "acme/tiny"}, std::nullopt, message).error() ==
+          errc::no_such_file_or_directory);
+
+    // The last revision, by sha: the repo goes whole, its locks too, the stale partial with it.
+    auto lock_dir = tmp / ".locks" / "models--acme--tiny";
+    fs::create_directories(lock_dir);
+    auto last = remove_from_hub_cache(tmp.path(), repo, new_sha, message);
+    REQUIRE(last.has_value());
+    CHECK(last->repos_removed == std::vector<hub_repo_id>{repo});
+    CHECK_FALSE(fs::exists(cache.repo_dir(repo)));
+    CHECK_FALSE(fs::exists(lock_dir));
+}
+
+TEST_CASE("rm: a partial whose blob lock is held keeps the repo folder; rm of the repo takes all") {
+    test::temp_dir tmp;
+    hub_cache cache(tmp.path());
+    hub_repo_id repo{hub_repo_type::model, "acme/tiny"};
+    std::string sha(40, 'a');
+    add_revision(cache, repo, sha, {{"a.txt", "a"}}, "main");
+    std::string etag(64, 'c');
+    auto partial = cache.blobs_dir(repo) / (etag + ".part");
+    test::write_text(partial, "partial");
+    {
+        auto held = blob_lock::try_acquire(cache.lock_path(repo, etag));
+        REQUIRE(held.has_value());
+        REQUIRE(held->has_value());
+        std::string message;
+        auto removed = remove_from_hub_cache(tmp.path(), repo, sha, message);
+        REQUIRE(removed.has_value());
+        CHECK(removed->repos_removed.empty());
+        CHECK(fs::exists(partial));
+        CHECK_FALSE(fs::exists(cache.snapshot_dir(repo, sha)));
+        CHECK_FALSE(fs::exists(cache.blob_path(repo, git_blob_id("a"))));
+    }
+    std::string message;
+    auto whole = remove_from_hub_cache(tmp.path(), repo, std::nullopt, message);
+    REQUIRE(whole.has_value());
+    CHECK_FALSE(fs::exists(cache.repo_dir(repo)));
+}
+
+TEST_CASE("prune: least recently used first, as touch_revision records uses") {
+    test::temp_dir tmp;
+    hub_cache cache(tmp.path());
+    hub_repo_id a{hub_repo_type::model, "acme/a"};
+    hub_repo_id b{hub_repo_type::model, "acme/b"};
+    std::string sha1(40, '1'), sha2(40, '2'), sha3(40, '3');
+    add_revision(cache, a, sha1, {{"one.bin", std::string(1000, '1')}}, "old");
+    add_revision(cache, a, sha2, {{"two.bin", std::string(500, '2')}}, "main");
+    add_revision(cache, b, sha3, {{"three.bin", std::string(100, '3')}}, "main");
+    CHECK(scan_hub_cache(tmp.path()).size_on_disk == 1600);
+
+    // All equally old, then a/sha1 and b used: a/sha2 is the least recently used.
+    age_everything(tmp.path(), 1000000000);
+    cache.touch_revision(a, sha1);
+    cache.touch_revision(b, sha3);
+
+    auto dry = prune_hub_cache(tmp.path(), 1500, true);
+    REQUIRE(dry.revisions.size() == 1);
+    CHECK(dry.revisions[0].sha == sha2);
+    CHECK(dry.bytes_freed == 500);
+    CHECK(dry.size_after() == 1100);
+    CHECK(fs::exists(cache.snapshot_dir(a, sha2))); // a dry run changes nothing
+
+    auto pruned = prune_hub_cache(tmp.path(), 1500, false);
+    REQUIRE(pruned.revisions.size() == 1);
+    CHECK(pruned.revisions[0].sha == sha2);
+    CHECK(pruned.revisions[0].refs == std::vector<std::string>{"main"});
+    CHECK(pruned.bytes_freed == 500);
+    CHECK_FALSE(fs::exists(cache.snapshot_dir(a, sha2)));
+    CHECK_FALSE(cache.read_ref(a, "main"));
+    auto after = scan_hub_cache(tmp.path());
+    CHECK(after.warnings.empty());
+    CHECK(after.size_on_disk == 1100);
+
+    // Under the limit already: nothing goes.
+    CHECK(prune_hub_cache(tmp.path(), 1100, false).revisions.empty());
+}
+
+TEST_CASE("prune: never deletes a blob that a kept revision links") {
+    test::temp_dir tmp;
+    hub_cache cache(tmp.path());
+    hub_repo_id a{hub_repo_type::model, "acme/a"};
+    hub_repo_id b{hub_repo_type::model, "acme/b"};
+    std::string sha1(40, '1'), sha2(40, '2'), sha3(40, '3');
+    std::string big(1000, 'x'), mid(500, 'y'), shared(300, 'z');
+    add_revision(cache, a, sha1, {{"big.bin", big}, {"shared.bin", shared}}, "old");
+    add_revision(cache, a, sha2, {{"shared.bin", shared}, {"mid.bin", mid}}, "main");
+    add_revision(cache, b, sha3, {{"small.bin", std::string(100, 's')}}, "main");
+    CHECK(scan_hub_cache(tmp.path()).size_on_disk == 1900);
+    // a/sha1 oldest, then a/sha2, then b.
+    age_everything(tmp.path(), 1000000000);
+    set_atime(cache.snapshot_dir(a, sha2), 1100000000);
+    set_atime(cache.snapshot_dir(b, sha3), 1200000000);
+
+    auto pruned = prune_hub_cache(tmp.path(), 1000, false);
+    REQUIRE(pruned.revisions.size() == 1);
+    CHECK(pruned.revisions[0].sha == sha1);
+    CHECK(pruned.bytes_freed == 1000);
+    CHECK_FALSE(fs::exists(cache.blob_path(a, git_blob_id(big))));
+    CHECK(fs::exists(cache.blob_path(a, git_blob_id(shared))));
+    CHECK(fs::file_size(cache.snapshot_dir(a, sha2) / "shared.bin") == 300); // stat: reading would be a use
+    CHECK(scan_hub_cache(tmp.path()).warnings.empty());
+
+    // Down to 100: a/sha2 goes, and repo a with it; b stays.
+    auto small = prune_hub_cache(tmp.path(), 100, false);
+    REQUIRE(small.revisions.size() == 1);
+    CHECK(small.revisions[0].repo == a);
+    CHECK(small.repos_removed == std::vector<hub_repo_id>{a});
+    CHECK_FALSE(fs::exists(cache.repo_dir(a)));
+    CHECK(scan_hub_cache(tmp.path()).size_on_disk == 100);
+}
+
+TEST_CASE("prune: a blob hard-linked into two repos is freed only when both let it go") {
+    test::temp_dir tmp;
+    hub_cache cache(tmp.path());
+    hub_repo_id a{hub_repo_type::model, "acme/a"};
+    hub_repo_id b{hub_repo_type::model, "acme/b"};
+    std::string sha(40, 'a');
+    std::string weights(2000, 'w');
+    add_revision(cache, a, sha, {{"w.bin", weights}}, "main");
+    REQUIRE_FALSE(cache.prepare_repo(b));
+    auto etag = git_blob_id(weights);
+    REQUIRE_FALSE(hub_cache::adopt_blob(cache.blob_path(a, etag), cache.blob_path(b, etag)));
+    add_revision(cache, b, sha, {{"w.bin", weights}, {"c.txt", "c"}}, "main");
+    CHECK(inode_of(cache.blob_path(a, etag)) == inode_of(cache.blob_path(b, etag)));
+    CHECK(scan_hub_cache(tmp.path()).size_on_disk == 2001);
+
+    age_everything(tmp.path(), 1000000000);
+    cache.touch_revision(b, sha);
+    // Evicting a frees nothing (b still links the inode): b must go too to get under 1000.
+    auto pruned = prune_hub_cache(tmp.path(), 1000, true);
+    REQUIRE(pruned.revisions.size() == 2);
+    CHECK(pruned.revisions[0].repo == a);
+    CHECK(pruned.revisions[1].repo == b);
+    CHECK(pruned.bytes_freed == 2001);
+
+    std::string message;
+    auto removed = remove_from_hub_cache(tmp.path(), a, std::nullopt, message);
+    REQUIRE(removed.has_value());
+    CHECK(removed->bytes_freed == 0);
+    CHECK(test::read_text(cache.snapshot_dir(b, sha) / "w.bin") == weights);
+}

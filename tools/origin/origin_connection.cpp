@@ -207,9 +207,10 @@ private:
             file = std::move(hub->file);
         } else if (path && !(f && f->status)) {
             file = state_.catalog.find(*path);
-            if (file && f && f->version)
-                file = file->with_version(f->version);
         }
+        // Another version of the bytes than the one listed: a CDN serving stale content.
+        if (file && f && f->version)
+            file = file->with_version(f->version);
         request_facts facts;
         facts.head = req.method() == http::verb::head;
         facts.keep_alive = req.keep_alive();
