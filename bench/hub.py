@@ -24,7 +24,7 @@ The npm packages come from the build tree (build/hub_js, installed by the hub_js
 fixture); when they are missing, test/hub_js/setup.sh installs them there first.
 
 Usage: bench/run.sh hub [--runs 5] [--shards 4] [--shard-size 256M] [--cap 40M]
-       [--scenarios open,cdn] [--tools ferry,js] [--timeout 600] [--report JSON]
+       [--scenarios open,cdn] [--tools ferry,js] [--origin-threads 1] [--timeout 600] [--report JSON]
 Writes bench/results/hub-latest.json (and a timestamped copy) and prints Markdown tables.
 """
 
@@ -241,6 +241,7 @@ def main() -> int:
     p.add_argument("--cap", default="40M", help="cdn scenario: per-connection cap, bytes/s (default 40M)")
     p.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma list of open, cdn (default both)")
     p.add_argument("--tools", default=",".join(TOOLS), help="comma list of ferry, js (default both)")
+    p.add_argument("--origin-threads", type=int, default=1, help="threads of the fake Hub (default 1)")
     p.add_argument("--ferry", default=os.environ.get("FERRY", str(B.REPO / "build" / "ferry")),
                    help="ferry binary, client and origin (default $FERRY or build/ferry)")
     p.add_argument("--hub-js", type=Path, default=B.REPO / "build" / "hub_js",
@@ -286,8 +287,10 @@ def main() -> int:
     try:
         for scenario in scenarios:
             faults = ["--fault", f"*:rate={cap}"] if scenario == "cdn" else []
+            faults += ["--threads", str(args.origin_threads)]
             B.log(f"hub: {scenario}: starting the fake Hub ({args.shards} × {B.human_size(shard_size)} shards"
-                  + (f", {B.human_size(cap)}/s per connection" if faults else ", uncapped") + "; hashing takes a while)")
+                  + (f", {B.human_size(cap)}/s per connection" if scenario == "cdn" else ", uncapped")
+                  + "; hashing takes a while)")
             origin = HubOrigin(args.ferry, work, scenario, spec, faults)
             try:
                 sha, files = expected_files(origin.base, origin.ca)
@@ -314,6 +317,7 @@ def main() -> int:
         if args.node else None,
         "hub_js": json.loads((B.REPO / "test" / "hub_js" / "package.json").read_text())["dependencies"],
         "shards": args.shards, "shard_size": shard_size, "cap": cap, "payload": payload,
+        "origin_threads": args.origin_threads,
         "scenarios": scenarios, "tools": tools, "runs": runs, "seconds": time.monotonic() - t_start,
     }
     report["summary"] = summarize(report)

@@ -337,4 +337,31 @@ TEST_CASE("hub_js: @huggingface/hub's snapshotDownload from the fake Hub; ferry 
         CAPTURE(path);
         CHECK(slurp(snapshot_a / path) == slurp(snapshot_b / path));
     }
+
+    // The older revision, by its tag, into the same caches: blobs shared with main are reused, and
+    // both scanners see two revisions with their refs.
+    const auto* older = repo->at("v1.0");
+    REQUIRE(older);
+    auto js_older = js.download(work, origin.url(), "acme/tiny", "v1.0", cache_a);
+    INFO("download.mjs v1.0: ", js_older.out, js_older.err);
+    REQUIRE(js_older.status == 0);
+    auto ferry_older = run_program({FERRY_BINARY, "hf", "download", "acme/tiny", "--revision", "v1.0", "--cache-dir",
+                                    cache_b.string(), "--ca-cert", origin.ca().string()},
+                                   work.path(), 180s);
+    INFO("ferry hf download --revision v1.0: ", ferry_older.out, ferry_older.err);
+    REQUIRE(ferry_older.status == 0);
+    const fs::path older_a = cache_a / "models--acme--tiny" / "snapshots" / older->sha;
+    const fs::path older_b = cache_b / "models--acme--tiny" / "snapshots" / older->sha;
+    CHECK(last_line(ferry_older.out) == older_b.string());
+    check_snapshot(older_a, *older);
+    check_snapshot(older_b, *older);
+    CHECK(slurp(cache_b / "models--acme--tiny" / "refs" / "v1.0") == older->sha);
+    auto both_a = summarize(js.scan(work, cache_a));
+    auto both_b = summarize(js.scan(work, cache_b));
+    INFO("js scan of A: ", both_a.text, both_a.warning_text, "\njs scan of B: ", both_b.text, both_b.warning_text);
+    CHECK(both_a.warnings == 0);
+    CHECK(both_b.warnings == 0);
+    CHECK(both_b.text == both_a.text);
+    CHECK(both_a.text.find("refs=v1.0,") != std::string::npos);
+    CHECK(both_a.text.find("refs=main,") != std::string::npos);
 }
