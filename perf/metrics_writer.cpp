@@ -86,7 +86,10 @@ void metrics_writer::begin(metric_type type, std::string_view name, std::string_
     std::string family(name);
     if (counter && format_ == exposition_format::prometheus_text)
         family += "_total";
+    // Names in use: the family's, and its samples' when they differ (an OpenMetrics counter).
     require(families_.insert(family).second, "family begun twice", family);
+    if (counter && format_ == exposition_format::openmetrics)
+        require(families_.insert(family + "_total").second, "family begun twice", family + "_total");
 
     bool openmetrics = format_ == exposition_format::openmetrics;
     out_ += "# HELP " + family + ' ';

@@ -60,7 +60,7 @@ private:
     std::string family_; ///< the current family's name as its samples start
     metric_type type_ = metric_type::gauge;
     bool in_family_ = false;
-    std::set<std::string, std::less<>> families_;
+    std::set<std::string, std::less<>> families_; ///< names begun, and a counter's sample name
 };
 
 } // namespace ferry

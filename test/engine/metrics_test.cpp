@@ -54,6 +54,25 @@ std::vector<std::string> counter_families(const std::string& text) {
     return out;
 }
 
+/// A setup for engine_fixture::run() that takes a snapshot once model "test" is done, then runs
+/// `more` (control calls, a subscriber).
+std::function<void(engine&)> snapshot_when_done(std::optional<engine_stats>& stats,
+                                                std::function<void(engine&)> more = {}) {
+    return [&stats, more](engine& e) {
+        asio::co_spawn(
+            e.get_executor(),
+            [&]() -> asio::awaitable<void> {
+                auto waiting = e.wait("test");
+                co_await std::move(waiting);
+                auto snapshot = e.stats();
+                stats = co_await std::move(snapshot);
+            },
+            asio::detached);
+        if (more)
+            more(e);
+    };
+}
+
 } // namespace
 
 TEST_CASE("/metrics after a real download: promtool accepts both formats, values match the origin's counts") {
@@ -74,17 +93,7 @@ TEST_CASE("/metrics after a real download: promtool accepts both formats, values
     c.connections_per_file = 1; // no stolen ranges: every byte the origin sends is read
 
     std::optional<engine_stats> stats;
-    auto result = f.run(c, m, [&](engine& e) {
-        asio::co_spawn(
-            e.get_executor(),
-            [&]() -> asio::awaitable<void> {
-                auto waiting = e.wait("test");
-                co_await std::move(waiting);
-                auto snapshot = e.stats();
-                stats = co_await std::move(snapshot);
-            },
-            asio::detached);
-    });
+    auto result = f.run(c, m, snapshot_when_done(stats));
     REQUIRE(stats.has_value());
     CHECK(result.files.size() == 3);
     auto seen = f.server.stats();
@@ -187,4 +196,41 @@ TEST_CASE("the daemon's families render and pass promtool too") {
     CHECK(values["ferry_rpc_duration_seconds_bucket{method=\"aria2.tellStatus\",le=\"0.000316228\"}"] == 1);
     CHECK(values["ferry_rpc_errors_total{method=\"aria2.addUri\"}"] == 1);
     CHECK(values["ferry_event_loop_lag_seconds_count"] == 1);
+}
+
+TEST_CASE("files are counted once when they end: not when a pause sends them back, and cancelled while queued") {
+    engine_fixture f;
+    f.cap_rate("/slow.bin", 512 * 1024); // about a second: the pause lands mid-transfer
+    auto c = f.config();
+    c.max_files = 1;
+    auto other = f.model({{"never.bin", 1000}});
+    other.id = "other";
+    std::optional<engine_stats> stats;
+    bool paused = false;
+    auto result = f.run(c, f.model({{"slow.bin", 512 * 1024}, {"after.bin", 1000}}),
+                        snapshot_when_done(stats, [&](engine& e) {
+                            // Queued behind the cap of one file, then cancelled before it starts.
+                            REQUIRE(e.add(other));
+                            e.cancel("other");
+                            e.subscribe([&](const event& ev) {
+                                if (ev.what == event::kind::progress && !paused) {
+                                    paused = true;
+                                    e.pause();
+                                    e.resume();
+                                }
+                            });
+                        }));
+    REQUIRE(result.ok());
+    REQUIRE(stats.has_value());
+    CHECK(paused);
+    CHECK(stats->files_ended.done == 2);
+    CHECK(stats->files_ended.cancelled == 1);
+    CHECK(stats->files_ended.failed == 0);
+    CHECK(stats->files_ended.skipped == 0);
+    CHECK(stats->retries == 0);
+    CHECK(stats->files_queued == 0);
+    CHECK(stats->files_running == 0);
+    auto values = samples_of(metrics_text(exposition_format::prometheus_text, *stats, process_stats{}));
+    CHECK(values["ferry_files_ended_total{outcome=\"done\"}"] == 2);
+    CHECK(values["ferry_files_ended_total{outcome=\"cancelled\"}"] == 1);
 }

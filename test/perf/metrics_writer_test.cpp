@@ -143,8 +143,13 @@ TEST_CASE("programming errors are refused") {
     CHECK_THROWS_AS(w.sample(h), std::invalid_argument); // +Inf is written by the writer
 }
 
-TEST_CASE("a counter and a gauge may not share a family name in the text format") {
-    metrics_writer w(exposition_format::prometheus_text);
-    w.begin(metric_type::counter, "x", "h");
-    CHECK_THROWS_AS(w.begin(metric_type::gauge, "x_total", "h"), std::invalid_argument);
+TEST_CASE("a counter's samples and another family may not share a name, in either format") {
+    for (auto format : {exposition_format::prometheus_text, exposition_format::openmetrics}) {
+        metrics_writer w(format);
+        w.begin(metric_type::counter, "x", "h");
+        CHECK_THROWS_AS(w.begin(metric_type::gauge, "x_total", "h"), std::invalid_argument);
+    }
+    metrics_writer om(exposition_format::openmetrics);
+    om.begin(metric_type::counter, "x", "h");
+    CHECK_THROWS_AS(om.begin(metric_type::gauge, "x", "h"), std::invalid_argument);
 }
