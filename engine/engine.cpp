@@ -142,6 +142,8 @@ struct engine::state : std::enable_shared_from_this<state> {
     void observe(const event& e) {
         if (auto it = models.find(e.model); it != models.end())
             sample_speed(*it->second, std::chrono::steady_clock::now());
+        if (e.what == event::kind::retried)
+            ++retries;
         if (subscriber)
             subscriber(e);
     }
@@ -272,6 +274,7 @@ struct engine::state : std::enable_shared_from_this<state> {
                 discard_partial(r.path);
             f.finished = true;
             f.result = std::move(r);
+            ++files_ended[f.result.outcome];
             ++m.finished;
             --queued_files;
             if (m.done())
@@ -313,6 +316,7 @@ struct engine::state : std::enable_shared_from_this<state> {
                 f.result.path = m.spec.dir / f.spec.path;
                 f.result.url = f.spec.urls.empty() ? "" : f.spec.urls.front();
                 f.result.outcome = file_outcome::cancelled;
+                ++files_ended[file_outcome::cancelled];
                 ++m.finished;
                 --queued_files;
                 // A paused file has a .part from its earlier run.
@@ -365,6 +369,8 @@ struct engine::state : std::enable_shared_from_this<state> {
     std::size_t running_files = 0;
     std::vector<file_entry*> running;  ///< files whose transfer runs
     std::uint64_t bytes_fetched = 0;   ///< body bytes of the transfers that have ended
+    file_outcomes files_ended;
+    std::uint64_t retries = 0;
     throughput_window speed;           ///< of all models together
     std::function<void(const event&)> subscriber;
     bool stopped = false;
@@ -584,6 +590,9 @@ asio::awaitable<engine_stats> engine::state::stats_on_strand(std::shared_ptr<sta
     engine_stats out;
     auto now = std::chrono::steady_clock::now();
     out.files_running = s->running_files;
+    out.files_queued = s->queued_files - s->running_files;
+    out.files_ended = s->files_ended;
+    out.retries = s->retries;
     out.bytes_fetched = s->bytes_fetched;
     for (auto& [id, m] : s->models) {
         model_stats ms;
@@ -622,6 +631,7 @@ asio::awaitable<engine_stats> engine::state::stats_on_strand(std::shared_ptr<sta
     out.latency = s->latency;
     out.buffers_allocated = s->buffers.allocated();
     out.buffer_size = s->buffers.buffer_size();
+    out.buffers_in_use = s->buffers.in_use();
     co_return out;
 }
 
