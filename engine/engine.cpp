@@ -135,6 +135,7 @@ struct engine::state : std::enable_shared_from_this<state> {
         if (timing.first_byte)
             host.ttfb.record(*timing.first_byte);
         host.duration.record(timing.total);
+        ++host.responses[timing.status >= 100 && timing.status < 600 ? timing.status / 100 : 0];
     }
 
     /// Every event of a transfer passes here: the model's speed is sampled, then the subscriber

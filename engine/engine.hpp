@@ -6,6 +6,7 @@
 #include "net/connection_pool.hpp"
 #include "perf/latency_histogram.hpp"
 
+#include <array>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -47,6 +48,8 @@ struct model_stats {
 struct host_latency {
     latency_histogram ttfb;     ///< request sent → response head received (requests that got one)
     latency_histogram duration; ///< request sent → last body byte read, or the request failed
+    /// Requests by the class of their answer: index 1..5 for 1xx..5xx, 0 for none (no head).
+    std::array<std::uint64_t, 6> responses{};
 };
 
 /// Files that ended since the engine started, by outcome (models forgotten since included). A

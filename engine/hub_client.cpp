@@ -107,7 +107,7 @@ asio::awaitable<boost::system::result<hub_client::answer>> hub_client::get_once(
         transport = head.error();
         co_return head.error();
     }
-    conn->head_received();
+    conn->head_received(head->status);
     answer out{std::move(*head), {}, target};
     if (out.head.content_length && *out.head.content_length > config_.max_answer) {
         (*conn)->poison();

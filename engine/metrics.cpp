@@ -57,6 +57,12 @@ void write_engine_metrics(metrics_writer& out, const engine_stats& stats) {
     per_host_latency(out, "ferry_request_duration_seconds",
                      "Time from a request sent to its last body byte read or its failure, per host.", stats.latency,
                      [](const host_latency& h) -> const latency_histogram& { return h.duration; });
+    out.begin(metric_type::counter, "ferry_requests", "Requests made, per host and class of answer (none: no answer).");
+    for (auto& [origin, host] : stats.latency)
+        for (std::size_t c = 0; c < host.responses.size(); ++c)
+            if (host.responses[c])
+                out.sample(double(host.responses[c]),
+                           {{"host", origin}, {"class", c == 0 ? std::string("none") : std::to_string(c) + "xx"}});
     per_host(out, metric_type::counter, "ferry_connections_opened", "Connections established, per host.", stats.hosts,
              [](const pool_stats& p) { return p.opened; });
     per_host(out, metric_type::counter, "ferry_connections_reused",

@@ -91,7 +91,7 @@ asio::awaitable<exchange_result> range_exchange(transfer_context& ctx, connectio
             else
                 head = co_await conn->read_head();
             if (head) {
-                conn.head_received();
+                conn.head_received(head->status);
                 break;
             }
             conn->poison();

@@ -21,7 +21,7 @@ constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 connection_pool::handle::handle(handle&& other) noexcept
     : pool_(other.pool_), conn_(std::move(other.conn_)), reused_(other.reused_),
       request_sent_(std::exchange(other.request_sent_, std::nullopt)),
-      first_byte_(std::exchange(other.first_byte_, std::nullopt)) {}
+      first_byte_(std::exchange(other.first_byte_, std::nullopt)), status_(std::exchange(other.status_, 0u)) {}
 
 connection_pool::handle& connection_pool::handle::operator=(handle&& other) noexcept {
     if (this != &other) {
@@ -31,6 +31,7 @@ connection_pool::handle& connection_pool::handle::operator=(handle&& other) noex
         reused_ = other.reused_;
         request_sent_ = std::exchange(other.request_sent_, std::nullopt);
         first_byte_ = std::exchange(other.first_byte_, std::nullopt);
+        status_ = std::exchange(other.status_, 0u);
     }
     return *this;
 }
@@ -51,9 +52,10 @@ void connection_pool::handle::start_request() {
     request_sent_ = std::chrono::steady_clock::now();
 }
 
-void connection_pool::handle::head_received() {
+void connection_pool::handle::head_received(unsigned status) {
     if (request_sent_ && !first_byte_)
         first_byte_ = std::chrono::steady_clock::now() - *request_sent_;
+    status_ = status;
     // A TLS 1.3 server sends its session tickets before the first response: connections opened
     // from now on can resume without waiting for this one to come back.
     if (pool_ && conn_ && conn_->requests_served() == 1)
@@ -63,7 +65,7 @@ void connection_pool::handle::head_received() {
 void connection_pool::handle::end_request() {
     if (!request_sent_ || !conn_ || !pool_)
         return;
-    request_timing timing{first_byte_, std::chrono::steady_clock::now() - *request_sent_};
+    request_timing timing{first_byte_, std::chrono::steady_clock::now() - *request_sent_, std::exchange(status_, 0u)};
     request_sent_.reset();
     first_byte_.reset();
     pool_->report(conn_->origin(), timing);

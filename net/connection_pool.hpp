@@ -31,6 +31,7 @@ struct request_timing {
     /// Until the response was finished with: its last body byte read, or the request abandoned
     /// or failed.
     std::chrono::steady_clock::duration total{};
+    unsigned status = 0; ///< the response's status code; 0 when no head arrived
 };
 
 struct pool_config {
@@ -111,7 +112,7 @@ public:
         /// before sending a request and head_received() once its response head is read. The
         /// request ends at the next start_request() or when the handle lets the connection go.
         void start_request();
-        void head_received();
+        void head_received(unsigned status = 0);
 
     private:
         friend class connection_pool;
@@ -125,6 +126,7 @@ public:
         bool reused_ = false;
         std::optional<std::chrono::steady_clock::time_point> request_sent_;
         std::optional<std::chrono::steady_clock::duration> first_byte_;
+        unsigned status_ = 0;
     };
 
     connection_pool(boost::asio::any_io_executor executor, boost::asio::ssl::context& tls, pool_config config = {});

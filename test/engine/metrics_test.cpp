@@ -165,6 +165,16 @@ TEST_CASE("/metrics after a real download: promtool accepts both formats, values
         CHECK(values[inf] == double(seen.requests));
         CHECK(values["ferry_request_duration_seconds_sum" + host] > 0);
         CHECK(values["ferry_connections_opened_total" + host] == double(seen.connections_accepted));
+        // Requests by class of answer: what the origin answered, counted the same way.
+        std::map<std::string, double> by_class;
+        for (auto& [status, n] : seen.statuses)
+            by_class[std::to_string(status / 100) + "xx"] += double(n);
+        for (auto& [cls, n] : by_class) {
+            CAPTURE(cls);
+            CHECK(values["ferry_requests_total{host=\"" + stats->latency.begin()->first + "\",class=\"" + cls + "\"}"] == n);
+        }
+        CHECK(by_class["5xx"] == 1);
+        CHECK(by_class["4xx"] == 1);
 
         CHECK(values["process_cpu_seconds_total"] > 0);
         CHECK(values["process_resident_memory_bytes"] > 1e6);
