@@ -59,6 +59,10 @@ struct engine_config {
     /// std::invalid_argument.
     proxy_config proxy;
     bool fsync = true;                      ///< sync file and directory around the final rename
+    /// Threads for slow file work — hashing what is on disk (an existing file, the part of a
+    /// resumed one not hashed in flight), the syncs and rename of a commit — so that the event
+    /// loop is never held up by a disk. 0: that work runs on the engine's strand.
+    std::size_t blocking_threads = 2;
 };
 
 } // namespace ferry

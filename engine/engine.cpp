@@ -24,6 +24,7 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 namespace ferry {
@@ -112,8 +113,18 @@ struct engine::state : std::enable_shared_from_this<state> {
           overall_rate(strand, config.limit_rate),
           pressure_limit(config.memory_pressure_limit ? config.memory_pressure_limit : memory_limit() / 10 * 8),
           pressure_timer(strand),
-          context{strand, config, pool, buffers, overall_rate, [this](const event& e) { observe(e); }},
-          arrival_signal(strand, asio::steady_timer::time_point::max()) {}
+          context{strand, config, pool, buffers, overall_rate, [this](const event& e) { observe(e); }, {}},
+          arrival_signal(strand, asio::steady_timer::time_point::max()) {
+        if (config.blocking_threads > 0) {
+            blocking_pool = std::make_unique<asio::thread_pool>(config.blocking_threads);
+            context.blocking = blocking_pool->get_executor();
+        }
+    }
+    // Slow file work still running refers to transfers: it ends before anything else goes.
+    ~state() {
+        if (blocking_pool)
+            blocking_pool->join();
+    }
 
     pool_config pool_config_of(const engine_config& c) {
         pool_config p;
@@ -383,6 +394,8 @@ struct engine::state : std::enable_shared_from_this<state> {
     std::set<std::string> ids;
     std::atomic<std::size_t> queued_files{0};
     std::uint64_t generated_ids = 0;
+
+    std::unique_ptr<asio::thread_pool> blocking_pool; ///< slow file work (config.blocking_threads)
 };
 
 engine::engine(asio::any_io_executor executor, engine_config config)

@@ -1,5 +1,6 @@
 #include "engine/file_transfer.hpp"
 
+#include "engine/blocking_work.hpp"
 #include "engine/file_error.hpp"
 #include "memory/git_blob_id.hpp"
 #include "net/error.hpp"
@@ -141,8 +142,15 @@ asio::awaitable<bool> file_transfer::already_there() {
     if (!existing)
         co_return false;
     if (spec_.size) {
-        if (*existing != *spec_.size || (spec_.sha256 && sha256_of_file(result_.path) != spec_.sha256) ||
-            (spec_.git_blob_id && git_blob_id_of_file(result_.path) != spec_.git_blob_id))
+        if (*existing != *spec_.size)
+            co_return false;
+        // A whole file read back: off the event loop. (The work is a named object: GCC 12 destroys
+        // a temporary with captures in a co_await expression twice.)
+        auto compare = [path = result_.path, sha = spec_.sha256, git = spec_.git_blob_id] {
+            return (!sha || sha256_of_file(path) == sha) && (!git || git_blob_id_of_file(path) == git);
+        };
+        bool same = co_await run_blocking(ctx_.blocking, std::move(compare));
+        if (!same)
             co_return false;
         result_.size = *spec_.size;
         co_return true;
@@ -726,7 +734,7 @@ asio::awaitable<bool> file_transfer::finish_file() {
         co_return false;
     }
     std::string message;
-    if (auto ec = co_await sink_.verify(size, spec_.sha256, spec_.git_blob_id, ctx_.buffers, ctx_.executor, message)) {
+    if (auto ec = co_await sink_.verify(size, spec_.sha256, spec_.git_blob_id, ctx_.buffers, ctx_.blocking, message)) {
         fail(ec, message);
         co_return false;
     }
@@ -735,7 +743,7 @@ asio::awaitable<bool> file_transfer::finish_file() {
     stored_validators validators;
     for (std::size_t i = 0; i < mirrors_->size() && validators.empty(); ++i)
         validators = {(*mirrors_)[i].etag, (*mirrors_)[i].last_modified};
-    if (auto ec = sink_.commit(validators, message)) {
+    if (auto ec = co_await sink_.commit(validators, ctx_.blocking, message)) {
         fail(ec, message);
         co_return false;
     }

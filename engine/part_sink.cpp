@@ -1,11 +1,10 @@
 #include "engine/part_sink.hpp"
 
+#include "engine/blocking_work.hpp"
 #include "engine/file_error.hpp"
 #include "memory/git_blob_id.hpp"
 #include "net/error.hpp"
 
-#include <boost/asio/post.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
 namespace ferry {
 
@@ -78,7 +77,7 @@ void part_sink::restart() {
 
 boost::asio::awaitable<error_code> part_sink::verify(std::uint64_t size, const std::optional<sha256_digest>& expected,
                                                      const std::optional<std::string>& expected_git_blob,
-                                                     buffer_pool& buffers, boost::asio::any_io_executor executor,
+                                                     buffer_pool& buffers, boost::asio::any_io_executor blocking,
                                                      std::string& message) {
     auto on_disk = part_.size_on_disk();
     if (!on_disk || *on_disk != size) {
@@ -86,7 +85,8 @@ boost::asio::awaitable<error_code> part_sink::verify(std::uint64_t size, const s
         co_return on_disk ? make_error_code(file_error::incomplete) : on_disk.error();
     }
     if (expected_git_blob) {
-        auto id = git_blob_id_of_file(part_.path());
+        auto hash_file = [path = part_.path()] { return git_blob_id_of_file(path); };
+        auto id = co_await run_blocking(blocking, std::move(hash_file));
         if (id != expected_git_blob) {
             message = "git blob id mismatch: expected " + *expected_git_blob + ", got " +
                       id.value_or("nothing (unreadable)") + " (partial file removed)";
@@ -96,23 +96,27 @@ boost::asio::awaitable<error_code> part_sink::verify(std::uint64_t size, const s
     }
     if (!expected)
         co_return error_code{};
+    // What was not hashed in flight (the part written by an earlier run) is read back off the
+    // event loop; the buffer is leased here, on the strand, and only its memory travels.
     auto lease = buffers.try_acquire();
     std::vector<std::byte> fallback;
     std::byte* buffer = lease ? lease.data() : (fallback.resize(256 * 1024), fallback.data());
     std::size_t buffer_size = lease ? lease.size() : fallback.size();
-    std::uint64_t since_yield = 0;
-    while (hashed_ < size) {
-        auto n = part_.read_at(hashed_, buffer, static_cast<std::size_t>(std::min<std::uint64_t>(buffer_size, size - hashed_)));
-        if (!n || *n == 0) {
-            message = "cannot read back " + part_.path().string();
-            co_return n ? make_error_code(file_error::incomplete) : n.error();
+    auto read_rest = [&]() -> error_code {
+        while (hashed_ < size) {
+            auto n = part_.read_at(hashed_, buffer,
+                                   static_cast<std::size_t>(std::min<std::uint64_t>(buffer_size, size - hashed_)));
+            if (!n || *n == 0)
+                return n ? make_error_code(file_error::incomplete) : n.error();
+            hash_.update(buffer, *n);
+            hashed_ += *n;
         }
-        hash_.update(buffer, *n);
-        hashed_ += *n;
-        if ((since_yield += *n) >= 64 * 1024 * 1024) {
-            since_yield = 0;
-            co_await boost::asio::post(executor, boost::asio::use_awaitable); // let other transfers run
-        }
+        return {};
+    };
+    auto read = co_await run_blocking(blocking, std::move(read_rest));
+    if (read) {
+        message = "cannot read back " + part_.path().string();
+        co_return read;
     }
     auto digest = hash_.finish();
     if (digest != *expected) {
@@ -123,14 +127,19 @@ boost::asio::awaitable<error_code> part_sink::verify(std::uint64_t size, const s
     co_return error_code{};
 }
 
-error_code part_sink::commit(const stored_validators& validators, std::string& message) {
-    part_.set_validators(validators);
-    if (auto ec = part_.commit(options_.durable)) {
+boost::asio::awaitable<error_code> part_sink::commit(const stored_validators& validators,
+                                                     boost::asio::any_io_executor blocking, std::string& message) {
+    auto sync_and_rename = [&] {
+        part_.set_validators(validators);
+        return part_.commit(options_.durable);
+    };
+    auto ec = co_await run_blocking(blocking, std::move(sync_and_rename));
+    if (ec) {
         message = "cannot move " + part_.path().string() + " into place: " + ec.message();
-        return ec;
+        co_return ec;
     }
     remove_journal(journal_);
-    return {};
+    co_return error_code{};
 }
 
 void part_sink::discard() {

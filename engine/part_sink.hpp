@@ -68,12 +68,17 @@ public:
     /// not hashed in flight, yielding to other work every 64 MiB), and the git blob id when
     /// `expected_git_blob` is given (read back from disk: files without LFS are small). On a
     /// digest mismatch the .part and journal are removed. `message` says what is wrong.
+    /// The reading and hashing run on `blocking` (run_blocking): nothing else may use this sink
+    /// meanwhile.
     boost::asio::awaitable<boost::system::error_code>
     verify(std::uint64_t size, const std::optional<sha256_digest>& expected,
            const std::optional<std::string>& expected_git_blob, buffer_pool& buffers,
-           boost::asio::any_io_executor executor, std::string& message);
-    /// Renames DEST.part into place (with the validators for a later rerun) and drops the journal.
-    boost::system::error_code commit(const stored_validators& validators, std::string& message);
+           boost::asio::any_io_executor blocking, std::string& message);
+    /// Renames DEST.part into place (with the validators for a later rerun; synced when durable)
+    /// and drops the journal, on `blocking`: nothing else may use this sink meanwhile.
+    boost::asio::awaitable<boost::system::error_code> commit(const stored_validators& validators,
+                                                             boost::asio::any_io_executor blocking,
+                                                             std::string& message);
     /// Removes the .part and its journal.
     void discard();
 

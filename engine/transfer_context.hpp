@@ -18,6 +18,8 @@ struct transfer_context {
     buffer_pool& buffers;
     rate_limiter& overall_rate;
     std::function<void(const event&)> emit; ///< progress events, called on the strand
+    /// Where slow file work runs (run_blocking); null: on the strand.
+    boost::asio::any_io_executor blocking;
 };
 
 } // namespace ferry
