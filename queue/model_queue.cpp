@@ -181,6 +181,8 @@ std::optional<std::vector<std::size_t>> model_queue::cancel(const std::string& i
     if (it == models_.end())
         return std::nullopt;
     auto& m = it->second;
+    if (m.done())
+        return std::vector<std::size_t>{}; // it completed (or failed) before: not removed now
     m.cancelled = true;
     m.stopping.clear();
     std::vector<std::size_t> dropped;
@@ -261,6 +263,18 @@ file_state model_queue::state_of(const file_ref& f) const {
     if (f.file >= m.files.size())
         throw std::out_of_range("model_queue: model '" + f.model + "' has no file " + std::to_string(f.file));
     return m.files[f.file];
+}
+
+std::span<const file_state> model_queue::file_states(const std::string& id) const {
+    auto it = models_.find(id);
+    if (it == models_.end())
+        return {};
+    return it->second.files;
+}
+
+bool model_queue::done(const std::string& id) const {
+    auto it = models_.find(id);
+    return it != models_.end() && it->second.done();
 }
 
 } // namespace ferry

@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -97,8 +98,8 @@ public:
     void resume_all();
     /// Cancels a model: it leaves the queue, its waiting files finish now (returned, so the caller
     /// records them as cancelled) and its running files are no longer asked to go back to the queue
-    /// (the caller stops them and reports finished()). Cancelling again returns nothing. nullopt
-    /// for an unknown id.
+    /// (the caller stops them and reports finished()). Cancelling again, or cancelling a model whose
+    /// files have all finished, changes nothing and returns nothing. nullopt for an unknown id.
     std::optional<std::vector<std::size_t>> cancel(const std::string& id);
     /// false for an unknown id.
     bool set_priority(const std::string& id, priority prio);
@@ -121,6 +122,11 @@ public:
     /// nullopt for an unknown id.
     std::optional<model_status> status(const std::string& id) const;
     file_state state_of(const file_ref& f) const;
+    /// The states of a model's files, by file index (empty for an unknown id). Valid until the
+    /// next call that changes the queue.
+    std::span<const file_state> file_states(const std::string& id) const;
+    /// Whether every file of the model has finished (false for an unknown id).
+    bool done(const std::string& id) const;
     std::size_t running() const noexcept { return running_; }
     bool paused_all() const noexcept { return paused_all_; }
 

@@ -343,3 +343,17 @@ TEST_CASE("a requeued file ahead of the cursor waits in its own place") {
     CHECK(order[1] == file_ref{"m", 1});
     CHECK(order[2] == file_ref{"m", 2});
 }
+
+TEST_CASE("cancelling a model whose files have all finished changes nothing") {
+    model_queue q(8, 8);
+    q.add("m", priority::normal, sizes{1, 2});
+    run_one_by_one(q);
+    CHECK(q.done("m"));
+    CHECK(q.cancel("m")->empty());
+    CHECK_FALSE(q.status("m")->cancelled);
+    auto states = q.file_states("m");
+    REQUIRE(states.size() == 2);
+    CHECK(states[0] == file_state::finished);
+    CHECK(q.file_states("nobody").empty());
+    CHECK_FALSE(q.done("nobody"));
+}
