@@ -15,7 +15,6 @@
 #include <algorithm>
 #include <atomic>
 #include <deque>
-#include <list>
 #include <mutex>
 #include <set>
 
@@ -299,8 +298,11 @@ struct engine::state : std::enable_shared_from_this<state> {
     void cancel_model(model_entry& m, bool discard) {
         m.discard = m.discard || discard;
         auto dropped = queue.cancel(m.spec.id).value_or(std::vector<std::size_t>{});
+        auto next_dropped = dropped.begin(); // ascending, as m.files
         for (auto& f : m.files) {
-            bool just_dropped = std::find(dropped.begin(), dropped.end(), f.index) != dropped.end();
+            bool just_dropped = next_dropped != dropped.end() && *next_dropped == f.index;
+            if (just_dropped)
+                ++next_dropped;
             if (f.transfer) {
                 f.transfer->cancel(); // finished() discards its .part when asked
             } else if (just_dropped) {

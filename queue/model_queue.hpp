@@ -96,10 +96,11 @@ public:
     bool resume(const std::string& id);
     /// Ends pause_all() and resumes every model held.
     void resume_all();
-    /// Cancels a model: it leaves the queue, its waiting files finish now (returned, so the caller
-    /// records them as cancelled) and its running files are no longer asked to go back to the queue
-    /// (the caller stops them and reports finished()). Cancelling again, or cancelling a model whose
-    /// files have all finished, changes nothing and returns nothing. nullopt for an unknown id.
+    /// Cancels a model: it leaves the queue, its waiting files finish now (returned in ascending
+    /// order, so the caller records them as cancelled) and its running files are no longer asked
+    /// to go back to the queue (the caller stops them and reports finished()). Cancelling again,
+    /// or cancelling a model whose files have all finished, changes nothing and returns nothing.
+    /// nullopt for an unknown id.
     std::optional<std::vector<std::size_t>> cancel(const std::string& id);
     /// false for an unknown id.
     bool set_priority(const std::string& id, priority prio);
