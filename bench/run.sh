@@ -5,6 +5,8 @@
 # bench/run.sh faults [--seeds 20] [--tools ferry,aria2c] [--timeout 300] [--help]
 # Tail hedging (one connection throttled to 1% of the others): bench/run.sh hedge [--runs 5] [--help]
 # The cost of fdatasync before each journal write, on disk: bench/run.sh durability [--runs 5] [--help]
+# `ferry hf download` against @huggingface/hub's snapshotDownload on a fake Hub (node):
+# bench/run.sh hub [--runs 5] [--scenarios open,cdn] [--help]
 # The ferry binary is $FERRY (default build/ferry). See docs/benchmarks.md.
 set -eu
 cd "$(dirname "$0")/.."
@@ -14,6 +16,11 @@ for tool in nginx curl aria2c openssl python3; do
     command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
 done
 [ -x /usr/bin/time ] || missing="$missing time"
+if [ "${1:-}" = hub ]; then
+    for tool in node npm; do
+        command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
+    done
+fi
 if [ -n "$missing" ]; then
     echo "bench: missing$missing; installing the dependencies" >&2
     sh tools/install-deps.sh
@@ -26,7 +33,7 @@ PATH="$PATH:/usr/sbin:/sbin"
 export PATH
 
 case "${1:-}" in
-faults|hedge|durability)
+faults|hedge|durability|hub)
     scenario=$1
     shift
     exec python3 "bench/$scenario.py" "$@" ;;

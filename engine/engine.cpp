@@ -146,6 +146,8 @@ struct engine::state : std::enable_shared_from_this<state> {
     void observe(const event& e) {
         if (auto it = models.find(e.model); it != models.end())
             sample_speed(*it->second, std::chrono::steady_clock::now());
+        if (e.what == event::kind::retried)
+            ++retries;
         if (subscribers.empty())
             return;
         const auto last = subscribers.rbegin()->first;
@@ -265,6 +267,7 @@ struct engine::state : std::enable_shared_from_this<state> {
             if (r.outcome == file_outcome::cancelled && m.discard)
                 discard_partial(r.path);
             f.result = std::move(r);
+            ++files_ended[f.result.outcome];
             --queued_files;
             if (queue.done(m.spec.id))
                 model_done(m);
@@ -309,6 +312,7 @@ struct engine::state : std::enable_shared_from_this<state> {
                 f.result.path = m.spec.dir / f.spec.path;
                 f.result.url = f.spec.urls.empty() ? "" : f.spec.urls.front();
                 f.result.outcome = file_outcome::cancelled;
+                ++files_ended[file_outcome::cancelled];
                 --queued_files;
                 // A paused file has a .part from its earlier run.
                 if (m.discard)
@@ -367,6 +371,8 @@ struct engine::state : std::enable_shared_from_this<state> {
     std::uint64_t arrivals = 0;
     std::vector<file_entry*> running;  ///< files whose transfer runs
     std::uint64_t bytes_fetched = 0;   ///< body bytes of the transfers that have ended
+    file_outcomes files_ended;
+    std::uint64_t retries = 0;
     throughput_window speed;           ///< of all models together
     std::map<subscription_id, subscriber> subscribers;
     std::atomic<subscription_id> subscriptions{0};
@@ -636,6 +642,9 @@ asio::awaitable<engine_stats> engine::state::stats_on_strand(std::shared_ptr<sta
     engine_stats out;
     auto now = std::chrono::steady_clock::now();
     out.files_running = s->queue.running();
+    out.files_queued = s->queued_files - s->queue.running();
+    out.files_ended = s->files_ended;
+    out.retries = s->retries;
     out.bytes_fetched = s->bytes_fetched;
     for (auto& [id, m] : s->models) {
         auto queued = s->queue.status(id).value_or(model_queue::model_status{});
@@ -681,6 +690,7 @@ asio::awaitable<engine_stats> engine::state::stats_on_strand(std::shared_ptr<sta
     out.latency = s->latency;
     out.buffers_allocated = s->buffers.allocated();
     out.buffer_size = s->buffers.buffer_size();
+    out.buffers_in_use = s->buffers.in_use();
     co_return out;
 }
 

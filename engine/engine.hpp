@@ -70,10 +70,29 @@ struct host_latency {
     latency_histogram duration; ///< request sent → last body byte read, or the request failed
 };
 
+/// Files that ended since the engine started, by outcome (models forgotten since included). A
+/// file stopped by a pause has not ended: it goes back to the queue.
+struct file_outcomes {
+    std::uint64_t done = 0, skipped = 0, failed = 0, cancelled = 0;
+    std::uint64_t& operator[](file_outcome o) noexcept {
+        switch (o) {
+        case file_outcome::done: return done;
+        case file_outcome::skipped: return skipped;
+        case file_outcome::failed: return failed;
+        case file_outcome::cancelled: break;
+        }
+        return cancelled;
+    }
+    std::uint64_t operator[](file_outcome o) const noexcept { return const_cast<file_outcomes&>(*this)[o]; }
+};
+
 /// A point-in-time view of the engine.
 struct engine_stats {
     std::vector<model_stats> models; ///< every model the engine holds, by id (see model_stats::position)
     std::size_t files_running = 0;
+    std::size_t files_queued = 0;  ///< accepted by add() and not started yet (paused ones included)
+    file_outcomes files_ended;
+    std::uint64_t retries = 0;     ///< requests retried after a backoff, since the engine started
     std::size_t connections_active = 0;
     std::uint64_t bytes_fetched = 0; ///< body bytes received since the engine started
     double speed = 0;                ///< body bytes/s received over the last few seconds (5 s)
@@ -81,6 +100,7 @@ struct engine_stats {
     std::map<std::string, pool_stats> hosts;      ///< connection counters per origin
     std::map<std::string, host_latency> latency;  ///< per origin, as `hosts`
     std::size_t buffers_allocated = 0, buffer_size = 0;
+    std::size_t buffers_in_use = 0;
 };
 
 /// The download engine. It runs on an executor the caller owns (an io_context, possibly run by

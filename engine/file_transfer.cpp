@@ -789,7 +789,7 @@ void file_transfer::emit(event::kind what, std::string message) {
     event e;
     e.what = what;
     e.model = model_;
-    e.file = spec_.path.generic_string();
+    e.file = spec_.name.empty() ? spec_.path.generic_string() : spec_.name;
     e.bytes = bytes_done();
     e.total = size_.value_or(spec_.size.value_or(0));
     e.message = std::move(message);

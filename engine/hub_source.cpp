@@ -22,6 +22,7 @@ file_spec fetch_spec(const hub_tree_file& f, std::filesystem::path path, const h
     // The commit's sha, not the branch: every file comes from the one commit that was listed.
     spec.urls = {hub_resolve_url(options.endpoint, snapshot.repo, snapshot.sha, f.path)};
     spec.path = std::move(path);
+    spec.name = f.path;
     spec.size = f.size;
     if (f.lfs_sha256)
         spec.sha256 = parse_sha256_hex(*f.lfs_sha256);

@@ -18,6 +18,9 @@ namespace ferry {
 struct file_spec {
     std::vector<std::string> urls;         ///< mirrors, tried and shared in order (at least one)
     std::filesystem::path path;            ///< relative to the model's directory
+    /// What events call the file; empty: its path. (A Hub blob lands at blobs/{etag} and is
+    /// shown by its repo path.)
+    std::string name;
     std::optional<std::uint64_t> size;     ///< expected size, when known
     std::optional<sha256_digest> sha256;   ///< expected digest, when known
     /// Expected git blob id (40 hex: sha1 of "blob SIZE\0" + content), when known: the Hub's id

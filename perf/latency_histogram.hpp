@@ -28,6 +28,8 @@ public:
     void merge(const latency_histogram& other) noexcept;
 
     std::uint64_t count() const noexcept { return count_; }
+    /// The total of every duration recorded (as recorded: negative ones as zero).
+    duration sum() const noexcept { return sum_; }
     /// The duration that `percent` % of the recorded ones (0 < percent ≤ 100) do not exceed: the
     /// upper bound of its bucket, or the largest duration recorded when that is lower. nullopt
     /// when nothing was recorded.

@@ -1,10 +1,18 @@
 #!/bin/sh
 # Installs the Debian 12 packages ferry needs to build, test and benchmark.
 # A no-op when everything is there; otherwise one `apt-get update`, then `apt-get install -y`.
+# prometheus is there for its promtool (test/engine/metrics_test.cpp checks /metrics with it); on a
+# machine run by systemd the package also enables a prometheus service, which ferry does not need.
 set -eu
 
 packages="g++ cmake make ccache pkg-config libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-libssl-dev doctest-dev nginx-light curl aria2 openssl procps time python3 tinyproxy microsocks"
+libssl-dev doctest-dev nginx-light curl aria2 openssl procps time python3 tinyproxy microsocks
+prometheus nodejs npm"
+# npm comes with NodeSource's nodejs (which conflicts with Debian's npm package): ask for it only
+# when there is no npm at all.
+if command -v npm >/dev/null 2>&1; then
+    packages=$(echo "$packages" | sed 's/ npm$//')
+fi
 
 missing=""
 for p in $packages; do

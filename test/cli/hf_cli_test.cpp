@@ -463,3 +463,65 @@ TEST_CASE("hf download: a blob another process is writing (its lock held) is wai
     CHECK(sha256_of_file(snapshot / "model.safetensors") == parse_sha256_hex(shard.sha256));
     CHECK(file_text(snapshot / "README.md") == "# tiny\n");
 }
+
+TEST_CASE("hf download: a hostile listing is refused in one line and nothing lands outside the cache") {
+    // Each repo's listing carries one bad entry beside a good file.
+    struct hostile {
+        std::string repo, entry, words;
+    };
+    const std::string lfs = R"("lfs": {"oid": ")" + std::string(64, 'a') + R"(", "size": 3, "pointerSize": 130})";
+    std::vector<hostile> cases = {
+        {"acme/dotdot", R"({"type": "file", "path": "../../escape", "size": 3, "oid": ")" + std::string(40, '1') + "\"}",
+         "unsafe path"},
+        {"acme/absolute", R"({"type": "file", "path": "/etc/passwd", "size": 3, "oid": ")" + std::string(40, '1') + "\"}",
+         "unsafe path"},
+        {"acme/badoid", R"({"type": "file", "path": "x.bin", "size": 3, "oid": "not-a-sha"})", "git sha1"},
+        {"acme/badsize", R"({"type": "file", "path": "y.bin", "size": 4, "oid": ")" + std::string(40, '1') + "\", " + lfs + "}",
+         "size"},
+    };
+    auto catalog = test_catalog();
+    for (auto& c : cases) {
+        auto& repo = catalog->add_repo(c.repo);
+        repo.extra_tree_entries = {c.entry};
+        catalog->add_commit(repo, {origin::hub_file_spec::inline_text("ok.txt", "ok\n")}, {"main"});
+    }
+    hub_fixture f(catalog);
+    auto outside = f.tmp / "escape";
+    for (auto& c : cases) {
+        CAPTURE(c.repo);
+        auto r = f.ferry(f.download({c.repo}));
+        CHECK(r.status == 1);
+        CHECK(test::lines_of(r.err).size() == 1);
+        CHECK(r.err.find(c.words) != std::string::npos);
+        CHECK_FALSE(fs::exists(f.repo_dir(c.repo) / "refs" / "main")); // nothing claims a snapshot
+    }
+    CHECK_FALSE(fs::exists(outside));
+    CHECK_FALSE(fs::exists(f.cache / "escape"));
+}
+
+TEST_CASE("hf download: bytes that disagree with the listing never get a final name; a symlink in the way is refused") {
+    hub_fixture f;
+    // The CDN serves other bytes (same size) than the listing's sha256 names.
+    const auto& shard = *f.commit("acme/tiny").files.at("model.safetensors");
+    origin::fault other_bytes;
+    other_bytes.version = 1;
+    f.server.add_fault("/cdn-lfs/" + shard.sha256, other_bytes);
+    auto wrong = f.ferry(f.download({"acme/tiny", "model.safetensors", "--retries", "0"}));
+    CHECK(wrong.status == 1);
+    CHECK(wrong.err.find("sha256 mismatch") != std::string::npos);
+    auto snapshot = f.repo_dir("acme/tiny") / "snapshots" / f.commit("acme/tiny").sha;
+    CHECK_FALSE(fs::exists(f.repo_dir("acme/tiny") / "blobs" / shard.sha256));
+    CHECK_FALSE(fs::exists(snapshot / "model.safetensors"));
+    f.server.clear_faults();
+
+    // A symlink planted where a snapshot directory goes: the link is refused, nothing is
+    // written through it.
+    REQUIRE(f.ferry(f.download({"acme/tiny", "README.md"})).status == 0);
+    auto elsewhere = f.tmp / "elsewhere";
+    fs::create_directories(elsewhere);
+    fs::create_directory_symlink(elsewhere, snapshot / "sub");
+    auto r = f.ferry(f.download({"acme/tiny", "sub/dir/weights.bin"}));
+    CHECK(r.status == 1);
+    CHECK(r.err.find("sub") != std::string::npos);
+    CHECK(fs::is_empty(elsewhere));
+}

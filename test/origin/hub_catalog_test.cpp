@@ -243,3 +243,182 @@ TEST_CASE("answer_hub: the CDN serves signed requests only, and may refuse Autho
     request.target = "/cdn-lfs/0000";
     CHECK(answer_hub(hub, request)->status == 404);
 }
+
+namespace {
+
+hub_answer post(const hub_catalog& hub, std::string_view target, std::string_view body,
+                std::string_view content_type = "application/json") {
+    hub_request request{.method = "POST", .target = target, .content_type = content_type, .body = body,
+                        .host = "localhost:8443", .request_id = "r2"};
+    auto answer = answer_hub(hub, request);
+    REQUIRE(answer);
+    return *answer;
+}
+
+std::vector<std::string> paths_of(const json::value& listing) {
+    std::vector<std::string> out;
+    for (const auto& entry : listing.as_array())
+        out.emplace_back(entry.at("path").as_string());
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("answer_hub: paths-info answers the entries asked for, files and directories, in order") {
+    auto hub = worked_example();
+    CHECK(route_hub_target(hub, "/api/models/acme/tiny/paths-info/refs%2Fpr%2F1")->endpoint == hub_route::paths_info);
+    CHECK(route_hub_target(hub, "/api/models/acme/tiny/paths-info/refs%2Fpr%2F1")->revision == "refs/pr/1");
+    CHECK(hub_takes_post(hub, "/api/models/acme/tiny/paths-info/main"));
+    CHECK_FALSE(hub_takes_post(hub, "/api/models/acme/tiny/tree/main"));
+    CHECK_FALSE(hub_takes_post(hub, "/acme/tiny/resolve/main/README.md"));
+
+    auto answer = post(hub, "/api/models/acme/tiny/paths-info/main",
+                       R"({"paths": ["sub/dir/weights.bin", "nope", "sub", "README.md", "README.md"], "expand": true})");
+    CHECK(answer.status == 200);
+    CHECK(header(answer, "X-Request-Id") == "r2");
+    auto listing = json::parse(answer.body);
+    CHECK(paths_of(listing) == std::vector<std::string>{"sub/dir/weights.bin", "sub", "README.md"});
+    const auto& weights = listing.at(0).as_object();
+    CHECK(weights.at("type") == "file");
+    CHECK(weights.at("oid") == "008d9adda7574f0a91412e68b9c2e501251606c2");
+    CHECK(weights.at("size").to_number<std::uint64_t>() == 1048576);
+    CHECK(weights.at("lfs").at("oid") == "fbbab289f7f94b25736c58be46a994c441fd02552cc6022352e3d86d2fab7c83");
+    CHECK(weights.at("lfs").at("pointerSize").to_number<int>() == 132);
+    const std::string sha(json::parse(ask(hub, "/api/models/acme/tiny").body).at("sha").as_string());
+    CHECK(weights.at("lastCommit").at("id").as_string() == sha);
+    CHECK(weights.at("lastCommit").at("date").is_string());
+    CHECK(weights.at("securityFileStatus").at("status") == "safe");
+    const auto& sub = listing.at(1).as_object();
+    CHECK(sub.at("type") == "directory");
+    CHECK(sub.at("oid") == "ca4c8e38b72f767ff6652a0e466b9897a5869d17");
+    CHECK(sub.contains("lastCommit"));
+    CHECK_FALSE(sub.contains("securityFileStatus"));
+    CHECK_FALSE(listing.at(2).as_object().contains("lfs"));
+
+    // Without expand: no lastCommit; form-encoded as Python sends it; unknown revision.
+    auto plain = json::parse(post(hub, "/api/models/acme/tiny/paths-info/main", R"({"paths": ["README.md"]})").body);
+    CHECK_FALSE(plain.at(0).as_object().contains("lastCommit"));
+    auto form = post(hub, "/api/models/acme/tiny/paths-info/" + sha, "paths=sub%2Fdir&paths=config.json&expand=True",
+                     "application/x-www-form-urlencoded");
+    CHECK(form.status == 200);
+    auto form_listing = json::parse(form.body);
+    CHECK(paths_of(form_listing) == std::vector<std::string>{"sub/dir", "config.json"});
+    CHECK(form_listing.at(1).as_object().contains("lastCommit"));
+    CHECK(json::parse(post(hub, "/api/models/acme/tiny/paths-info/main", R"({"paths": []})").body).as_array().empty());
+    auto missing_rev = post(hub, "/api/models/acme/tiny/paths-info/v9", R"({"paths": ["README.md"]})");
+    CHECK(missing_rev.status == 404);
+    CHECK(header(missing_rev, "X-Error-Code") == "RevisionNotFound");
+    CHECK(post(hub, "/api/models/acme/tiny/paths-info/main", "not json {").status == 400);
+    CHECK(post(hub, "/api/models/acme/tiny/paths-info/main", R"({"paths": [1]})").status == 400);
+    CHECK(post(hub, "/api/models/acme/tiny/paths-info/main", "").status == 400);
+
+    // Methods: paths-info is POST only, everything else never POST.
+    auto get = ask(hub, "/api/models/acme/tiny/paths-info/main");
+    CHECK(get.status == 405);
+    CHECK(header(get, "Allow") == "POST");
+    CHECK(post(hub, "/api/models/acme/tiny/tree/main", "{}").status == 405);
+    CHECK(post(hub, "/acme/tiny/resolve/main/README.md", "{}").status == 405);
+}
+
+TEST_CASE("answer_hub: lastCommit names the commit that last changed an entry") {
+    hub_catalog hub;
+    auto& repo = hub.add_repo("acme/history");
+    auto first = hub.add_commit(repo, {hub_file_spec::inline_text("a.txt", "a"), hub_file_spec::inline_text("d/b.txt", "b"),
+                                       hub_file_spec::inline_text("e/c.txt", "c")},
+                                {"v1"});
+    auto second = hub.add_commit(repo, {hub_file_spec::inline_text("d/b.txt", "B")}, {"main"}, "v1");
+    std::map<std::string, std::string> last;
+    for (const auto& entry : repo.commits.at(second).entries)
+        last[entry.path] = entry.last_commit;
+    CHECK(last.at("a.txt") == first);
+    CHECK(last.at("e") == first);
+    CHECK(last.at("e/c.txt") == first);
+    CHECK(last.at("d") == second);
+    CHECK(last.at("d/b.txt") == second);
+    auto listing = json::parse(ask(hub, "/api/models/acme/history/tree/main?recursive=true&expand=true").body);
+    for (const auto& entry : listing.as_array())
+        CHECK(entry.at("lastCommit").at("id").as_string() == last.at(std::string(entry.at("path").as_string())));
+}
+
+TEST_CASE("answer_hub: an empty file asked with a Range is 200 with its total in Content-Range") {
+    hub_catalog hub;
+    auto& repo = hub.add_repo("acme/empty");
+    auto empty_lfs = hub_file_spec::synthetic("empty.bin", 0);
+    hub.add_commit(repo, {hub_file_spec::inline_text("empty.txt", ""), empty_lfs,
+                          hub_file_spec::inline_text("one.txt", "1")},
+                   {"main"});
+    hub_request request{.target = "/acme/empty/resolve/main/empty.txt", .range = "bytes=0-0",
+                        .host = "localhost:8443", .now = 1767225600, .signing_secret = "secret"};
+    auto probe = *answer_hub(hub, request);
+    CHECK(probe.status == 200);
+    REQUIRE(probe.file);
+    CHECK(probe.file->size() == 0);
+    CHECK(probe.whole_body);
+    CHECK(header(probe, "Content-Range") == "bytes */0");
+    CHECK(header(probe, "X-Repo-Commit").size() == 40);
+
+    request.target = "/acme/empty/resolve/main/one.txt"; // a range of a non-empty file stays a range
+    auto one = *answer_hub(hub, request);
+    CHECK_FALSE(one.whole_body);
+    CHECK(header(one, "Content-Range").empty());
+    request.range = {};
+    request.target = "/acme/empty/resolve/main/empty.txt"; // no Range: nothing to say
+    CHECK(header(*answer_hub(hub, request), "Content-Range").empty());
+
+    // An empty LFS file: the redirect, then the CDN answers the same way.
+    request.range = "bytes=0-0";
+    request.target = "/acme/empty/resolve/main/empty.bin";
+    auto redirect = *answer_hub(hub, request);
+    CHECK(redirect.status == 302);
+    CHECK(header(redirect, "X-Linked-Size") == "0");
+    request.target = "/cdn-lfs/e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    request.signed_valid = true;
+    auto cdn = *answer_hub(hub, request);
+    REQUIRE(cdn.file);
+    CHECK(cdn.whole_body);
+    CHECK(header(cdn, "Content-Range") == "bytes */0");
+}
+
+TEST_CASE("hub_repo::extra_tree_entries: appended to tree listings (last page) and to paths-info when asked") {
+    auto hub = parse_hub_spec(R"({"page_size": 2, "repos": [{"id": "acme/bad",
+        "tree_extra": [{"type": "file", "path": "../escape.bin", "size": 3, "oid": "x"},
+                       {"type": "symlink", "path": "link"}, "not an object"],
+        "revisions": [{"refs": "main", "files": {"a.txt": "a", "b.txt": "b", "c/d.txt": "d"}}]}]})",
+                              0);
+    const hub_repo* repo = hub.find(hub_repo_type::model, "acme/bad");
+    REQUIRE(repo);
+    REQUIRE(repo->extra_tree_entries.size() == 3);
+    CHECK(json::parse(repo->extra_tree_entries[0]).at("path") == "../escape.bin");
+
+    // 4 entries in pages of 2: the extras end the second page only.
+    auto first = ask(hub, "/api/models/acme/bad/tree/main?recursive=true");
+    CHECK(json::parse(first.body).as_array().size() == 2);
+    REQUIRE_FALSE(header(first, "Link").empty());
+    auto second = ask(hub, "/api/models/acme/bad/tree/main?recursive=true&cursor=p2");
+    CHECK(header(second, "Link").empty());
+    auto listing = json::parse(second.body).as_array();
+    REQUIRE(listing.size() == 5);
+    CHECK(listing[2].at("path") == "../escape.bin");
+    CHECK(listing[3].at("type") == "symlink");
+    CHECK(listing[4] == "not an object");
+    auto sub = json::parse(ask(hub, "/api/models/acme/bad/tree/main/c").body).as_array();
+    CHECK(sub.size() == 4); // c/d.txt and the three extras
+
+    auto info = json::parse(post(hub, "/api/models/acme/bad/paths-info/main",
+                                 R"({"paths": ["a.txt", "../escape.bin"], "expand": true})")
+                                .body);
+    CHECK(paths_of(info) == std::vector<std::string>{"a.txt", "../escape.bin"});
+    auto other = json::parse(post(hub, "/api/models/acme/bad/paths-info/main", R"({"paths": ["a.txt"]})").body);
+    CHECK(other.as_array().size() == 1);
+
+    hub_catalog direct;
+    auto& built = direct.add_repo("acme/direct");
+    direct.add_commit(built, {hub_file_spec::inline_text("x", "x")}, {"main"});
+    built.extra_tree_entries = {R"({"type": "file", "path": "/abs", "size": -1})", "{broken"};
+    auto tree = json::parse(ask(direct, "/api/models/acme/direct/tree/main").body).as_array();
+    REQUIRE(tree.size() == 2); // the broken text is left out
+    CHECK(tree[1].at("path") == "/abs");
+
+    CHECK_THROWS_AS(parse_hub_spec(R"({"repos": [{"id": "a", "tree_extra": {}, "revisions": []}]})", 0),
+                    std::invalid_argument);
+}

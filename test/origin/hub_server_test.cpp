@@ -348,3 +348,73 @@ TEST_CASE("hub: missing repos, revisions and files, renames; every answer has a 
     CHECK(o.hub.get("/not/a/hub/path").status == 404);
     CHECK_FALSE(o.hub.get("/not/a/hub/path").has("x-request-id"));
 }
+
+TEST_CASE("hub: POST paths-info over HTTPS, JSON or form-encoded; other POSTs refused; bodies bounded") {
+    hub_origin o;
+    const std::string sha(json::parse(o.hub.get("/api/models/acme/tiny").body).at("sha").as_string());
+    auto answer = o.hub.request("POST", "/api/models/acme/tiny/paths-info/" + sha,
+                                {{"Content-Type", "application/json"}, {"Accept", "application/json"}},
+                                R"({"paths": ["model.safetensors", "sub/dir", "ghost.bin"], "expand": true})");
+    REQUIRE(answer.status == 200);
+    CHECK(answer.keep_alive);
+    CHECK_FALSE(answer.field("x-request-id").empty());
+    auto listing = json::parse(answer.body).as_array();
+    REQUIRE(listing.size() == 2);
+    CHECK(listing[0].at("path") == "model.safetensors");
+    CHECK(listing[0].at("lfs").at("size").to_number<std::uint64_t>() == 300'000);
+    CHECK(listing[0].at("lastCommit").at("id").as_string().size() == 40);
+    CHECK(listing[1].at("type") == "directory");
+    // The same connection goes on after a body was read.
+    CHECK(o.hub.get("/api/models/acme/tiny").status == 200);
+
+    auto form = o.hub.request("POST", "/api/datasets/acme/data/paths-info/main",
+                              {{"Content-Type", "application/x-www-form-urlencoded"}},
+                              "paths=train.csv&expand=False");
+    REQUIRE(form.status == 200);
+    auto form_listing = json::parse(form.body).as_array();
+    REQUIRE(form_listing.size() == 1);
+    CHECK(form_listing[0].at("size").to_number<int>() == 8);
+    CHECK_FALSE(form_listing[0].as_object().contains("lastCommit"));
+
+    auto private_info = o.hub.request("POST", "/api/models/acme/none/paths-info/main", {}, R"({"paths": ["x"]})");
+    CHECK(private_info.status == 401);
+    CHECK(private_info.field("x-error-code") == "RepoNotFound");
+
+    auto elsewhere = o.hub.request("POST", "/api/models/acme/tiny/tree/main", {}, "{}");
+    CHECK(elsewhere.status == 405);
+    CHECK(o.hub.request("POST", "/not/a/hub/path", {}, "{}").status == 405);
+    CHECK(o.hub.get("/api/models/acme/tiny/paths-info/main").status == 405);
+
+    // A body over 1 MiB is refused (and the connection closed) before it is read.
+    std::string huge = R"({"paths": [")" + std::string(1024 * 1024, 'a') + R"("]})";
+    auto too_big = o.hub.request("POST", "/api/models/acme/tiny/paths-info/main", {}, huge);
+    CAPTURE(too_big.error.message());
+    CHECK(too_big.status == 413);
+    CHECK_FALSE(too_big.keep_alive);
+    CHECK(o.hub.request("POST", "/api/models/acme/tiny/paths-info/main", {}, R"({"paths": ["README.md"]})").status ==
+          200);
+}
+
+TEST_CASE("hub: @huggingface/hub's probe: GET Range 0-0 through the redirect, totals even for an empty file") {
+    hub_origin o;
+    // Regular: 206 with the total. Empty: 200, no body, total 0 in Content-Range.
+    auto config = o.hub.get("/acme/tiny/resolve/main/config.json", {{"Range", "bytes=0-0"}});
+    CHECK(config.status == 206);
+    CHECK(config.field("content-range").ends_with("/31"));
+    auto empty = o.hub.get("/acme/tiny/resolve/main/empty.txt", {{"Range", "bytes=0-0"}});
+    CHECK(empty.status == 200);
+    CHECK(empty.body.empty());
+    CHECK(empty.field("content-length") == "0");
+    CHECK(empty.field("content-range") == "bytes */0");
+    CHECK(empty.field("etag") == "\"e69de29bb2d1d6434b8b29ae775ad8c2e48c5391\"");
+    CHECK(empty.keep_alive);
+    CHECK(o.hub.head("/acme/tiny/resolve/main/empty.txt", {{"Range", "bytes=0-0"}}).status == 200);
+
+    // LFS: the probe is redirected; the CDN answers it with 206 and the total.
+    auto lfs = o.hub.get("/acme/tiny/resolve/main/model.safetensors", {{"Range", "bytes=0-0"}});
+    REQUIRE(lfs.status == 302);
+    auto cdn = o.cdn.get(target_of(lfs.field("location")), {{"Range", "bytes=0-0"}});
+    CHECK(cdn.status == 206);
+    CHECK(cdn.field("content-range") == "bytes 0-0/300000");
+    CHECK(cdn.body.size() == 1);
+}

@@ -8,7 +8,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -97,7 +96,7 @@ struct test_client::impl {
     }
 
     template <class Stream>
-    asio::awaitable<test_response> exchange(Stream& stream, http::request<http::empty_body>& req) {
+    asio::awaitable<test_response> exchange(Stream& stream, http::request<http::string_body>& req) {
         test_response out;
         lowest().expires_after(options.timeout);
         auto [write_error, written] = co_await http::async_write(stream, req, use_nothrow);
@@ -139,7 +138,8 @@ struct test_client::impl {
         co_return out;
     }
 
-    asio::awaitable<test_response> request(std::string method, std::string target, header_list headers) {
+    asio::awaitable<test_response> request(std::string method, std::string target, header_list headers,
+                                           std::string body) {
         if (!secure && !plain) {
             error_code ec = co_await open();
             if (ec) {
@@ -148,11 +148,15 @@ struct test_client::impl {
                 co_return failed;
             }
         }
-        http::request<http::empty_body> req{http::string_to_verb(method), target, 11};
+        http::request<http::string_body> req{http::string_to_verb(method), target, 11};
         req.set(http::field::host, options.host + ":" + std::to_string(options.port));
         req.set(http::field::user_agent, "ferry-origin-test");
         for (auto& [name, value] : headers)
             req.set(name, value);
+        if (!body.empty() || req.method() == http::verb::post) {
+            req.body() = std::move(body);
+            req.prepare_payload();
+        }
         // (Not a conditional expression: GCC 12 miscompiles co_await inside one.)
         test_response out;
         if (secure)
@@ -199,8 +203,9 @@ void test_client::close() {
     impl_->plain.reset();
 }
 
-test_response test_client::request(std::string_view method, std::string_view target, const header_list& headers) {
-    return impl_->run(impl_->request(std::string(method), std::string(target), headers));
+test_response test_client::request(std::string_view method, std::string_view target, const header_list& headers,
+                                   std::string_view body) {
+    return impl_->run(impl_->request(std::string(method), std::string(target), headers, std::string(body)));
 }
 
 client_options& test_client::options() { return impl_->options; }

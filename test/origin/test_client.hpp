@@ -60,7 +60,9 @@ public:
     bool connected() const;
     void close();
 
-    test_response request(std::string_view method, std::string_view target, const header_list& headers = {});
+    /// Sends `body` (with its Content-Length) when not empty, or when the method is POST.
+    test_response request(std::string_view method, std::string_view target, const header_list& headers = {},
+                          std::string_view body = {});
     test_response get(std::string_view target, const header_list& headers = {}) {
         return request("GET", target, headers);
     }

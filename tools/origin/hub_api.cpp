@@ -5,10 +5,13 @@
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <set>
 #include <span>
 
 namespace ferry::origin {
@@ -226,18 +229,121 @@ json::value repo_info(const hub_repo& repo, const hub_commit& commit, bool blobs
     return info;
 }
 
-json::object tree_entry(const hub_entry& entry, const hub_commit& commit, bool expand) {
+json::object tree_entry(const hub_entry& entry, bool expand) {
     json::object out{{"type", entry.directory ? "directory" : "file"}, {"oid", entry.oid},
                      {"size", entry.blob ? entry.blob->size : 0}, {"path", entry.path}};
     if (entry.blob && entry.blob->lfs)
         out["lfs"] = lfs_object(*entry.blob, "oid");
-    if (expand)
-        out["lastCommit"] = json::object{{"id", commit.sha}, {"title", "ferry fake hub"}, {"date", hub_date}};
+    if (expand) {
+        out["lastCommit"] = json::object{{"id", entry.last_commit}, {"title", "ferry fake hub"}, {"date", hub_date}};
+        if (!entry.directory)
+            out["securityFileStatus"] = json::object{{"status", "safe"}};
+    }
     return out;
 }
 
-hub_answer tree_page(const answer_builder& answers, const hub_options& options, const hub_commit& commit,
-                     const std::string& dir, std::string_view raw_path, std::string_view query) {
+/// The repo's extra tree entries that parse as JSON, each with its `path` when it has one.
+std::vector<json::value> extra_entries(const hub_repo& repo) {
+    std::vector<json::value> out;
+    for (const auto& text : repo.extra_tree_entries) {
+        boost::system::error_code ec;
+        auto value = json::parse(text, ec);
+        if (!ec)
+            out.push_back(std::move(value));
+    }
+    return out;
+}
+
+/// `+` as a space, then percent-decoded (application/x-www-form-urlencoded).
+std::optional<std::string> form_decode(std::string_view text) {
+    std::string plus(text);
+    std::replace(plus.begin(), plus.end(), '+', ' ');
+    return percent_decode(plus);
+}
+
+/// What a paths-info body asks: its paths (in order) and whether to expand. nullopt: malformed.
+struct paths_query {
+    std::vector<std::string> paths;
+    bool expand = false;
+};
+
+std::optional<paths_query> parse_paths_body(std::string_view content_type, std::string_view body) {
+    paths_query out;
+    auto first = body.find_first_not_of(" \t\r\n");
+    const bool is_json = content_type.starts_with("application/json") ||
+                         (first != std::string_view::npos && body[first] == '{');
+    if (is_json) {
+        boost::system::error_code ec;
+        auto value = json::parse(json::string_view(body.data(), body.size()), ec);
+        if (ec || !value.is_object())
+            return std::nullopt;
+        const auto& object = value.as_object();
+        const auto* paths = object.if_contains("paths");
+        if (paths && paths->is_string())
+            out.paths.emplace_back(paths->as_string());
+        else if (paths && paths->is_array())
+            for (const auto& path : paths->as_array()) {
+                if (!path.is_string())
+                    return std::nullopt;
+                out.paths.emplace_back(path.as_string());
+            }
+        else
+            return std::nullopt;
+        if (const auto* expand = object.if_contains("expand"))
+            out.expand = (expand->is_bool() && expand->as_bool()) ||
+                         (expand->is_string() && (expand->as_string() == "true" || expand->as_string() == "True" ||
+                                                  expand->as_string() == "1"));
+        return out;
+    }
+    // paths=a&paths=b&expand=True, as Python's requests encodes a dict of lists.
+    bool any = false;
+    while (!body.empty()) {
+        auto amp = body.find('&');
+        auto item = body.substr(0, amp);
+        body = amp == std::string_view::npos ? std::string_view{} : body.substr(amp + 1);
+        auto eq = item.find('=');
+        auto name = form_decode(item.substr(0, eq));
+        auto value = form_decode(eq == std::string_view::npos ? std::string_view{} : item.substr(eq + 1));
+        if (!name || !value)
+            return std::nullopt;
+        if (*name == "paths" || *name == "paths[]") {
+            out.paths.push_back(std::move(*value));
+            any = true;
+        } else if (*name == "expand") {
+            out.expand = *value == "true" || *value == "True" || *value == "1";
+        }
+    }
+    if (!any)
+        return std::nullopt;
+    return out;
+}
+
+hub_answer paths_info(const answer_builder& answers, const hub_repo& repo, const hub_commit& commit,
+                      const hub_request& request) {
+    auto asked = parse_paths_body(request.content_type, request.body);
+    if (!asked)
+        return answers.error(400, "", "Bad request: the body needs \"paths\", a list of repo paths");
+    std::set<std::string, std::less<>> seen;
+    json::array entries;
+    for (const auto& path : asked->paths) {
+        if (!seen.insert(path).second)
+            continue;
+        auto found = std::lower_bound(commit.entries.begin(), commit.entries.end(), path,
+                                      [](const hub_entry& e, const std::string& p) { return e.path < p; });
+        if (found != commit.entries.end() && found->path == path)
+            entries.push_back(tree_entry(*found, asked->expand));
+    }
+    for (auto& extra : extra_entries(repo)) {
+        const auto* path = extra.is_object() ? extra.as_object().if_contains("path") : nullptr;
+        if (path && path->is_string() && seen.contains(std::string_view(path->as_string())))
+            entries.push_back(std::move(extra));
+    }
+    return answers.json_body(entries);
+}
+
+hub_answer tree_page(const answer_builder& answers, const hub_options& options, const hub_repo& repo,
+                     const hub_commit& commit, const std::string& dir, std::string_view raw_path,
+                     std::string_view query) {
     if (!dir.empty()) {
         bool is_directory = false;
         for (const auto& entry : commit.entries)
@@ -267,7 +373,10 @@ hub_answer tree_page(const answer_builder& answers, const hub_options& options, 
     const std::size_t last = std::min(listed.size(), first + page);
     json::array entries;
     for (std::size_t i = first; i < last; ++i)
-        entries.push_back(tree_entry(*listed[i], commit, expand));
+        entries.push_back(tree_entry(*listed[i], expand));
+    if (last == listed.size())
+        for (auto& extra : extra_entries(repo))
+            entries.push_back(std::move(extra));
     hub_answer a = answers.json_body(entries);
     if (last < listed.size()) {
         auto next_query = without(query, "cursor");
@@ -275,6 +384,15 @@ hub_answer tree_page(const answer_builder& answers, const hub_options& options, 
         a.fields.emplace_back("Link", "<" + answers.base() + std::string(raw_path) + "?" + next_query + ">; rel=\"next\"");
     }
     return a;
+}
+
+/// An empty file has no satisfiable range, yet js probes every file with `Range: bytes=0-0` and
+/// reads the total from Content-Range: answer 200 with `bytes */0` rather than 416.
+void whole_if_empty(hub_answer& a, const hub_request& request) {
+    if (a.file && a.file->size() == 0 && !request.range.empty()) {
+        a.whole_body = true;
+        a.fields.emplace_back("Content-Range", "bytes */0");
+    }
 }
 
 /// The CDN URL of `blob` for a request that came to `host`: the other loopback name, signed.
@@ -297,6 +415,7 @@ hub_answer resolve_file(const answer_builder& answers, const hub_options& option
         hub_answer a = answers.start(200);
         a.file = blob.bytes(in_quotes(blob.git_oid));
         a.fields.emplace_back("X-Repo-Commit", commit.sha);
+        whole_if_empty(a, request);
         return a;
     }
     hub_answer a = answers.redirect(302, cdn_location(options, blob, request));
@@ -327,6 +446,7 @@ hub_answer serve_cdn(const hub_catalog& hub, const hub_route& route, const hub_r
         return a;
     }
     a.file = blob->bytes(in_quotes(blob->sha256));
+    whole_if_empty(a, request);
     return a;
 }
 
@@ -366,6 +486,14 @@ std::optional<hub_route> route_hub_target(const hub_catalog& hub, std::string_vi
             route.revision = *revision;
             return route;
         }
+        if (rest[0] == "paths-info" && rest.size() > 1) {
+            auto revision = join_decoded(rest.subspan(1));
+            if (!revision)
+                return route;
+            route.endpoint = hub_route::paths_info;
+            route.revision = *revision;
+            return route;
+        }
         if (rest[0] == "tree" && rest.size() > 1) {
             auto split_rev = revision_and_rest(known, rest.subspan(1));
             if (!split_rev)
@@ -396,14 +524,24 @@ std::optional<hub_route> route_hub_target(const hub_catalog& hub, std::string_vi
     return route;
 }
 
+bool hub_takes_post(const hub_catalog& hub, std::string_view target) {
+    auto route = route_hub_target(hub, target);
+    return route && route->endpoint == hub_route::paths_info;
+}
+
 std::optional<hub_answer> answer_hub(const hub_catalog& hub, const hub_request& request) {
     auto route = route_hub_target(hub, request.target);
     if (!route)
         return std::nullopt;
+    answer_builder answers(request);
+    if ((request.method == "POST") != (route->endpoint == hub_route::paths_info)) {
+        hub_answer a = answers.error(405, "", "Method not allowed");
+        a.fields.emplace_back("Allow", route->endpoint == hub_route::paths_info ? "POST" : "GET, HEAD");
+        return a;
+    }
     if (route->endpoint == hub_route::cdn)
         return serve_cdn(hub, *route, request);
 
-    answer_builder answers(request);
     if (route->endpoint == hub_route::unknown_api)
         return answers.error(404, "", "Sorry, we can't find the page you are looking for.");
 
@@ -438,8 +576,10 @@ std::optional<hub_answer> answer_hub(const hub_catalog& hub, const hub_request& 
     case hub_route::repo_info:
         return answers.json_body(repo_info(*repo, *commit, flag(query, "blobs")));
     case hub_route::tree:
-        return tree_page(answers, hub.options, *commit, route->path,
+        return tree_page(answers, hub.options, *repo, *commit, route->path,
                          request.target.substr(0, request.target.find('?')), query);
+    case hub_route::paths_info:
+        return paths_info(answers, *repo, *commit, request);
     case hub_route::resolve:
         if (repo->gate != hub_gate::none && !approved)
             return answers.error(token.empty() ? 401 : 403, "GatedRepo",

@@ -7,6 +7,7 @@
 #include "tools/origin/synthetic.hpp"
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
 #include <algorithm>
@@ -233,6 +234,18 @@ std::string hub_catalog::add_commit(hub_repo& repo, const std::vector<hub_file_s
     hash.update("ferry-hub commit\n" + std::string(repo.type == hub_repo_type::model ? "model " : "dataset ") +
                 repo.id + "\n" + std::to_string(repo.commits.size()) + "\n" + commit.tree_oid);
     commit.sha = hex_text(hash.finish());
+    // An entry unchanged since `from` keeps the commit that last changed it there.
+    const hub_commit* base = from.empty() ? nullptr : repo.at(from);
+    for (auto& entry : commit.entries) {
+        entry.last_commit = commit.sha;
+        if (!base)
+            continue;
+        auto same = std::lower_bound(base->entries.begin(), base->entries.end(), entry.path,
+                                     [](const hub_entry& e, const std::string& p) { return e.path < p; });
+        if (same != base->entries.end() && same->path == entry.path && same->directory == entry.directory &&
+            same->oid == entry.oid)
+            entry.last_commit = same->last_commit;
+    }
     for (const auto& ref : refs) {
         if (ref.empty() || is_full_sha(ref) || ref == "HEAD")
             throw std::invalid_argument("hub: '" + ref + "' cannot be a ref name");
@@ -386,6 +399,12 @@ hub_catalog parse_hub_spec(std::string_view text, std::uint64_t seed) {
                 repo.approved.insert(token);
                 hub.options.tokens.insert(token); // an approved token is a known one
             }
+        if (auto extra = r.if_contains("tree_extra")) {
+            if (!extra->is_array())
+                spec_error(id + ": tree_extra must be an array of tree entries (JSON values)");
+            for (const auto& entry : extra->as_array())
+                repo.extra_tree_entries.push_back(json::serialize(entry));
+        }
         if (auto renamed_from = r.if_contains("renamed_from"))
             for (auto& old_id : string_list(*renamed_from, id + ": renamed_from"))
                 hub.add_rename(type, old_id, id);

@@ -63,6 +63,8 @@ struct hub_entry {
     bool directory = false;
     std::string oid;              ///< git blob sha1 (file) or git tree sha1 (directory)
     const hub_blob* blob = nullptr; ///< files only
+    /// The last commit that changed it (a new oid, or it appeared): what `lastCommit` names.
+    std::string last_commit{};
 };
 
 struct hub_commit {
@@ -81,6 +83,11 @@ struct hub_repo {
     std::set<std::string, std::less<>> approved;              ///< tokens allowed past the gate or privacy
     std::map<std::string, std::string, std::less<>> refs;     ///< branch, tag, refs/pr/N → commit sha
     std::map<std::string, hub_commit, std::less<>> commits;   ///< by sha
+    /// JSON texts (any value; objects, normally) appended as they are to every tree listing of
+    /// this repo and to its paths-info answers that ask for their `path`: hostile entries for
+    /// tests (a `../` path, an unknown type, a size that lies...). Not checked; a text that is not
+    /// JSON is left out.
+    std::vector<std::string> extra_tree_entries;
 
     /// The commit `revision` names: a ref, "HEAD" (= main) or a commit's full sha; null if none.
     const hub_commit* at(std::string_view revision) const;

@@ -14,9 +14,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <openssl/ssl.h>
 
@@ -38,6 +38,8 @@ namespace {
 
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t request_header_limit = 64 * 1024;
+/// The body of the one request with a body the origin reads (the Hub's paths-info POST).
+constexpr std::size_t request_body_limit = 1024 * 1024;
 constexpr std::chrono::seconds handshake_timeout{15};
 constexpr std::chrono::seconds lingering_close{2};
 constexpr std::size_t extra_chunk = 16 * 1024;
@@ -103,8 +105,9 @@ public:
 
     asio::awaitable<void> run() {
         for (;;) {
-            http::request_parser<http::empty_body> parser;
+            http::request_parser<http::string_body> parser;
             parser.header_limit(request_header_limit);
+            parser.body_limit(boost::none); // checked in respond(), which answers 413 rather than hang up
             watchdog_.expires_after(state_.config.idle_timeout);
             auto [ec, n] = co_await http::async_read_header(stream_, buffer_, parser, use_nothrow);
             if (ec)
@@ -116,18 +119,33 @@ public:
 
 private:
     /// Answers one request; false when the connection is over.
-    asio::awaitable<bool> respond(http::request_parser<http::empty_body>& parser) {
+    asio::awaitable<bool> respond(http::request_parser<http::string_body>& parser) {
         const auto& req = parser.get();
         auto target = std::string_view(req.target().data(), req.target().size());
         auto field = [&req](http::field f) { return std::string_view(req[f].data(), req[f].size()); };
         auto path = decode_target_path(target);
 
-        // Requests the origin does not serve get a status through the same path as a fault's.
+        // Requests the origin does not serve get a status through the same path as a fault's. The
+        // only body it reads is that of a Hub POST (paths-info), bounded.
         std::optional<fault> f;
         bool has_body = parser.chunked() || parser.content_length().value_or(0) > 0;
-        if (req.method() != http::verb::get && req.method() != http::verb::head)
+        const bool hub_post = req.method() == http::verb::post && state_.config.hub && path &&
+                              hub_takes_post(*state_.config.hub, target);
+        if (hub_post && parser.content_length().value_or(0) > request_body_limit) {
+            f = fault{.status = 413, .close = true};
+        } else if (hub_post && has_body) {
+            parser.body_limit(request_body_limit); // a chunked body counts as it comes
+            watchdog_.expires_after(state_.config.idle_timeout);
+            auto [ec, n] = co_await http::async_read(stream_, buffer_, parser, use_nothrow);
+            if (ec == http::error::body_limit)
+                f = fault{.status = 413, .close = true};
+            else if (ec)
+                co_return false;
+        }
+        const bool served_method = req.method() == http::verb::get || req.method() == http::verb::head || hub_post;
+        if (!f && !served_method)
             f = fault{.status = 405, .close = true};
-        else if (has_body || !path)
+        else if (!f && ((has_body && !hub_post) || !path))
             f = fault{.status = 400, .close = true};
         bool faulted = false;
         bool signed_valid = false;
@@ -160,6 +178,9 @@ private:
             hub = answer_hub(*state_.config.hub,
                              {.method = std::string_view(req.method_string().data(), req.method_string().size()),
                               .target = target,
+                              .range = field(http::field::range),
+                              .content_type = field(http::field::content_type),
+                              .body = req.body(),
                               .host = field(http::field::host),
                               .authorization = field(http::field::authorization),
                               .tls = state_.tls != nullptr,
@@ -178,12 +199,18 @@ private:
 
         std::optional<content> file;
         if (hub) {
+            if (hub->file && hub->whole_body) {
+                if (!f)
+                    f = fault{};
+                f->ignore_range = true;
+            }
             file = std::move(hub->file);
         } else if (path && !(f && f->status)) {
             file = state_.catalog.find(*path);
-            if (file && f && f->version)
-                file = file->with_version(f->version);
         }
+        // Another version of the bytes than the one listed: a CDN serving stale content.
+        if (file && f && f->version)
+            file = file->with_version(f->version);
         request_facts facts;
         facts.head = req.method() == http::verb::head;
         facts.keep_alive = req.keep_alive();
