@@ -2,6 +2,7 @@
 
 #include "engine/file_transfer.hpp"
 #include "engine/part_sink.hpp"
+#include "queue/model_queue.hpp"
 #include "memory/buffer_pool.hpp"
 #include "memory/memory_limits.hpp"
 #include "memory/part_file.hpp"
@@ -14,7 +15,6 @@
 #include <algorithm>
 #include <atomic>
 #include <deque>
-#include <list>
 #include <mutex>
 #include <set>
 
@@ -34,13 +34,6 @@ namespace asio = boost::asio;
 namespace {
 
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
-
-/// Small files first: configs and tokenizers are what a model needs before its shards.
-void order_files(std::vector<file_spec>& files) {
-    std::stable_sort(files.begin(), files.end(), [](const file_spec& a, const file_spec& b) {
-        return a.size.value_or(UINT64_MAX) < b.size.value_or(UINT64_MAX);
-    });
-}
 
 std::string check_model(const model_spec& model) {
     auto prefix = "model '" + model.id + "': ";
@@ -72,6 +65,18 @@ std::optional<double> eta_of(const model_stats& m, bool finished) {
     return double(m.bytes_total - m.bytes_done) / m.speed;
 }
 
+/// A model's state as a snapshot names it, from what the queue knows and whether every finished
+/// file is done or skipped.
+model_state state_of(const model_queue::model_status& queued, bool all_ok) {
+    if (queued.cancelled)
+        return model_state::removed;
+    if (queued.done())
+        return all_ok ? model_state::complete : model_state::error;
+    if (queued.paused)
+        return model_state::paused;
+    return queued.running > 0 ? model_state::active : model_state::waiting;
+}
+
 } // namespace
 
 struct engine::state : std::enable_shared_from_this<state> {
@@ -79,32 +84,28 @@ struct engine::state : std::enable_shared_from_this<state> {
 
     struct file_entry {
         model_entry* model = nullptr;
+        std::size_t index = 0; ///< in the model's files: the queue's file number
         file_spec spec;
-        std::unique_ptr<file_transfer> transfer;
-        bool running = false;
-        bool finished = false;
-        bool requeue = false; ///< stopped by a pause: back to the queue when its transfer ends
+        std::unique_ptr<file_transfer> transfer; ///< while it runs
         file_result result;
+        model_queue::file_ref ref() const;
     };
 
     struct model_entry {
         model_entry(asio::any_io_executor ex) : done_signal(ex, asio::steady_timer::time_point::max()), rate(ex, 0) {}
         model_spec spec;
-        std::uint64_t arrival = 0;
-        std::list<file_entry> files;
-        std::size_t running = 0;
-        std::size_t finished = 0;
-        bool paused = false;
-        bool cancelled = false;
-        bool discard = false;
+        std::uint64_t arrival = 0;      ///< the order of add(), for wait_all()
+        std::vector<file_entry> files;  ///< in the spec's order; never resized once queued
+        bool discard = false;           ///< cancel(id, true) asked: .part files go
         asio::steady_timer done_signal; ///< cancelled when every file has finished
         rate_limiter rate;              ///< the model's own limit (spec.limit_rate, changeable)
         std::uint64_t fetched_by_ended = 0; ///< body bytes of its transfers that have ended
         throughput_window speed;        ///< its recent bytes/s, sampled on events and snapshots
-        bool done() const noexcept { return finished == files.size(); }
         bool retired = false; ///< counted among the finished models (see model_done)
         std::size_t waiters = 0; ///< wait()s suspended on done_signal
     };
+
+    using subscriber = std::shared_ptr<const std::function<void(const event&)>>;
 
     state(asio::strand<asio::any_io_executor> strand, engine_config cfg)
         : strand(strand), config(std::move(cfg)), tls(make_client_tls_context(config.ca_file)),
@@ -114,6 +115,7 @@ struct engine::state : std::enable_shared_from_this<state> {
           pressure_limit(config.memory_pressure_limit ? config.memory_pressure_limit : memory_limit() / 10 * 8),
           pressure_timer(strand),
           context{strand, config, pool, buffers, overall_rate, [this](const event& e) { observe(e); }, {}},
+          queue(config.max_files, config.max_files_per_model),
           arrival_signal(strand, asio::steady_timer::time_point::max()) {
         if (config.blocking_threads > 0) {
             blocking_pool = std::make_unique<asio::thread_pool>(config.blocking_threads);
@@ -149,15 +151,24 @@ struct engine::state : std::enable_shared_from_this<state> {
         ++host.responses[timing.status >= 100 && timing.status < 600 ? timing.status / 100 : 0];
     }
 
-    /// Every event of a transfer passes here: the model's speed is sampled, then the subscriber
-    /// hears of it.
+    /// Every event of a transfer passes here: the model's speed is sampled, then the subscribers
+    /// hear of it, oldest first. A subscriber may subscribe or unsubscribe (itself or another)
+    /// from its call: one added then hears from the next event on, one removed hears no more, and
+    /// a function removed while it runs lives until it returns.
     void observe(const event& e) {
         if (auto it = models.find(e.model); it != models.end())
             sample_speed(*it->second, std::chrono::steady_clock::now());
         if (e.what == event::kind::retried)
             ++retries;
-        if (subscriber)
-            subscriber(e);
+        if (subscribers.empty())
+            return;
+        const auto last = subscribers.rbegin()->first;
+        for (auto it = subscribers.begin(); it != subscribers.end() && it->first <= last;) {
+            auto id = it->first;
+            auto call = it->second;
+            (*call)(e);
+            it = subscribers.upper_bound(id);
+        }
     }
 
     /// Body bytes received this run, by a model or by all: what ended transfers fetched plus what
@@ -181,7 +192,7 @@ struct engine::state : std::enable_shared_from_this<state> {
         speed.record(now, fetched());
     }
 
-    /// Under memory pressure nothing new starts; a timer looks again shortly.
+    /// Under memory pressure nothing new starts (the queue is told); a timer looks again shortly.
     bool memory_pressure() {
         // Read at most every 20 ms: a burst of small files would otherwise read /proc per file.
         auto now = std::chrono::steady_clock::now();
@@ -189,9 +200,9 @@ struct engine::state : std::enable_shared_from_this<state> {
             resident = resident_memory();
             resident_read_at = now;
         }
-        if (resident <= pressure_limit)
-            return false;
-        if (!pressure_wait_armed) {
+        bool over = resident > pressure_limit;
+        queue.set_memory_pressure(over);
+        if (over && !pressure_wait_armed) {
             pressure_wait_armed = true;
             pressure_timer.expires_after(std::chrono::milliseconds(250));
             pressure_timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
@@ -200,7 +211,7 @@ struct engine::state : std::enable_shared_from_this<state> {
                     self->schedule();
             });
         }
-        return true;
+        return over;
     }
 
     /// schedule() soon, once however often asked: control calls and models added together (before
@@ -215,38 +226,21 @@ struct engine::state : std::enable_shared_from_this<state> {
         });
     }
 
-    /// Starts queued files while the limits allow: models by priority then arrival, files in their
-    /// order (small first). A model at its own cap (max_files_per_model) lets the next one use the
-    /// free slot; nothing else does: when max_files is reached, nothing starts for a lower priority.
+    /// Starts the files the queue names while it names one (model_queue decides: priorities,
+    /// positions, limits, pauses), unless the memory is under pressure.
     void schedule() {
         if (stopped)
             return;
-        std::vector<model_entry*> order;
-        for (auto& [id, m] : models)
-            if (!m->done() && !m->paused && !m->cancelled)
-                order.push_back(m.get());
-        std::sort(order.begin(), order.end(), [](auto* a, auto* b) {
-            return std::pair(a->spec.prio, a->arrival) < std::pair(b->spec.prio, b->arrival);
-        });
-        for (auto* m : order) {
-            for (auto& f : m->files) {
-                if (running_files >= config.max_files)
-                    return;
-                if (m->running >= config.max_files_per_model)
-                    break;
-                if (!f.running && !f.finished) {
-                    if (memory_pressure())
-                        return;
-                    start(f);
-                }
-            }
+        queue.set_memory_pressure(false); // looked at again below, before anything starts
+        while (auto next = queue.next()) {
+            if (memory_pressure())
+                return;
+            queue.started(*next);
+            start(models.at(next->model)->files[next->file]);
         }
     }
 
     void start(file_entry& f) {
-        f.running = true;
-        ++f.model->running;
-        ++running_files;
         f.transfer = std::make_unique<file_transfer>(context, f.model->spec.id, f.model->spec.dir, f.spec, &f.model->rate);
         f.transfer->set_priority(f.model->spec.prio);
         running.push_back(&f);
@@ -270,26 +264,24 @@ struct engine::state : std::enable_shared_from_this<state> {
 
     void finished(file_entry& f, file_result r) {
         auto& m = *f.model;
-        f.running = false;
-        --m.running;
-        --running_files;
         std::erase(running, &f);
         bytes_fetched += r.bytes_fetched;
         m.fetched_by_ended += r.bytes_fetched;
-        // A pause stopped it: back to the queue (even when resumed meanwhile), unless cancelled since.
-        bool requeue = f.requeue && r.outcome == file_outcome::cancelled && !m.cancelled && !stopped;
-        f.requeue = false;
         // The transfer object goes once its coroutine is over (we are in its completion).
         asio::post(strand, [t = std::shared_ptr<file_transfer>(std::move(f.transfer))] {});
-        if (!requeue) {
+        auto ref = f.ref();
+        if (r.outcome == file_outcome::cancelled && queue.stop_requested(ref)) {
+            // A pause stopped it: back to the queue (even when resumed meanwhile). A cancel or
+            // stop() since would have withdrawn the request.
+            queue.requeued(ref);
+        } else {
+            queue.finished(ref);
             if (r.outcome == file_outcome::cancelled && m.discard)
                 discard_partial(r.path);
-            f.finished = true;
             f.result = std::move(r);
             ++files_ended[f.result.outcome];
-            ++m.finished;
             --queued_files;
-            if (m.done())
+            if (queue.done(m.spec.id))
                 model_done(m);
         }
         schedule();
@@ -310,6 +302,7 @@ struct engine::state : std::enable_shared_from_this<state> {
             auto id = std::move(finished_models.front());
             finished_models.pop_front();
             models.erase(id);
+            queue.remove(id);
             std::lock_guard lock(admission_mutex);
             ids.erase(id);
         }
@@ -318,18 +311,20 @@ struct engine::state : std::enable_shared_from_this<state> {
     static void discard_partial(const std::filesystem::path& final_path) { part_sink::discard_partial(final_path); }
 
     void cancel_model(model_entry& m, bool discard) {
-        m.cancelled = true;
         m.discard = m.discard || discard;
+        auto dropped = queue.cancel(m.spec.id).value_or(std::vector<std::size_t>{});
+        auto next_dropped = dropped.begin(); // ascending, as m.files
         for (auto& f : m.files) {
-            if (f.running) {
+            bool just_dropped = next_dropped != dropped.end() && *next_dropped == f.index;
+            if (just_dropped)
+                ++next_dropped;
+            if (f.transfer) {
                 f.transfer->cancel(); // finished() discards its .part when asked
-            } else if (!f.finished) {
-                f.finished = true;
+            } else if (just_dropped) {
                 f.result.path = m.spec.dir / f.spec.path;
                 f.result.url = f.spec.urls.empty() ? "" : f.spec.urls.front();
                 f.result.outcome = file_outcome::cancelled;
                 ++files_ended[file_outcome::cancelled];
-                ++m.finished;
                 --queued_files;
                 // A paused file has a .part from its earlier run.
                 if (m.discard)
@@ -338,7 +333,7 @@ struct engine::state : std::enable_shared_from_this<state> {
                 discard_partial(f.result.path); // cancelled earlier, discarded now
             }
         }
-        if (m.done())
+        if (queue.done(m.spec.id))
             model_done(m);
     }
 
@@ -348,9 +343,16 @@ struct engine::state : std::enable_shared_from_this<state> {
         std::lock_guard lock(admission_mutex);
         return ids.count(id) > 0 && !models.count(id);
     }
+    /// add() accepted the id and the model has not been forgotten since (any thread).
+    bool known(const std::string& id) {
+        std::lock_guard lock(admission_mutex);
+        return ids.count(id) > 0;
+    }
     static asio::awaitable<model_result> wait_on_strand(std::shared_ptr<state> s, std::string id);
     static asio::awaitable<std::vector<std::string>> ids_on_strand(std::shared_ptr<state> s);
     static asio::awaitable<engine_stats> stats_on_strand(std::shared_ptr<state> s);
+    static asio::awaitable<std::optional<std::size_t>> move_on_strand(std::shared_ptr<state> s, std::string id,
+                                                                      int offset, position_origin how);
 
     model_result result_of(const model_entry& m) const {
         model_result r;
@@ -374,20 +376,20 @@ struct engine::state : std::enable_shared_from_this<state> {
     std::chrono::steady_clock::time_point resident_read_at{};
     transfer_context context;
 
+    model_queue queue; ///< what starts next: every scheduling decision is its
     std::map<std::string, std::unique_ptr<model_entry>> models;
     std::deque<std::string> finished_models; ///< oldest first
     asio::steady_timer arrival_signal; ///< cancelled whenever a model reaches `models`
     std::uint64_t arrivals = 0;
-    std::size_t running_files = 0;
     std::vector<file_entry*> running;  ///< files whose transfer runs
     std::uint64_t bytes_fetched = 0;   ///< body bytes of the transfers that have ended
     file_outcomes files_ended;
     std::uint64_t retries = 0;
     throughput_window speed;           ///< of all models together
-    std::function<void(const event&)> subscriber;
+    std::map<subscription_id, subscriber> subscribers;
+    std::atomic<subscription_id> subscriptions{0};
     bool stopped = false;
     bool schedule_pending = false;
-    bool paused_all = false; ///< pause() of everything: models added meanwhile start paused too
 
     // Touched from any thread by add(): ids and the queue bound.
     std::mutex admission_mutex;
@@ -397,6 +399,10 @@ struct engine::state : std::enable_shared_from_this<state> {
 
     std::unique_ptr<asio::thread_pool> blocking_pool; ///< slow file work (config.blocking_threads)
 };
+
+model_queue::file_ref engine::state::file_entry::ref() const {
+    return {model->spec.id, index};
+}
 
 engine::engine(asio::any_io_executor executor, engine_config config)
     : strand_(asio::make_strand(executor)), state_(std::make_shared<state>(strand_, std::move(config))) {}
@@ -426,20 +432,23 @@ add_result engine::add(model_spec model) {
         state_->ids.insert(model.id);
         state_->queued_files += model.files.size();
     }
-    order_files(model.files);
     asio::post(strand_, [s = state_, model = std::move(model)]() mutable {
         auto entry = std::make_unique<state::model_entry>(s->strand);
         entry->arrival = ++s->arrivals;
-        for (auto& spec : model.files) {
-            auto& f = entry->files.emplace_back();
+        std::vector<std::optional<std::uint64_t>> sizes;
+        entry->files.resize(model.files.size());
+        for (std::size_t i = 0; i < model.files.size(); ++i) {
+            auto& f = entry->files[i];
             f.model = entry.get();
-            f.spec = std::move(spec);
+            f.index = i;
+            f.spec = std::move(model.files[i]);
+            sizes.push_back(f.spec.size);
         }
         model.files.clear();
         entry->spec = std::move(model);
         entry->rate.set_rate(entry->spec.limit_rate);
-        entry->paused = s->paused_all;
         auto& m = *entry;
+        s->queue.add(m.spec.id, m.spec.prio, sizes); // the id is new: add() reserved it
         s->models.emplace(m.spec.id, std::move(entry));
         s->arrival_signal.cancel(); // wakes wait()s that came first
         s->arrival_signal.expires_at(asio::steady_timer::time_point::max());
@@ -467,7 +476,7 @@ asio::awaitable<model_result> engine::state::wait_on_strand(std::shared_ptr<stat
             continue;
         }
         auto& m = *it->second;
-        if (m.done())
+        if (s->queue.done(id))
             co_return s->result_of(m);
         ++m.waiters; // a model with waiters is not forgotten (model_done)
         co_await m.done_signal.async_wait(use_nothrow);
@@ -521,51 +530,74 @@ asio::awaitable<std::vector<model_result>> engine::wait_all() {
     co_return results;
 }
 
-void engine::pause(std::optional<std::string> id) {
+bool engine::pause(std::optional<std::string> id) {
+    if (id && !state_->known(*id))
+        return false;
     asio::post(strand_, [s = state_, id = std::move(id)] {
-        if (!id)
-            s->paused_all = true;
-        for (auto& [mid, m] : s->models) {
-            if (id && *id != mid)
-                continue;
-            m->paused = true;
-            for (auto& f : m->files) {
-                if (f.running && !m->cancelled) {
-                    f.requeue = true;
-                    f.transfer->cancel();
-                }
-            }
-        }
+        auto stopping = id ? s->queue.pause(*id) : s->queue.pause_all();
+        for (auto& ref : stopping)
+            s->models.at(ref.model)->files[ref.file].transfer->cancel();
     });
+    return true;
 }
 
-void engine::resume(std::optional<std::string> id) {
+bool engine::resume(std::optional<std::string> id) {
+    if (id && !state_->known(*id))
+        return false;
     asio::post(strand_, [s = state_, id = std::move(id)] {
-        if (!id)
-            s->paused_all = false;
-        for (auto& [mid, m] : s->models)
-            if (!id || *id == mid)
-                m->paused = false;
+        if (id)
+            s->queue.resume(*id);
+        else
+            s->queue.resume_all();
         s->request_schedule();
     });
+    return true;
 }
 
-void engine::cancel(const std::string& id, bool discard) {
+bool engine::cancel(const std::string& id, bool discard) {
+    if (!state_->known(id))
+        return false;
     asio::post(strand_, [s = state_, id, discard] {
         if (auto it = s->models.find(id); it != s->models.end())
             s->cancel_model(*it->second, discard);
     });
+    return true;
 }
 
-void engine::set_priority(const std::string& id, priority p) {
+bool engine::set_priority(const std::string& id, priority p) {
+    if (!state_->known(id))
+        return false;
     asio::post(strand_, [s = state_, id, p] {
         if (auto it = s->models.find(id); it != s->models.end()) {
+            s->queue.set_priority(id, p);
             it->second->spec.prio = p;
             // Requests already waiting for a connection keep their place; new ones take this.
             for (auto& f : it->second->files)
-                if (f.running)
+                if (f.transfer)
                     f.transfer->set_priority(p);
         }
+        s->request_schedule();
+    });
+    return true;
+}
+
+asio::awaitable<std::optional<std::size_t>> engine::state::move_on_strand(std::shared_ptr<state> s, std::string id,
+                                                                          int offset, position_origin how) {
+    auto moved = s->queue.change_position(id, offset, how);
+    if (moved)
+        s->request_schedule();
+    co_return moved;
+}
+
+asio::awaitable<std::optional<std::size_t>> engine::change_position(std::string id, int offset, position_origin how) {
+    auto on_strand = state::move_on_strand(state_, std::move(id), offset, how);
+    auto spawned = asio::co_spawn(strand_, std::move(on_strand), asio::use_awaitable);
+    co_return co_await std::move(spawned);
+}
+
+void engine::set_max_files(std::size_t n) {
+    asio::post(strand_, [s = state_, n] {
+        s->queue.set_max_files(n);
         s->request_schedule();
     });
 }
@@ -574,13 +606,16 @@ void engine::set_limit_rate(std::uint64_t rate) {
     asio::post(strand_, [s = state_, rate] { s->overall_rate.set_rate(rate); });
 }
 
-void engine::set_limit_rate(const std::string& id, std::uint64_t rate) {
+bool engine::set_limit_rate(const std::string& id, std::uint64_t rate) {
+    if (!state_->known(id))
+        return false;
     asio::post(strand_, [s = state_, id, rate] {
         if (auto it = s->models.find(id); it != s->models.end()) {
             it->second->spec.limit_rate = rate;
             it->second->rate.set_rate(rate);
         }
     });
+    return true;
 }
 
 void engine::stop() {
@@ -594,48 +629,72 @@ void engine::stop() {
     });
 }
 
-void engine::subscribe(std::function<void(const event&)> subscriber) {
-    asio::post(strand_, [s = state_, subscriber = std::move(subscriber)]() mutable {
-        s->subscriber = std::move(subscriber);
-    });
+subscription_id engine::subscribe(std::function<void(const event&)> subscriber) {
+    auto id = ++state_->subscriptions;
+    auto call = std::make_shared<const std::function<void(const event&)>>(std::move(subscriber));
+    asio::dispatch(strand_, [s = state_, id, call = std::move(call)]() mutable { s->subscribers.emplace(id, std::move(call)); });
+    return id;
+}
+
+void engine::unsubscribe(subscription_id id) {
+    asio::dispatch(strand_, [s = state_, id] { s->subscribers.erase(id); });
+}
+
+const char* to_string(model_state s) noexcept {
+    switch (s) {
+    case model_state::waiting: return "waiting";
+    case model_state::active: return "active";
+    case model_state::paused: return "paused";
+    case model_state::complete: return "complete";
+    case model_state::error: return "error";
+    case model_state::removed: return "removed";
+    }
+    return "waiting";
 }
 
 asio::awaitable<engine_stats> engine::state::stats_on_strand(std::shared_ptr<state> s) {
     engine_stats out;
     auto now = std::chrono::steady_clock::now();
-    out.files_running = s->running_files;
-    out.files_queued = s->queued_files - s->running_files;
+    out.files_running = s->queue.running();
+    out.files_queued = s->queued_files - s->queue.running();
     out.files_ended = s->files_ended;
     out.retries = s->retries;
     out.bytes_fetched = s->bytes_fetched;
     for (auto& [id, m] : s->models) {
+        auto queued = s->queue.status(id).value_or(model_queue::model_status{});
+        auto files = s->queue.file_states(id);
         model_stats ms;
         ms.id = id;
-        ms.prio = m->spec.prio;
-        ms.paused = m->paused;
+        ms.prio = queued.prio;
+        ms.paused = queued.paused;
+        ms.position = queued.position;
+        bool all_ok = true;
         for (auto& f : m->files) {
             ++ms.files_total;
-            if (f.running) {
+            if (f.transfer) {
                 ++ms.files_running;
                 ms.bytes_done += f.transfer->bytes_done();
                 ms.bytes_total += f.transfer->size() ? f.transfer->size() : f.spec.size.value_or(0);
                 out.connections_active += f.transfer->connections();
                 out.bytes_fetched += f.transfer->bytes_fetched();
-            } else if (f.finished) {
+            } else if (f.index < files.size() && files[f.index] == file_state::finished) {
                 if (f.result.outcome == file_outcome::done || f.result.outcome == file_outcome::skipped) {
                     ++ms.files_done;
                     ms.bytes_done += f.result.size;
-                } else if (f.result.outcome == file_outcome::failed) {
-                    ++ms.files_failed;
+                } else {
+                    all_ok = false;
+                    if (f.result.outcome == file_outcome::failed)
+                        ++ms.files_failed;
                 }
                 ms.bytes_total += f.result.size;
             } else {
                 ms.bytes_total += f.spec.size.value_or(0);
             }
         }
+        ms.state = state_of(queued, all_ok);
         m->speed.record(now, s->fetched(*m));
         ms.speed = m->speed.rate(now).value_or(0);
-        ms.eta_seconds = eta_of(ms, m->done());
+        ms.eta_seconds = eta_of(ms, queued.done());
         out.models.push_back(std::move(ms));
     }
     s->speed.record(now, s->fetched());

@@ -5,6 +5,7 @@
 #include "engine/model.hpp"
 #include "net/connection_pool.hpp"
 #include "perf/latency_histogram.hpp"
+#include "queue/model_queue.hpp"
 
 #include <array>
 #include <chrono>
@@ -22,6 +23,9 @@
 
 namespace ferry {
 
+/// Names a subscriber of engine::subscribe.
+using subscription_id = std::uint64_t;
+
 /// The outcome of engine::add.
 struct add_result {
     std::string id;     ///< the model's id (generated when the spec had none)
@@ -29,10 +33,27 @@ struct add_result {
     explicit operator bool() const noexcept { return error.empty(); }
 };
 
+/// Where a model stands (aria2's words for a download's status, with "complete" split off
+/// "error" as aria2 does).
+enum class model_state {
+    waiting,  ///< in the queue, no file running
+    active,   ///< in the queue, some file running
+    paused,   ///< in the queue, paused (its files may still be stopping)
+    complete, ///< every file done or skipped
+    error,    ///< every file ended, some failed
+    removed,  ///< cancelled (cancel() or stop()): left the queue
+};
+const char* to_string(model_state s) noexcept;
+
 /// Per-model numbers of a snapshot.
 struct model_stats {
     std::string id;
     priority prio = priority::normal;
+    model_state state = model_state::waiting;
+    /// Its place in the queue (0 first: engine::change_position moves it), counted over the models
+    /// still in the queue (waiting, active, paused) whatever their priority; nullopt for the others.
+    /// Sort by it for aria2's tellActive/tellWaiting order.
+    std::optional<std::size_t> position;
     std::size_t files_total = 0, files_done = 0, files_failed = 0, files_running = 0;
     std::uint64_t bytes_done = 0, bytes_total = 0; ///< bytes_total counts the sizes known so far
     bool paused = false;
@@ -70,7 +91,7 @@ struct file_outcomes {
 
 /// A point-in-time view of the engine.
 struct engine_stats {
-    std::vector<model_stats> models;
+    std::vector<model_stats> models; ///< every model the engine holds, by id (see model_stats::position)
     std::size_t files_running = 0;
     std::size_t files_queued = 0;  ///< accepted by add() and not started yet (paused ones included)
     file_outcomes files_ended;
@@ -106,7 +127,8 @@ public:
     /// bad path, duplicate destination, unknown id) or when the queue is full.
     add_result add(model_spec model);
 
-    /// Completes when every file of the model is done, skipped, failed or cancelled.
+    /// Completes when every file of the model is done, skipped, failed or cancelled. The result
+    /// lists the files in the order of the spec.
     boost::asio::awaitable<model_result> wait(std::string id);
     /// As wait(), giving up after `timeout` (nullopt then; the model keeps going).
     boost::asio::awaitable<std::optional<model_result>> wait_for(std::string id, std::chrono::milliseconds timeout);
@@ -119,26 +141,53 @@ public:
     /// Waits for every model added so far.
     boost::asio::awaitable<std::vector<model_result>> wait_all();
 
+    // Control calls that name a model return false, and do nothing, when the engine holds no
+    // model with that id: never added, or finished and forgotten (keep_finished_models). true
+    // means the call was accepted; it takes effect on the strand shortly after (in call order
+    // for calls made from one thread).
+
     /// Pause or resume one model (by id) or all (nullopt). Paused models start no new file and
-    /// their running files stop (resumable: .part and journal stay) and go back to the queue.
-    /// Pausing all also holds models added later, until resume() of all.
-    void pause(std::optional<std::string> id = std::nullopt);
-    void resume(std::optional<std::string> id = std::nullopt);
-    /// Cancels a model: its transfers stop, .part files and journals stay (or are deleted when
-    /// `discard`).
-    void cancel(const std::string& id, bool discard = false);
-    void set_priority(const std::string& id, priority p);
+    /// their running files stop (resumable: .part and journal stay) and go back to the queue, in
+    /// their place. Pausing all also holds models added later, until resume() of all. A paused
+    /// model keeps its queue position.
+    bool pause(std::optional<std::string> id = std::nullopt);
+    bool resume(std::optional<std::string> id = std::nullopt);
+    /// Cancels a model: it leaves the queue, its transfers stop, .part files and journals stay
+    /// (or are deleted when `discard`). A model whose files have all ended stays as it was (its
+    /// cancelled files' leftovers are deleted when `discard`).
+    bool cancel(const std::string& id, bool discard = false);
+    /// Changes what starts next: every high model's files before any normal one's, and so on
+    /// (running files are not preempted).
+    bool set_priority(const std::string& id, priority p);
+    /// Moves a model in the queue, as aria2's changePosition: to `offset` (position_origin::begin),
+    /// to its position + `offset` (current) or to the last position + `offset` (end), clamped to
+    /// the queue. Within a priority, files start in queue order; priorities outrank positions.
+    /// Completes with the new position (0 first), or nullopt when the model is not in the queue
+    /// (unknown id, or finished, or cancelled).
+    boost::asio::awaitable<std::optional<std::size_t>> change_position(std::string id, int offset,
+                                                                       position_origin how);
+    /// Files in flight in all (engine_config::max_files; aria2's max-concurrent-downloads),
+    /// changeable while running: raising it starts queued files at once; lowering it stops
+    /// nothing, and no file starts until fewer than `n` run. 0 counts as 1.
+    void set_max_files(std::size_t n);
     /// Overall rate limit in bytes/s (0 = none), effective within a tick.
     void set_limit_rate(std::uint64_t rate);
     /// One model's own limit in bytes/s (0 = none), effective within a tick; it applies together
-    /// with the overall limit and each file's own (file_spec::limit_rate). Unknown ids are ignored.
-    void set_limit_rate(const std::string& id, std::uint64_t rate);
+    /// with the overall limit and each file's own (file_spec::limit_rate).
+    bool set_limit_rate(const std::string& id, std::uint64_t rate);
 
     /// Stops everything: running transfers are cancelled (resumable), queued ones never start.
     void stop();
 
-    /// Subscriber for progress events, called on the engine's strand. Set it before adding work.
-    void subscribe(std::function<void(const event&)> subscriber);
+    /// Adds a subscriber for progress events, called on the engine's strand; every subscriber
+    /// hears every event, oldest subscription first. Subscribe before adding work to hear all of
+    /// it. Returns the id unsubscribe() takes.
+    subscription_id subscribe(std::function<void(const event&)> subscriber);
+    /// Removes a subscriber (an unknown or removed id is ignored). Called on the strand (from a
+    /// subscriber, say), it takes effect at once: no call follows, and a subscriber may remove
+    /// itself while it runs. From another thread it takes effect when the strand runs it: a call
+    /// under way may still finish, and one may begin before then.
+    void unsubscribe(subscription_id id);
 
     boost::asio::awaitable<engine_stats> stats();
 

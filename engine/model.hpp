@@ -1,6 +1,7 @@
 #pragma once
 
 #include "memory/sha256.hpp"
+#include "queue/priority.hpp"
 
 #include <cstdint>
 #include <filesystem>
@@ -12,10 +13,6 @@
 #include <boost/system/error_code.hpp>
 
 namespace ferry {
-
-enum class priority { high = 0, normal = 1, low = 2 };
-const char* to_string(priority p) noexcept;
-std::optional<priority> parse_priority(std::string_view text) noexcept;
 
 /// One file to fetch.
 struct file_spec {

@@ -1,6 +1,7 @@
 // Live control against the real origin: pause and resume (one model, all), cancel (keeping or
 // discarding the partial file), wait_for, set_priority while queued, limits changed while running,
-// the bounded queue, and the progress events a subscriber sees.
+// the bounded queue, the progress events subscribers see, unknown ids, change_position,
+// set_max_files while running, and each model's state and queue position in a snapshot.
 #include "engine_fixture.hpp"
 
 #include <algorithm>
@@ -622,4 +623,268 @@ TEST_CASE("finished models beyond keep_finished_models are forgotten; their ids 
         kept.insert(m.id);
     CHECK(kept == std::set<std::string>{"m3", "m4"});
     CHECK(reused_id);
+}
+
+TEST_CASE("control calls report ids the engine does not hold") {
+    engine_fixture f;
+    auto c = f.config();
+    c.keep_finished_models = 1;
+    asio::io_context io;
+    bool finished = false;
+    {
+        engine e(io.get_executor(), c);
+        CHECK_FALSE(e.pause("nobody"));
+        CHECK_FALSE(e.resume("nobody"));
+        CHECK_FALSE(e.cancel("nobody"));
+        CHECK_FALSE(e.cancel("nobody", true));
+        CHECK_FALSE(e.set_priority("nobody", priority::high));
+        CHECK_FALSE(e.set_limit_rate("nobody", 1000));
+        CHECK(e.pause()); // all: always accepted
+        CHECK(e.resume());
+        REQUIRE(e.add(named(f.model({{"known-1.bin", 1000}}), "first")));
+        // Accepted at once, before the model has reached the strand.
+        CHECK(e.set_priority("first", priority::high));
+        CHECK(e.set_limit_rate("first", 0));
+        CHECK(e.pause("first"));
+        CHECK(e.resume("first"));
+        asio::co_spawn(
+            io,
+            [&]() -> asio::awaitable<void> {
+                auto waited = e.wait("first");
+                auto first_result = co_await std::move(waited);
+                CHECK(first_result.ok());
+                CHECK(e.cancel("first")); // finished, still held: accepted, changes nothing
+                REQUIRE(e.add(named(f.model({{"known-2.bin", 1000}}), "second")));
+                auto second = e.wait("second");
+                auto second_result = co_await std::move(second);
+                CHECK(second_result.ok());
+                // keep_finished_models = 1: "first" is forgotten now.
+                CHECK_FALSE(e.pause("first"));
+                CHECK_FALSE(e.cancel("first"));
+                auto moving = e.change_position("first", 0, position_origin::begin);
+                auto moved = co_await std::move(moving);
+                CHECK_FALSE(moved.has_value());
+                auto snapshot = e.stats();
+                auto s = co_await std::move(snapshot);
+                REQUIRE(s.models.size() == 1);
+                CHECK(s.models[0].id == "second");
+                CHECK(s.models[0].state == model_state::complete);
+                finished = true;
+            },
+            asio::detached);
+        io.run_for(30s);
+    }
+    CHECK(finished);
+}
+
+TEST_CASE("change_position moves a queued model as aria2's changePosition; files start in the new order") {
+    engine_fixture f;
+    origin::fault late;
+    late.first_byte_delay = 200ms; // "a" holds the only slot while the queue is rearranged
+    f.server.add_fault("/cp-a.bin", late);
+    auto c = f.config();
+    c.max_files = 1;
+    auto a = named(f.model({{"cp-a.bin", 100 * KiB}}), "a");
+    auto b = named(f.model({{"cp-b.bin", 100 * KiB}}), "b");
+    auto cm = named(f.model({{"cp-c.bin", 100 * KiB}}), "c");
+    auto d = named(f.model({{"cp-d.bin", 100 * KiB}}), "d");
+
+    asio::io_context io;
+    signal_flag started(io);
+    std::vector<model_result> results;
+    std::map<std::string, std::optional<std::size_t>> positions;
+    std::map<std::string, model_state> states;
+    std::optional<std::size_t> to_front, to_end, nobody, finished_model;
+    bool finished = false;
+    {
+        engine e(io.get_executor(), c);
+        e.subscribe([&](const event& ev) {
+            if (ev.what == event::kind::started && ev.model == "a")
+                started.notify();
+        });
+        for (auto* m : {&a, &b, &cm, &d})
+            REQUIRE(e.add(*m));
+        asio::co_spawn(
+            io,
+            [&]() -> asio::awaitable<void> {
+                co_await started.wait();
+                auto first = e.change_position("d", 0, position_origin::begin);
+                to_front = co_await std::move(first); // d a b c
+                auto second = e.change_position("b", 0, position_origin::end);
+                to_end = co_await std::move(second); // d a c b
+                auto third = e.change_position("nobody", 0, position_origin::begin);
+                nobody = co_await std::move(third);
+                auto snapshot = e.stats();
+                auto s = co_await std::move(snapshot);
+                for (auto& m : s.models) {
+                    positions[m.id] = m.position;
+                    states[m.id] = m.state;
+                }
+                auto all = e.wait_all();
+                results = co_await std::move(all);
+                auto fourth = e.change_position("a", 0, position_origin::begin);
+                finished_model = co_await std::move(fourth);
+                finished = true;
+            },
+            asio::detached);
+        io.run_for(30s);
+    }
+    REQUIRE(finished);
+    for (auto& r : results)
+        CHECK(r.ok());
+    CHECK(to_front == 0u);
+    CHECK(to_end == 3u);
+    CHECK_FALSE(nobody);
+    CHECK_FALSE(finished_model); // no longer in the queue
+    CHECK(positions["d"] == 0u);
+    CHECK(positions["a"] == 1u);
+    CHECK(positions["c"] == 2u);
+    CHECK(positions["b"] == 3u);
+    CHECK(states["a"] == model_state::active);
+    CHECK(states["d"] == model_state::waiting);
+    CHECK(states["b"] == model_state::waiting);
+    auto stats = f.server.stats();
+    CHECK(first_request(stats, "cp-a.bin") < first_request(stats, "cp-d.bin"));
+    CHECK(first_request(stats, "cp-d.bin") < first_request(stats, "cp-c.bin"));
+    CHECK(first_request(stats, "cp-c.bin") < first_request(stats, "cp-b.bin"));
+}
+
+TEST_CASE("set_max_files while running: raised, more files start at once; lowered, none until under it") {
+    engine_fixture f;
+    f.cap_rate("/mf-*", 1 * MiB); // a quarter of a second per file: files overlap
+    auto c = f.config();
+    c.connections_per_file = 1;
+    std::vector<std::pair<std::string, std::uint64_t>> files;
+    for (int i = 0; i < 6; ++i)
+        files.emplace_back("mf-" + std::to_string(i) + ".bin", 256 * KiB);
+    auto m = named(f.model(files), "m");
+
+    bool raise = false;
+    SUBCASE("raised") { raise = true; }
+    SUBCASE("lowered") {}
+    CAPTURE(raise);
+    c.max_files = raise ? 1 : 3;
+
+    std::size_t running = 0, peak_after_change = 0, starts = 0;
+    bool changed = false;
+    auto r = f.run(c, m, [&](engine& e) {
+        e.subscribe([&](const event& ev) {
+            if (ev.what == event::kind::started) {
+                ++running;
+                ++starts;
+                if (changed)
+                    peak_after_change = std::max(peak_after_change, running);
+                if (!changed && starts == c.max_files) {
+                    changed = true;
+                    e.set_max_files(raise ? 3 : 1);
+                }
+            }
+            if (ev.what == event::kind::completed || ev.what == event::kind::failed ||
+                ev.what == event::kind::cancelled)
+                --running;
+        });
+    }, 30s);
+    CHECK(r.ok());
+    CHECK(starts == 6);
+    CAPTURE(peak_after_change);
+    if (raise) {
+        CHECK(peak_after_change == 3);
+        CHECK(f.server.stats().peak_connections_open == 3);
+    } else {
+        // The three running went on; every start after the change found none running.
+        CHECK(peak_after_change == 1);
+        CHECK(f.server.stats().peak_connections_open == 3);
+    }
+}
+
+TEST_CASE("several subscribers hear every event; one may unsubscribe, even itself from its call") {
+    engine_fixture f;
+    auto c = f.config();
+    auto m = named(f.model({{"subs-1.bin", 100 * KiB}, {"subs-2.bin", 200 * KiB}}), "s");
+    std::size_t first = 0, second = 0, quitter = 0, removed_early = 0;
+    auto r = f.run(c, m, [&](engine& e) {
+        auto early = e.subscribe([&](const event&) { ++removed_early; });
+        e.subscribe([&](const event&) { ++first; });
+        e.subscribe([&](const event&) { ++second; });
+        auto self = std::make_shared<subscription_id>();
+        *self = e.subscribe([&, self](const event&) {
+            ++quitter;
+            e.unsubscribe(*self); // on the strand: no call follows this one
+        });
+        CHECK(*self > early);
+        e.unsubscribe(early); // before any event: it hears none
+    }, 30s);
+    CHECK(r.ok());
+    CHECK(first >= 6); // started, progress..., verified, completed for each file
+    CHECK(second == first);
+    CHECK(quitter == 1);
+    CHECK(removed_early == 0);
+}
+
+TEST_CASE("stats give each model its state and queue position") {
+    engine_fixture f;
+    f.cap_rate("/st-run.bin", 1 * MiB);
+    auto c = f.config();
+    c.max_files = 1;
+    auto run = named(f.model({{"st-run.bin", 512 * KiB}}), "run");
+    auto queued = named(f.model({{"st-queued.bin", 1000}}), "queued");
+    auto held = named(f.model({{"st-held.bin", 1000}}), "held");
+    auto gone = named(f.model({{"st-gone.bin", 1000}}), "gone");
+    auto broken = f.single("st-missing.bin"); // the origin answers 404
+    broken.id = "broken";
+
+    asio::io_context io;
+    signal_flag progress(io);
+    std::map<std::string, model_stats> during, after;
+    bool finished = false;
+    {
+        engine e(io.get_executor(), c);
+        e.subscribe([&](const event& ev) {
+            if (ev.what == event::kind::progress && ev.model == "run")
+                progress.notify();
+        });
+        for (auto* m : {&run, &queued, &held, &gone, &broken})
+            REQUIRE(e.add(*m));
+        CHECK(e.pause("held"));
+        CHECK(e.cancel("gone"));
+        asio::co_spawn(
+            io,
+            [&]() -> asio::awaitable<void> {
+                co_await progress.wait();
+                auto snapshot = e.stats();
+                auto s = co_await std::move(snapshot);
+                for (auto& m : s.models)
+                    during[m.id] = m;
+                e.resume("held");
+                auto all = e.wait_all();
+                co_await std::move(all);
+                auto final_snapshot = e.stats();
+                auto last = co_await std::move(final_snapshot);
+                for (auto& m : last.models)
+                    after[m.id] = m;
+                finished = true;
+            },
+            asio::detached);
+        io.run_for(30s);
+    }
+    REQUIRE(finished);
+    CHECK(during["run"].state == model_state::active);
+    CHECK(during["run"].position == 0u);
+    CHECK(during["queued"].state == model_state::waiting);
+    CHECK(during["queued"].position == 1u);
+    CHECK(during["held"].state == model_state::paused);
+    CHECK(during["held"].position == 2u);
+    CHECK(during["gone"].state == model_state::removed);
+    CHECK_FALSE(during["gone"].position);
+    CHECK(during["broken"].state == model_state::waiting);
+    CHECK(during["broken"].position == 3u);
+
+    CHECK(after["run"].state == model_state::complete);
+    CHECK(after["queued"].state == model_state::complete);
+    CHECK(after["held"].state == model_state::complete);
+    CHECK(after["gone"].state == model_state::removed);
+    CHECK(after["broken"].state == model_state::error);
+    for (auto& [id, m] : after)
+        CHECK_FALSE(m.position);
+    CHECK(std::string(to_string(model_state::error)) == "error");
 }
