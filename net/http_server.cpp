@@ -165,8 +165,12 @@ asio::awaitable<bool> write_answer(http_server::state& s, tcp::socket& socket, c
 
 asio::awaitable<void> refuse_and_close(http_server::state& s, tcp::socket& socket, connection_slot& slot,
                                        unsigned status, std::string text) {
-    if (co_await write_answer(s, socket, slot, plain_answer(status, std::move(text), true), false, false))
-        co_await close_gently(socket, slot);
+    // Each operation in a named variable before co_await: GCC 12 mishandles temporaries there.
+    auto writing = write_answer(s, socket, slot, plain_answer(status, std::move(text), true), false, false);
+    if (!co_await std::move(writing))
+        co_return;
+    auto closing = close_gently(socket, slot);
+    co_await std::move(closing);
 }
 
 /// A request that could not be read: a status when it was malformed or too large, silence when
@@ -180,7 +184,8 @@ asio::awaitable<void> refuse_unreadable(http_server::state& s, tcp::socket& sock
         ++s.counters.too_large;
     else
         ++s.counters.bad_requests;
-    co_await refuse_and_close(s, socket, slot, status, ec.message() + "\n");
+    auto refusing = refuse_and_close(s, socket, slot, status, ec.message() + "\n");
+    co_await std::move(refusing);
 }
 
 constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -212,7 +217,8 @@ asio::awaitable<void> run_connection(std::shared_ptr<http_server::state> s, tcp:
         auto [ec, n] = co_await http::async_read_header(socket, buffer, parser, use_nothrow);
         if (ec) {
             // A Content-Length over the cap fails here already (body_limit): 413 before any body.
-            co_await refuse_unreadable(*s, socket, slot, ec);
+            auto refusing = refuse_unreadable(*s, socket, slot, ec);
+            co_await std::move(refusing);
             co_return;
         }
         ++s->counters.requests;
@@ -222,10 +228,12 @@ asio::awaitable<void> run_connection(std::shared_ptr<http_server::state> s, tcp:
             req.target().substr(0, req.target().find('?')) == s->config.websocket_path) {
             auto call = make_call(req, socket, slot.id());
             if (s->stopped || (s->app.accept_websocket && !s->app.accept_websocket(call))) {
-                co_await refuse_and_close(*s, socket, slot, 403, "websocket refused\n");
+                auto refusing = refuse_and_close(*s, socket, slot, 403, "websocket refused\n");
+                co_await std::move(refusing);
                 co_return;
             }
-            co_await run_websocket(s, std::move(socket), parser.release(), slot);
+            auto serving = run_websocket(s, std::move(socket), parser.release(), slot);
+            co_await std::move(serving);
             co_return;
         }
 
@@ -239,7 +247,8 @@ asio::awaitable<void> run_connection(std::shared_ptr<http_server::state> s, tcp:
             slot.expires_after(s->config.io_timeout);
             auto [bec, bn] = co_await http::async_read(socket, buffer, parser, use_nothrow);
             if (bec) {
-                co_await refuse_unreadable(*s, socket, slot, bec); // a chunked body over the cap: 413
+                auto refusing = refuse_unreadable(*s, socket, slot, bec); // a chunked body over the cap: 413
+                co_await std::move(refusing);
                 co_return;
             }
         }
@@ -250,10 +259,12 @@ asio::awaitable<void> run_connection(std::shared_ptr<http_server::state> s, tcp:
         auto answering = answer_call(*s, call);
         auto answer = co_await std::move(answering);
         const bool keep_alive = req.keep_alive() && !answer.close && !s->stopped;
-        if (!co_await write_answer(*s, socket, slot, std::move(answer), keep_alive, req.method() == http::verb::head))
+        auto writing = write_answer(*s, socket, slot, std::move(answer), keep_alive, req.method() == http::verb::head);
+        if (!co_await std::move(writing))
             co_return;
         if (!keep_alive) {
-            co_await close_gently(socket, slot);
+            auto closing = close_gently(socket, slot);
+            co_await std::move(closing);
             co_return;
         }
     }

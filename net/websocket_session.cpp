@@ -58,7 +58,8 @@ public:
         if (state_->app.on_open)
             state_->app.on_open(id_);
         asio::co_spawn(state_->executor, write_loop(shared_from_this()), asio::detached);
-        co_await read_loop();
+        auto reading = read_loop();
+        co_await std::move(reading);
         finish();
     }
 
@@ -205,7 +206,8 @@ asio::awaitable<void> run_websocket(std::shared_ptr<http_server::state> s, tcp::
                                     connection_slot& slot) {
     auto session = std::make_shared<websocket_session>(s, std::move(socket), slot.id());
     slot.upgraded(session->socket());
-    co_await session->run(std::move(upgrade));
+    auto running = session->run(std::move(upgrade));
+    co_await std::move(running);
 }
 
 void close_websockets(http_server::state& s) {
