@@ -50,7 +50,9 @@ struct http_server::state {
 
     std::uint64_t next_connection = 1;
     std::unordered_map<std::uint64_t, server_detail::connection_entry> connections;
-    std::unordered_map<std::uint64_t, std::shared_ptr<websocket_session>> websockets;
+    /// Open WebSockets; each session removes itself (it holds the state, never the reverse, so
+    /// destroying the io_context with sockets open frees everything).
+    std::unordered_map<std::uint64_t, websocket_session*> websockets;
     /// One timer for every connection's deadline: it closes the sockets whose deadline passed.
     boost::asio::steady_timer sweep_timer;
     server_detail::clock::duration sweep_tick;

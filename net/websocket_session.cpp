@@ -35,6 +35,9 @@ public:
     websocket_session(std::shared_ptr<http_server::state> s, tcp::socket socket, std::uint64_t id)
         : state_(std::move(s)), ws_(std::move(socket)), id_(id), send_signal_(state_->executor),
           calls_signal_(state_->executor) {}
+    ~websocket_session() { state_->websockets.erase(id_); }
+    websocket_session(const websocket_session&) = delete;
+    websocket_session& operator=(const websocket_session&) = delete;
 
     tcp::socket& socket() noexcept { return ws_.next_layer(); }
 
@@ -54,7 +57,7 @@ public:
             co_return;
         ws_.text(true);
 
-        state_->websockets.emplace(id_, shared_from_this());
+        state_->websockets.emplace(id_, this);
         if (state_->app.on_open)
             state_->app.on_open(id_);
         asio::co_spawn(state_->executor, write_loop(shared_from_this()), asio::detached);

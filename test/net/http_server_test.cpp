@@ -380,6 +380,7 @@ TEST_CASE("http_server: flooded, the queue serves control calls first and answer
     // The control call ran before the status call that had waited longer.
     CHECK(started == std::vector<std::string>{"/status1", "/healthz", "/control", "/status2"});
     CHECK(s.server.queue().running() == 0);
+    release.reset(); // before the io_context it belongs to
 }
 
 TEST_CASE("http_server: connections over the cap get a canned 503 and are closed") {

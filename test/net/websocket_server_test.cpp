@@ -211,6 +211,7 @@ TEST_CASE("websocket: messages share the bounded queue; refused ones get the bus
         CHECK(replies == std::multiset<std::string>{"done:status 1", "done:pause all"});
     }()));
     CHECK(s.server.stats().busy == 2);
+    release.reset(); // before the io_context it belongs to
 }
 
 TEST_CASE("websocket: stop() sends going_away to open sockets and closes idle HTTP connections") {
