@@ -32,6 +32,11 @@ foreach(target net memory queue perf engine)
   set_target_properties(ferry_${target} PROPERTIES EXPORT_NAME ${target})
 endforeach()
 
+# A sanitized build's libraries need the sanitizer's runtime wherever they are linked.
+if(FERRY_SANITIZE)
+  target_link_options(ferry_options INTERFACE $<INSTALL_INTERFACE:-fsanitize=${FERRY_SANITIZE}>)
+endif()
+
 install(TARGETS ${ferry_exported_targets} EXPORT ferryTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(TARGETS ferry RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})

@@ -129,8 +129,11 @@ asio::awaitable<response> handle(const request& req, ferry::engine& engine, cons
     if (path.starts_with(prefix) && path.size() > prefix.size() && req.method() == http::verb::get) {
         std::chrono::seconds wait{0};
         if (auto param = target->params().find("wait"); param != target->params().end())
-            wait = std::chrono::seconds(std::clamp(std::atoi(std::string((*param).value).c_str()), 0, 60));
-        co_return co_await show_download(path.substr(prefix.size()), wait, engine);
+            wait = std::chrono::seconds(std::clamp(std::atoi((*param).value.c_str()), 0, 60));
+        // Named before it is awaited, as everywhere in ferry: g++ 12 may destroy the temporaries
+        // of a co_await expression twice.
+        auto shown = show_download(path.substr(prefix.size()), wait, engine);
+        co_return co_await std::move(shown);
     }
     co_return error_reply(http::status::not_found, "try POST /downloads or GET /downloads/ID");
 }
@@ -164,7 +167,8 @@ asio::awaitable<void> serve_client(tcp::socket socket, server& srv) {
         if (read_error)
             break;
         request req = parser.release();
-        response res = co_await handle(req, srv.engine, srv.dir);
+        auto handled = handle(req, srv.engine, srv.dir);
+        response res = co_await std::move(handled);
         res.keep_alive(req.keep_alive());
         res.prepare_payload();
         stream.expires_after(60s);
