@@ -1,7 +1,8 @@
 #!/bin/sh
 # The engine as an installed library, end to end (CTest: `install`):
 #   1. `cmake --install` the build into a fresh prefix; check what is there and what is not;
-#   2. configure and build examples/embed_server against that prefix only (find_package(ferry));
+#   2. against that prefix only (find_package(ferry)): compile every installed header (headers/),
+#      then configure and build examples/embed_server;
 #   3. run it on 127.0.0.1 beside the project's HTTPS origin, POST a download, long-poll its state
 #      until it is done, and check the file landed byte for byte; then stop it with SIGTERM.
 #
@@ -44,17 +45,28 @@ for header in $(cd "$prefix/include/ferry" && find . -name '*.hpp'); do
     done
 done
 
+# Configures and builds the CMake project in $1 into $work/$2 against the prefix only, with the
+# compiler of the build; -Werror: the installed headers compile without warnings in a program
+# built with -Wall -Wextra. Further arguments go to the configure step.
+build_against_prefix() {
+    project=$1 name=$2
+    shift 2
+    cmake -S "$project" -B "$work/$name" "$@" \
+        -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF \
+        -DCMAKE_BUILD_TYPE="$build_type" -DCMAKE_CXX_COMPILER="$cxx" \
+        ${launcher:+-DCMAKE_CXX_COMPILER_LAUNCHER="$launcher"} \
+        -DCMAKE_CXX_FLAGS="-Wall -Wextra -Werror" > "$work/$name.configure.log" 2>&1 \
+        || { cat "$work/$name.configure.log"; fail "configuring $name"; }
+    grep -qx "ferry_DIR:PATH=$(dirname "$config")" "$work/$name/CMakeCache.txt" \
+        || fail "$name: find_package(ferry) did not take the package in $prefix: $(grep ferry_DIR "$work/$name/CMakeCache.txt")"
+    nice cmake --build "$work/$name" -j2 > "$work/$name.build.log" 2>&1 || { cat "$work/$name.build.log"; fail "building $name"; }
+}
+
+step "compile every installed header against the package"
+build_against_prefix "$source_dir/test/install/headers" installed_headers -DFERRY_INCLUDE_DIR="$prefix/include/ferry"
+
 step "build examples/embed_server against the prefix only"
-# -Werror: the installed headers compile without warnings in a program built with -Wall -Wextra.
-cmake -S "$source_dir/examples/embed_server" -B "$work/embed_server" \
-    -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF \
-    -DCMAKE_BUILD_TYPE="$build_type" -DCMAKE_CXX_COMPILER="$cxx" \
-    ${launcher:+-DCMAKE_CXX_COMPILER_LAUNCHER="$launcher"} \
-    -DCMAKE_CXX_FLAGS="-Wall -Wextra -Werror" > "$work/configure.log" 2>&1 \
-    || { cat "$work/configure.log"; fail "configuring the example"; }
-grep -qx "ferry_DIR:PATH=$(dirname "$config")" "$work/embed_server/CMakeCache.txt" \
-    || fail "find_package(ferry) did not find the package in $prefix: $(grep ferry_DIR "$work/embed_server/CMakeCache.txt")"
-nice cmake --build "$work/embed_server" -j2 > "$work/build.log" 2>&1 || { cat "$work/build.log"; fail "building the example"; }
+build_against_prefix "$source_dir/examples/embed_server" embed_server
 
 # Starts a program in the background and reads the first line it prints, through a FIFO kept
 # open on file descriptor $1 (the program's later output fits in the pipe): no sleeping.
