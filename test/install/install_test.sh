@@ -14,6 +14,8 @@ set -eu
 
 source_dir=$1 build_dir=$2 ferry=$3 work=$4 cxx=$5 build_type=$6 launcher=${7:-}
 prefix=$work/prefix
+# Everything here is on 127.0.0.1: no proxy from the environment, for curl or for the engine.
+unset http_proxy https_proxy all_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY
 downloads=$work/downloads
 
 started=$(date +%s)
