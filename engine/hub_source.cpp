@@ -61,6 +61,8 @@ hub_model plan_hub_model(hub_cache& cache, hub_snapshot snapshot, const hub_sele
                 cache.mark_no_exist(snap.repo, snap.sha, name);
         }
     }
+    if (!model.missing.empty())
+        return model; // refused as a whole: nothing planned, nothing claimed in `in_flight`
 
     if (options.local_dir) {
         // Plain files: the engine skips those already there with the right size and digest.

@@ -73,7 +73,7 @@ struct hub_model {
 using hub_blobs_in_flight = std::map<std::string, std::filesystem::path, std::less<>>;
 
 /// Decides what `snapshot` needs under `selection`. Requested filenames absent from the commit
-/// are marked in `.no_exist` and listed in `missing`.
+/// are marked in `.no_exist` and listed in `missing`; the model is then not planned at all.
 hub_model plan_hub_model(hub_cache& cache, hub_snapshot snapshot, const hub_selection& selection,
                          const hub_fetch_options& options, hub_blobs_in_flight& in_flight);
 

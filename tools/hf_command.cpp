@@ -7,6 +7,7 @@
 #include "tools/hub_run.hpp"
 #include "tools/transfer_options.hpp"
 
+#include <algorithm>
 #include <iostream>
 
 namespace ferry::cli {
@@ -87,6 +88,11 @@ int run_hf_download(std::span<const std::string_view> args) {
     request.fetch.endpoint = hub.settings.endpoint;
     request.fetch.token = hub.token;
     auto& options = transfer.finish();
+    // HF_HUB_DOWNLOAD_TIMEOUT is the reference clients' wait for each read: a longer one given
+    // there lengthens ferry's stall and first-byte limits too (never shortens them).
+    auto& timeouts = options.engine.timeouts;
+    timeouts.stall = std::max<std::chrono::milliseconds>(timeouts.stall, hub.settings.download_timeout);
+    timeouts.first_byte = std::max<std::chrono::milliseconds>(timeouts.first_byte, hub.settings.download_timeout);
 
     // Offline, or a commit whose snapshot is complete already: the cache alone answers.
     hub_cache cache(hub.cache_dir);
