@@ -68,6 +68,9 @@ boost::json::object to_json(const engine_stats& stats) {
         if (m.eta_seconds)
             mo["eta_seconds"] = *m.eta_seconds;
         mo["paused"] = m.paused;
+        mo["state"] = to_string(m.state);
+        if (m.position)
+            mo["position"] = *m.position;
         models.push_back(std::move(mo));
     }
     o["models"] = std::move(models);
@@ -85,6 +88,12 @@ boost::json::object to_json(const engine_stats& stats) {
     o["speed"] = stats.speed;
     o["buffers_allocated"] = stats.buffers_allocated;
     o["buffer_size"] = stats.buffer_size;
+    o["files_queued"] = stats.files_queued;
+    o["files_ended"] = {{"done", stats.files_ended.done},
+                        {"skipped", stats.files_ended.skipped},
+                        {"failed", stats.files_ended.failed},
+                        {"cancelled", stats.files_ended.cancelled}};
+    o["retries"] = stats.retries;
     return o;
 }
 

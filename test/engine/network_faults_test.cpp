@@ -286,7 +286,9 @@ TEST_CASE("three mirrors: one dead, one with other ETags, one slow; the file com
     auto sent_a = f.server.stats().body_bytes_sent, sent_b = b.stats().body_bytes_sent;
     CHECK(sent_a > 0);
     CHECK(sent_b > 0);
-    CHECK(sent_a + sent_b <= size + size / 10);
+    // A restart would send the whole file again; what a hedge or a steal cuts short on the slow
+    // mirror was already in the socket buffers (more of it on a loaded machine).
+    CHECK(sent_a + sent_b <= size + size / 4);
     b.stop();
 }
 

@@ -91,7 +91,12 @@ TEST_CASE("every request is timed per host: time to first byte at least the orig
     CHECK(model.at("eta_seconds").as_double() == 0);
     CHECK(model.at("completion").as_double() == 1);
     CHECK(model.contains("speed"));
+    CHECK(model.at("state").as_string() == "complete");
+    CHECK_FALSE(model.contains("position")); // it left the queue
     CHECK(json.contains("speed"));
+    CHECK(json.at("files_ended").at("done").to_number<std::uint64_t>() == run.stats.files_ended.done);
+    CHECK(run.stats.files_ended.done >= 1);
+    CHECK(json.at("retries").to_number<std::uint64_t>() == 0);
 }
 
 TEST_CASE("a host that answered nothing yet has empty latency histograms, null percentiles in JSON") {
@@ -174,6 +179,8 @@ TEST_CASE("mid-transfer under a rate limit a model has a speed and an ETA; pause
     CHECK_FALSE(paused->models.at(0).eta_seconds.has_value());
     auto paused_json = to_json(*paused);
     CHECK_FALSE(paused_json.at("models").as_array().at(0).as_object().contains("eta_seconds"));
+    CHECK(paused_json.at("models").as_array().at(0).at("state").as_string() == "paused");
+    CHECK(paused_json.at("models").as_array().at(0).at("position").to_number<std::uint64_t>() == 0);
 
     // Cancelled: every file has finished, nothing is left to wait for.
     CHECK(finished->models.at(0).eta_seconds == 0.0);
