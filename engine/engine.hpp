@@ -107,8 +107,10 @@ struct engine_stats {
 };
 
 /// The download engine. It runs on an executor the caller owns (an io_context, possibly run by
-/// several threads) and owns no threads itself: all its state sits behind one strand, every file
-/// is one coroutine, and every connection of a file one more.
+/// several threads): all its state sits behind one strand, every file is one coroutine, and every
+/// connection of a file one more. The only threads it owns run slow file work (hashing what is
+/// already on disk, the syncs and rename of a commit: engine_config::blocking_threads), never
+/// network I/O.
 ///
 /// Thread safety: every public member may be called from any thread. Results and events are
 /// delivered on the engine's strand.
