@@ -1,0 +1,107 @@
+#include "tools/serve/aria2_status.hpp"
+
+#include <algorithm>
+
+#include <boost/json/value.hpp>
+
+namespace ferry::serve {
+
+namespace json = boost::json;
+
+namespace {
+
+json::string number(std::uint64_t n) { return json::string(std::to_string(n)); }
+
+} // namespace
+
+const char* aria2_status_name(model_state state) noexcept {
+    switch (state) {
+    case model_state::waiting: return "waiting";
+    case model_state::active: return "active";
+    case model_state::paused: return "paused";
+    case model_state::complete: return "complete";
+    case model_state::error: return "error";
+    case model_state::removed: break;
+    }
+    return "removed";
+}
+
+bool is_stopped(model_state state) noexcept {
+    return state == model_state::complete || state == model_state::error || state == model_state::removed;
+}
+
+json::array uris_array(const aria2_download& download, const std::optional<model_stats>& stats) {
+    // aria2 marks a URI "used" once a connection was made from it.
+    bool used = download.started || (stats && stats->state != model_state::waiting && stats->state != model_state::paused);
+    json::array uris;
+    for (auto& u : download.uris)
+        uris.push_back(json::object{{"status", used ? "used" : "waiting"}, {"uri", u}});
+    return uris;
+}
+
+json::array files_array(const aria2_download& download, const std::optional<model_stats>& stats) {
+    std::uint64_t done = stats ? stats->bytes_done : 0, total = stats ? stats->bytes_total : 0;
+    json::object file{
+        {"completedLength", number(done)},
+        {"index", "1"},
+        {"length", number(total)},
+        {"path", (download.dir / download.out).string()},
+        {"selected", "true"},
+        {"uris", uris_array(download, stats)},
+    };
+    return json::array{std::move(file)};
+}
+
+json::object status_object(const aria2_download& download, const std::optional<model_stats>& stats,
+                           const std::vector<std::string>& keys) {
+    model_state state = stats ? stats->state : model_state::removed;
+    std::uint64_t done = stats ? stats->bytes_done : 0, total = stats ? stats->bytes_total : 0;
+    constexpr std::uint64_t piece = 1024 * 1024;
+    json::object all{
+        {"completedLength", number(done)},
+        {"connections", number(stats && state == model_state::active ? stats->files_running : 0)},
+        {"dir", download.dir.string()},
+        {"downloadSpeed", number(stats ? static_cast<std::uint64_t>(stats->speed) : 0)},
+        {"files", files_array(download, stats)},
+        {"gid", download.gid},
+        {"numPieces", number(total ? (total + piece - 1) / piece : 0)},
+        {"pieceLength", number(piece)},
+        {"status", aria2_status_name(state)},
+        {"totalLength", number(total)},
+        {"uploadLength", "0"},
+        {"uploadSpeed", "0"},
+    };
+    // No bitfield: ferry tracks byte ranges, not aria2's pieces (aria2 too leaves it out at times).
+    if (state == model_state::error) {
+        all["errorCode"] = "1";
+        all["errorMessage"] = download.error_message.empty() ? "download failed" : download.error_message;
+    } else if (state == model_state::complete || state == model_state::removed) {
+        all["errorCode"] = "0";
+        all["errorMessage"] = "";
+    }
+    if (keys.empty())
+        return all;
+    json::object picked;
+    for (auto& k : keys)
+        if (auto* v = all.if_contains(k))
+            picked[k] = *v;
+    return picked;
+}
+
+std::vector<std::size_t> aria2_window(std::size_t count, std::int64_t offset, std::int64_t num) {
+    std::vector<std::size_t> picked;
+    if (num <= 0 || count == 0)
+        return picked;
+    auto n = static_cast<std::int64_t>(count);
+    if (offset >= 0) {
+        for (std::int64_t i = offset; i < n && i < offset + num; ++i)
+            picked.push_back(static_cast<std::size_t>(i));
+    } else {
+        for (std::int64_t i = n + offset; i >= 0 && i > n + offset - num; --i)
+            if (i < n)
+                picked.push_back(static_cast<std::size_t>(i));
+    }
+    return picked;
+}
+
+} // namespace ferry::serve
