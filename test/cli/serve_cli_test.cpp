@@ -1,6 +1,7 @@
 // `ferry serve` end to end: the real binary as a daemon, driven over its aria2-compatible JSON-RPC
 // (HTTP POST and WebSocket) against an in-process HTTPS origin; /metrics checked by promtool.
 #include "cli/child_process.hpp"
+#include "cli/serve_harness.hpp"
 
 #include "memory/sha256.hpp"
 #include "origin/test_client.hpp"
@@ -10,167 +11,44 @@
 
 #include <doctest/doctest.h>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core/buffers_to_string.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/websocket.hpp>
 #include <boost/json.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <csignal>
-#include <deque>
 #include <filesystem>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
-
-#include <fcntl.h>
-#include <poll.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 using namespace ferry;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 namespace json = boost::json;
-namespace asio = boost::asio;
-namespace websocket = boost::beast::websocket;
 
 namespace {
 
 constexpr std::uint64_t MiB = 1024 * 1024;
 constexpr const char* secret = "s3cret";
 
-/// `ferry serve` as a child on a free port. Its stderr is a FIFO read here, so the line naming the
-/// port is waited for (poll, bounded), not guessed at.
-class serve_process {
-public:
-    serve_process(const fs::path& tmp, std::vector<std::string> extra) {
-        auto fifo = tmp / "serve.stderr";
-        REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
-        fd_ = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-        REQUIRE(fd_ >= 0);
-        std::vector<std::string> argv{FERRY_BINARY, "serve", "--rpc-listen-port", "0"};
-        argv.insert(argv.end(), extra.begin(), extra.end());
-        process_ = std::make_unique<test::child_process>(argv, tmp / "serve.stdout", fifo);
-        const auto deadline = std::chrono::steady_clock::now() + 30s;
-        while (said_.find('\n') == std::string::npos && std::chrono::steady_clock::now() < deadline) {
-            pollfd p{fd_, POLLIN, 0};
-            ::poll(&p, 1, 1000);
-            char chunk[512];
-            auto n = ::read(fd_, chunk, sizeof chunk);
-            if (n > 0)
-                said_.append(chunk, std::size_t(n));
-            else if (n == 0 && !process_->running())
-                break;
-        }
-        constexpr std::string_view listening = "ferry serve: listening on http://127.0.0.1:";
-        auto at = said_.find(listening);
-        INFO("ferry serve said: " << said_);
-        REQUIRE(at != std::string::npos);
-        port_ = static_cast<std::uint16_t>(std::stoul(said_.substr(at + listening.size())));
-        REQUIRE(said_.find("/jsonrpc", at) != std::string::npos);
-    }
-    ~serve_process() {
-        process_.reset();
-        ::close(fd_);
-    }
-
-    std::uint16_t port() const { return port_; }
-    test::child_process& process() { return *process_; }
-
-private:
-    int fd_ = -1;
-    std::unique_ptr<test::child_process> process_;
-    std::string said_;
-    std::uint16_t port_ = 0;
-};
-
-/// A WebSocket on /jsonrpc that collects what the daemon sends, each read bounded by a timeout.
-class ws_client {
-public:
-    explicit ws_client(std::uint16_t port) : ws_(io_) {
-        asio::ip::tcp::endpoint to(asio::ip::make_address("127.0.0.1"), port);
-        ws_.next_layer().connect(to);
-        ws_.handshake("127.0.0.1:" + std::to_string(port), "/jsonrpc");
-    }
-
-    /// The next text message, or nullopt after `timeout`.
-    std::optional<std::string> read(std::chrono::milliseconds timeout) {
-        boost::beast::flat_buffer buffer;
-        bool done = false;
-        boost::system::error_code result;
-        ws_.async_read(buffer, [&](boost::system::error_code ec, std::size_t) {
-            done = true;
-            result = ec;
-        });
-        io_.restart();
-        io_.run_for(timeout);
-        if (!done) {
-            ws_.next_layer().cancel();
-            io_.restart();
-            io_.run();
-            return std::nullopt;
-        }
-        if (result)
-            return std::nullopt;
-        return boost::beast::buffers_to_string(buffer.data());
-    }
-
-    void send(const std::string& text) { ws_.write(asio::buffer(text)); }
-
-    /// Waits for the notification `method` about `gid`, keeping every other message it reads.
-    bool wait_for(const std::string& method, const std::string& gid, std::chrono::milliseconds timeout = 60s) {
-        auto deadline = std::chrono::steady_clock::now() + timeout;
-        for (;;) {
-            for (auto& n : seen_)
-                if (n.first == method && n.second == gid)
-                    return true;
-            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-            if (left.count() <= 0)
-                return false;
-            auto text = read(left);
-            if (!text)
-                return false;
-            auto v = json::parse(*text).as_object();
-            if (auto* m = v.if_contains("method"); m && v.contains("params"))
-                seen_.emplace_back(std::string(m->as_string()),
-                                   std::string(v.at("params").as_array().at(0).as_object().at("gid").as_string()));
-        }
-    }
-
-private:
-    asio::io_context io_;
-    websocket::stream<asio::ip::tcp::socket> ws_;
-    std::deque<std::pair<std::string, std::string>> seen_;
-};
-
 /// An origin with files, a scratch directory, a daemon and a JSON-RPC client for it.
-struct serve_fixture {
+struct serve_fixture : test::rpc_client {
     test::scratch_dir tmp{"ferry-serve-test"};
     fs::path dl = tmp / "dl";
     fs::path ca = tmp / "ca.pem";
     origin::origin_server server;
-    std::unique_ptr<serve_process> daemon;
-    std::unique_ptr<origin::testing::test_client> client;
+    std::unique_ptr<test::serve_process> daemon;
 
     explicit serve_fixture(std::vector<std::string> extra = {}) {
         server.start();
         server.write_ca(ca);
         std::vector<std::string> args{"--rpc-secret", secret, "-d", dl.string(), "--ca-cert", ca.string()};
         args.insert(args.end(), extra.begin(), extra.end());
-        daemon = std::make_unique<serve_process>(tmp.path(), args);
-        origin::testing::client_options o;
-        o.host = "127.0.0.1";
-        o.port = daemon->port();
-        o.tls = false;
-        client = std::make_unique<origin::testing::test_client>(o);
+        daemon = std::make_unique<test::serve_process>(tmp.path(), args);
+        connect(daemon->port(), secret);
     }
     ~serve_fixture() {
+        close();
         daemon.reset();
         server.stop();
     }
@@ -183,50 +61,13 @@ struct serve_fixture {
         auto digest = sha256_of_file(file);
         return digest && *digest == origin::synthetic_sha256(name, size, server.config().seed);
     }
-
-    /// POSTs `text` to /jsonrpc: the parsed answer.
-    json::value post(const std::string& text) {
-        auto r = client->request("POST", "/jsonrpc", {{"Content-Type", "application/json"}}, text);
-        REQUIRE_MESSAGE(!r.error, r.error.message());
-        CHECK(r.status == 200);
-        return json::parse(r.body);
-    }
-    /// Calls `method` with the secret and `params`: the whole answer object.
-    json::object call(const std::string& method, json::array params = {}) {
-        params.insert(params.begin(), json::string(std::string("token:") + secret));
-        json::object request{{"jsonrpc", "2.0"}, {"id", "t"}, {"method", method}, {"params", std::move(params)}};
-        auto answer = post(json::serialize(request));
-        INFO(method << " → " << json::serialize(answer));
-        REQUIRE(answer.is_object());
-        CHECK(answer.at("id") == "t");
-        CHECK(answer.at("jsonrpc") == "2.0");
-        return answer.as_object();
-    }
-    /// The result of a call that must succeed.
-    json::value result(const std::string& method, json::array params = {}) {
-        auto answer = call(method, std::move(params));
-        INFO(method << " → " << json::serialize(answer));
-        REQUIRE(answer.contains("result"));
-        return answer.at("result");
-    }
-    /// The error message of a call that must fail (code 1).
-    std::string error(const std::string& method, json::array params = {}) {
-        auto answer = call(method, std::move(params));
-        INFO(method << " → " << json::serialize(answer));
-        REQUIRE(answer.contains("error"));
-        CHECK(answer.at("error").at("code") == 1);
-        return std::string(answer.at("error").at("message").as_string());
-    }
-    std::string status_of(const std::string& gid) {
-        return std::string(result("aria2.tellStatus", {json::string(gid), json::array{"status"}}).at("status").as_string());
-    }
 };
 
 } // namespace
 
 TEST_CASE("ferry serve: addUri downloads a verified file; tellStatus, getFiles, tellStopped and WebSocket notifications") {
     serve_fixture f;
-    ws_client ws(f.daemon->port());
+    test::ws_client ws(f.daemon->port());
     const std::uint64_t size = 3 * MiB + 11;
     auto url = f.add("model.bin", size);
     auto gid_value = f.result("aria2.addUri", {json::array{json::string(url)}});
@@ -275,7 +116,7 @@ TEST_CASE("ferry serve: addUri downloads a verified file; tellStatus, getFiles, 
 
 TEST_CASE("ferry serve: pause=true waits, tellWaiting lists it, unpause completes it; pause of a finished one is refused") {
     serve_fixture f;
-    ws_client ws(f.daemon->port());
+    test::ws_client ws(f.daemon->port());
     auto url = f.add("paused.bin", 1 * MiB + 5);
     std::string gid(f.result("aria2.addUri", {json::array{json::string(url)}, json::object{{"pause", "true"}}}).as_string());
     CHECK(f.status_of(gid) == "paused");
@@ -294,7 +135,7 @@ TEST_CASE("ferry serve: pause=true waits, tellWaiting lists it, unpause complete
 
 TEST_CASE("ferry serve: an active download pauses (onDownloadPause), resumes and completes") {
     serve_fixture f({"-x", "1"});
-    ws_client ws(f.daemon->port());
+    test::ws_client ws(f.daemon->port());
     const std::uint64_t size = 2 * MiB;
     auto url = f.add("slow.bin", size);
     f.server.add_fault("/slow.bin", origin::parse_fault_spec("rate=128K"));
@@ -313,7 +154,7 @@ TEST_CASE("ferry serve: an active download pauses (onDownloadPause), resumes and
 
 TEST_CASE("ferry serve: remove stops a download (onDownloadStop); it is listed as removed") {
     serve_fixture f;
-    ws_client ws(f.daemon->port());
+    test::ws_client ws(f.daemon->port());
     auto url = f.add("removed.bin", 1 * MiB);
     std::string gid(f.result("aria2.addUri", {json::array{json::string(url)}, json::object{{"pause", true}}}).as_string());
     CHECK(f.result("aria2.remove", {json::string(gid)}) == json::value(gid));
@@ -405,7 +246,7 @@ TEST_CASE("ferry serve: dir and out cannot leave -d; options are checked") {
 
     // Beneath -d is fine, with a digest that matches.
     auto digest = to_hex(origin::synthetic_sha256("x.bin", 1000, f.server.config().seed));
-    ws_client ws(f.daemon->port());
+    test::ws_client ws(f.daemon->port());
     std::string gid(f.result("aria2.addUri", {uri, json::object{{"dir", "sub/dir"}, {"out", "y.bin"},
                                                                  {"checksum", "sha-256=" + digest}}})
                         .as_string());
@@ -435,16 +276,16 @@ TEST_CASE("ferry serve: global options, positions, /metrics passes promtool, /he
     REQUIRE(last.size() == 1);
     CHECK(last[0].at("gid") == json::value(gids[1]));
 
-    auto health = f.client->get("/healthz");
+    auto health = f.http().get("/healthz");
     CHECK(health.status == 200);
-    auto metrics = f.client->get("/metrics");
+    auto metrics = f.http().get("/metrics");
     CHECK(metrics.status == 200);
     CHECK(metrics.body.find("ferry_rpc_duration_seconds") != std::string::npos);
     test::spit(f.tmp / "metrics.txt", metrics.body);
     auto check = test::run_program({"/bin/sh", "-c", "/usr/bin/promtool check metrics < " + (f.tmp / "metrics.txt").string()},
                                    f.tmp.path());
     CHECK_MESSAGE(check.status == 0, check.out << check.err);
-    auto open = f.client->get("/metrics", {{"Accept", "application/openmetrics-text; version=1.0.0"}});
+    auto open = f.http().get("/metrics", {{"Accept", "application/openmetrics-text; version=1.0.0"}});
     CHECK(open.field("content-type").find("openmetrics") != std::string::npos);
 
     f.daemon->process().signal(SIGTERM);
