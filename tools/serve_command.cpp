@@ -170,7 +170,9 @@ int run_serve(std::span<const std::string_view> args) {
                 answer.body = "{\"error\":\"POST a JSON-RPC request, or open a WebSocket\"}";
                 co_return answer;
             }
-            answer.body = co_await rpc.handle(call.body);
+            auto reply = co_await rpc.handle(call.body);
+            answer.status = reply.http_status;
+            answer.body = std::move(reply.text);
         } else if (call.path == "/metrics" && (call.method == "GET" || call.method == "HEAD")) {
             auto format = negotiate_exposition(call.header("Accept"));
             auto snapshot = co_await engine.stats();
@@ -194,7 +196,8 @@ int run_serve(std::span<const std::string_view> args) {
     };
     app.classify_message = [](std::string_view message) { return classify_rpc(message); };
     app.on_message = [&](std::uint64_t, std::string message) -> asio::awaitable<std::string> {
-        co_return co_await rpc.handle(message);
+        auto reply = co_await rpc.handle(message);
+        co_return std::move(reply.text);
     };
     app.busy_reply = [](std::string_view) {
         return std::string(R"({"id":null,"jsonrpc":"2.0","error":{"code":1,"message":"Busy: try again later"}})");

@@ -153,10 +153,12 @@ TEST_CASE("ferry serve: an active download pauses (onDownloadPause), resumes and
 }
 
 TEST_CASE("ferry serve: remove stops a download (onDownloadStop); it is listed as removed") {
-    serve_fixture f;
+    serve_fixture f({"-x", "1"});
     test::ws_client ws(f.daemon->port());
-    auto url = f.add("removed.bin", 1 * MiB);
-    std::string gid(f.result("aria2.addUri", {json::array{json::string(url)}, json::object{{"pause", true}}}).as_string());
+    auto url = f.add("removed.bin", 2 * MiB);
+    f.server.add_fault("/removed.bin", origin::parse_fault_spec("rate=128K"));
+    std::string gid(f.result("aria2.addUri", {json::array{json::string(url)}}).as_string());
+    REQUIRE(ws.wait_for("aria2.onDownloadStart", gid));
     CHECK(f.result("aria2.remove", {json::string(gid)}) == json::value(gid));
     CHECK(ws.wait_for("aria2.onDownloadStop", gid));
     CHECK(f.status_of(gid) == "removed");
@@ -167,6 +169,11 @@ TEST_CASE("ferry serve: remove stops a download (onDownloadStop); it is listed a
     CHECK(f.result("aria2.purgeDownloadResult") == "OK");
     CHECK(f.result("aria2.tellStopped", {0, 10}).as_array().empty());
     CHECK_FALSE(fs::exists(f.dl / "removed.bin"));
+
+    // One that never started leaves no result behind (and no onDownloadStop), as in aria2.
+    std::string waiting(f.result("aria2.addUri", {json::array{json::string(url)}, json::object{{"pause", true}}}).as_string());
+    CHECK(f.result("aria2.remove", {json::string(waiting)}) == json::value(waiting));
+    CHECK(f.error("aria2.tellStatus", {json::string(waiting)}) == "GID " + waiting + " is not found");
 }
 
 TEST_CASE("ferry serve: aria2's error shapes") {
@@ -183,6 +190,7 @@ TEST_CASE("ferry serve: aria2's error shapes") {
     auto wrong = f.post(R"({"jsonrpc":"2.0","id":"w","method":"aria2.getVersion","params":["token:guess"]})");
     CHECK(std::chrono::steady_clock::now() - started >= 250ms);
     CHECK(json::serialize(wrong) == R"({"id":"w","jsonrpc":"2.0","error":{"code":1,"message":"Unauthorized"}})");
+    CHECK(f.last_status() == 400);
     auto none = f.post(R"({"jsonrpc":"2.0","id":2,"method":"aria2.getGlobalStat","params":[]})");
     CHECK(none.at("error").at("message") == "Unauthorized");
     CHECK(none.at("id") == 2);
@@ -195,6 +203,7 @@ TEST_CASE("ferry serve: aria2's error shapes") {
 
     CHECK(json::serialize(f.post("{bad")) ==
           R"({"id":null,"jsonrpc":"2.0","error":{"code":-32700,"message":"Parse error."}})");
+    CHECK(f.last_status() == 500);
     CHECK(json::serialize(f.post(R"({"id":1})")) ==
           R"({"id":1,"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request."}})");
     // Nesting beyond the depth limit is a parse error, not a crash.

@@ -119,6 +119,14 @@ public:
 
     void send(const std::string& text) { ws_.write(asio::buffer(text)); }
 
+    /// Whether the notification `method` about `gid` was read (by wait_for) so far.
+    bool saw(const std::string& method, const std::string& gid) const {
+        for (auto& n : seen_)
+            if (n.first == method && n.second == gid)
+                return true;
+        return false;
+    }
+
     /// Waits for the notification `method` about `gid`, keeping every other message it reads.
     bool wait_for(const std::string& method, const std::string& gid, std::chrono::milliseconds timeout = 60s) {
         auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -158,12 +166,14 @@ public:
     }
     void close() { client_.reset(); }
     origin::testing::test_client& http() { return *client_; }
+    /// The HTTP status of the last post (aria2: 200, 400 for an error answer, 500 for a parse error).
+    unsigned last_status() const { return last_status_; }
 
     /// POSTs `text` to /jsonrpc: the parsed answer.
     json::value post(const std::string& text) {
         auto r = client_->request("POST", "/jsonrpc", {{"Content-Type", "application/json"}}, text);
         REQUIRE_MESSAGE(!r.error, r.error.message());
-        CHECK(r.status == 200);
+        last_status_ = r.status;
         return json::parse(r.body);
     }
     /// Calls `method` with the secret and `params`: the whole answer object.
@@ -199,6 +209,7 @@ public:
 private:
     std::unique_ptr<origin::testing::test_client> client_;
     std::string secret_;
+    unsigned last_status_ = 0;
 };
 
 } // namespace ferry::test

@@ -29,6 +29,7 @@ TEST_CASE("tellStatus: numbers as strings, aria2's status names, key filters") {
     CHECK(o.at("connections") == "1");
     CHECK(o.at("dir") == "/data");
     CHECK_FALSE(o.contains("errorCode"));
+    CHECK(o.at("bitfield") == "00");
     auto& file = o.at("files").as_array().at(0).as_object();
     CHECK(file.at("path") == "/data/x.bin");
     CHECK(file.at("uris").as_array().at(0).at("status") == "used");
@@ -47,6 +48,14 @@ TEST_CASE("tellStatus: numbers as strings, aria2's status names, key filters") {
     CHECK(std::string(aria2_status_name(model_state::paused)) == "paused");
     CHECK(std::string(aria2_status_name(model_state::waiting)) == "waiting");
     CHECK(std::string(aria2_status_name(model_state::complete)) == "complete");
+}
+
+TEST_CASE("the bitfield: one bit per piece, high bit first, whole bytes") {
+    CHECK(piece_bitfield(0, 1, 1024) == "00");
+    CHECK(piece_bitfield(1, 1, 1024) == "80");
+    CHECK(piece_bitfield(10 * 1024, 10 * 1024, 1024) == "ffc0");
+    CHECK(piece_bitfield(3 * 1024 + 5, 10 * 1024, 1024) == "e000");
+    CHECK(piece_bitfield(16 * 1024, 16 * 1024, 1024) == "ffff");
 }
 
 TEST_CASE("offset/num windows as tellWaiting and tellStopped take them, negative offsets backwards") {

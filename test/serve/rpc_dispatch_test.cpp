@@ -16,11 +16,11 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// Runs one request through `rpc` on a fresh io_context; the answer text.
-std::string answer(rpc_dispatch& rpc, std::string text) {
+/// Runs one request through `rpc` on a fresh io_context; the answer.
+rpc_reply reply(rpc_dispatch& rpc, std::string text) {
     asio::io_context io;
-    std::optional<std::string> out;
-    asio::co_spawn(io, rpc.handle(text), [&](std::exception_ptr e, std::string a) {
+    std::optional<rpc_reply> out;
+    asio::co_spawn(io, rpc.handle(text), [&](std::exception_ptr e, rpc_reply a) {
         REQUIRE_FALSE(e);
         out = std::move(a);
     });
@@ -28,6 +28,8 @@ std::string answer(rpc_dispatch& rpc, std::string text) {
     REQUIRE(out);
     return *out;
 }
+
+std::string answer(rpc_dispatch& rpc, std::string text) { return reply(rpc, std::move(text)).text; }
 
 rpc_dispatch echo_dispatch(std::string secret, ferry::daemon_stats* stats = nullptr) {
     rpc_dispatch rpc({.secret = std::move(secret), .unauthorized_delay = 0ms}, stats);
@@ -79,6 +81,11 @@ TEST_CASE("parse errors, invalid requests, limits, batches, multicall") {
           R"({"code":1,"message":"Recursive system.multicall forbidden."},)"
           R"({"code":1,"message":"system.multicall expected struct."}]})");
     CHECK(rpc.method_names().front() == "system.multicall");
+    // HTTP statuses as aria2 gives them.
+    CHECK(reply(rpc, "{").http_status == 500);
+    CHECK(reply(rpc, R"({"id":1,"method":"test.fail"})").http_status == 400);
+    CHECK(reply(rpc, R"({"id":1,"method":"test.echo"})").http_status == 200);
+    CHECK(reply(rpc, R"([{"id":1,"method":"test.fail"}])").http_status == 200);
     CHECK(rpc_dispatch::is_status_call("aria2.tellStatus"));
     CHECK_FALSE(rpc_dispatch::is_status_call("aria2.addUri"));
 }

@@ -140,7 +140,7 @@ aria2_service::~aria2_service() {
 
 std::vector<std::string> aria2_service::notification_names() {
     return {"aria2.onDownloadStart", "aria2.onDownloadPause", "aria2.onDownloadStop", "aria2.onDownloadComplete",
-            "aria2.onDownloadError"};
+            "aria2.onDownloadError", "aria2.onBtDownloadComplete"};
 }
 
 void aria2_service::notify(const char* method, const std::string& gid) {
@@ -157,13 +157,18 @@ void aria2_service::on_event(const event& e) {
     switch (e.what) {
     case event::kind::started:
         if (!d.started) {
-            d.started = true;
+            d.started = d.ever_started = true;
             notify("aria2.onDownloadStart", d.gid);
         }
         break;
     case event::kind::completed:
     case event::kind::skipped:
         if (!d.stopped_order) {
+            // Already on disk and verified: aria2's clients still expect a start before the end.
+            if (!d.ever_started) {
+                d.started = d.ever_started = true;
+                notify("aria2.onDownloadStart", d.gid);
+            }
             d.stopped_order = ++stops_;
             notify("aria2.onDownloadComplete", d.gid);
         }
@@ -363,9 +368,18 @@ aria2_service::result aria2_service::remove(params p) {
         if (!st || is_stopped(st->state) || d.stopped_order)
             return rpc_result::fail("Active Download not found for GID#" + d.gid);
         engine_.cancel(d.gid);
-        d.stopped_order = ++stops_;
-        notify("aria2.onDownloadStop", d.gid);
-        return rpc_result{json::string(d.gid), std::nullopt};
+        ++stops_;
+        auto gid = d.gid;
+        if (d.ever_started) {
+            d.stopped_order = stops_;
+            notify("aria2.onDownloadStop", gid);
+        } else {
+            // aria2 keeps no result, and tells nobody, for a download that never started: it is
+            // gone at once.
+            gids_.erase(gid);
+            downloads_.erase(gid);
+        }
+        return rpc_result{json::string(gid), std::nullopt};
     });
 }
 

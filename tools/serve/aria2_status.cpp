@@ -14,6 +14,22 @@ json::string number(std::uint64_t n) { return json::string(std::to_string(n)); }
 
 } // namespace
 
+std::string piece_bitfield(std::uint64_t done, std::uint64_t total, std::uint64_t piece) {
+    std::uint64_t pieces = (total + piece - 1) / piece;
+    // A complete download has every piece, however the last one is sized.
+    std::uint64_t have = done >= total ? pieces : done / piece;
+    std::string hex((pieces + 7) / 8 * 2, '0');
+    static constexpr char digits[] = "0123456789abcdef";
+    for (std::size_t nibble = 0; nibble < hex.size(); ++nibble) {
+        unsigned bits = 0;
+        for (unsigned b = 0; b < 4; ++b)
+            if (nibble * 4 + b < have)
+                bits |= 8u >> b;
+        hex[nibble] = digits[bits];
+    }
+    return hex;
+}
+
 const char* aria2_status_name(model_state state) noexcept {
     switch (state) {
     case model_state::waiting: return "waiting";
@@ -71,7 +87,8 @@ json::object status_object(const aria2_download& download, const std::optional<m
         {"uploadLength", "0"},
         {"uploadSpeed", "0"},
     };
-    // No bitfield: ferry tracks byte ranges, not aria2's pieces (aria2 too leaves it out at times).
+    if (total)
+        all["bitfield"] = piece_bitfield(done, total, piece);
     if (state == model_state::error) {
         all["errorCode"] = "1";
         all["errorMessage"] = download.error_message.empty() ? "download failed" : download.error_message;
@@ -79,12 +96,15 @@ json::object status_object(const aria2_download& download, const std::optional<m
         all["errorCode"] = "0";
         all["errorMessage"] = "";
     }
-    if (keys.empty())
-        return all;
+    // aria2 lists keys in name order, whatever order a filter asked for them in.
+    std::vector<std::string_view> names;
+    for (auto& [k, v] : all)
+        if (keys.empty() || std::find(keys.begin(), keys.end(), std::string_view(k)) != keys.end())
+            names.push_back(k);
+    std::sort(names.begin(), names.end());
     json::object picked;
-    for (auto& k : keys)
-        if (auto* v = all.if_contains(k))
-            picked[k] = *v;
+    for (auto k : names)
+        picked[k] = all.at(k);
     return picked;
 }
 

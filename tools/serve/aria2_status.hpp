@@ -24,7 +24,8 @@ struct aria2_download {
     std::string out;               ///< file name within dir
     std::uint64_t limit_rate = 0;  ///< max-download-limit, bytes/s
     std::string error_message;     ///< why it failed (from the engine's events)
-    bool started = false;          ///< a file of it has started (onDownloadStart was sent)
+    bool started = false;          ///< a file of it has started since it was added or last paused
+    bool ever_started = false;     ///< a file of it has started at some time
     std::uint64_t stopped_order = 0; ///< when it stopped (complete, error, removed): 1, 2, ...; 0 running
 };
 
@@ -42,6 +43,11 @@ boost::json::object status_object(const aria2_download& download, const std::opt
 boost::json::array files_array(const aria2_download& download, const std::optional<model_stats>& stats);
 /// getUris.
 boost::json::array uris_array(const aria2_download& download, const std::optional<model_stats>& stats);
+
+/// aria2's `bitfield`: one bit per piece of `piece` bytes (high bit first, hex, padded to whole
+/// bytes). ferry keeps byte ranges, not pieces: the first done / piece pieces are marked, an
+/// approximation mid-download and exact at the start and at the end.
+std::string piece_bitfield(std::uint64_t done, std::uint64_t total, std::uint64_t piece);
 
 /// Items [offset, offset + num) of `count` items, as aria2's tellWaiting/tellStopped pick them: a
 /// negative offset counts from the end (-1 the last) and the items then go backwards.

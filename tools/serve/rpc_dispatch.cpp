@@ -64,7 +64,7 @@ bool rpc_dispatch::is_status_call(std::string_view method) noexcept {
     return method.starts_with("aria2.tell") || method.starts_with("aria2.get") || method.starts_with("system.list");
 }
 
-asio::awaitable<std::string> rpc_dispatch::handle(std::string_view text) {
+asio::awaitable<rpc_reply> rpc_dispatch::handle(std::string_view text) {
     json::value request;
     bool parsed = false;
     if (text.size() <= config_.max_size) {
@@ -75,10 +75,10 @@ asio::awaitable<std::string> rpc_dispatch::handle(std::string_view text) {
         parsed = !ec;
     }
     if (!parsed)
-        co_return json::serialize(error_answer(nullptr, -32700, "Parse error."));
+        co_return rpc_reply{json::serialize(error_answer(nullptr, -32700, "Parse error.")), 500};
 
     bool unauthorized = false;
-    std::string answer;
+    rpc_reply answer;
     if (request.is_array()) {
         auto& calls = request.get_array();
         json::array answers;
@@ -91,10 +91,12 @@ asio::awaitable<std::string> rpc_dispatch::handle(std::string_view text) {
                     answers.push_back(std::move(one));
                 }
         }
-        answer = json::serialize(answers);
+        answer.text = json::serialize(answers);
     } else {
         auto one = co_await call(request, unauthorized);
-        answer = json::serialize(one);
+        answer.text = json::serialize(one);
+        if (one.contains("error"))
+            answer.http_status = 400;
     }
     if (unauthorized && config_.unauthorized_delay.count() > 0) {
         asio::steady_timer delay(co_await asio::this_coro::executor, config_.unauthorized_delay);

@@ -33,6 +33,13 @@ struct rpc_result {
     static rpc_result fail(std::string message, int code = 1) { return {nullptr, rpc_error{code, std::move(message)}}; }
 };
 
+/// An answer to a request text, with the HTTP status aria2 gives it: 200, 400 for a single call that
+/// failed, 500 for a parse error (batches: always 200).
+struct rpc_reply {
+    std::string text;
+    unsigned http_status = 200;
+};
+
 /// A method gets its parameters without the token.
 using rpc_method = std::function<boost::asio::awaitable<rpc_result>(boost::json::array params)>;
 
@@ -56,8 +63,8 @@ public:
     /// Every method name, system.multicall included, sorted as added.
     std::vector<std::string> method_names() const;
 
-    /// Answers one request text (a call or a batch): the JSON of the answer.
-    boost::asio::awaitable<std::string> handle(std::string_view text);
+    /// Answers one request text (a call or a batch).
+    boost::asio::awaitable<rpc_reply> handle(std::string_view text);
 
     /// Whether `text` holds only status calls (read-only methods): for the request queue.
     static bool is_status_call(std::string_view method) noexcept;
