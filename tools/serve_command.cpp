@@ -93,6 +93,10 @@ int run_serve(std::span<const std::string_view> args) {
     auto config = options.engine;
     // Each aria2 download is a model of its own: max-concurrent-downloads is the overall file cap.
     config.max_files_per_model = 1;
+    // A daemon runs for months: finished downloads are kept as aria2 keeps them (1000 results),
+    // the engine's models with room to spare so that every result listed still has its numbers.
+    const std::size_t max_download_result = 1000;
+    config.keep_finished_models = 2 * max_download_result;
 
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
@@ -148,6 +152,7 @@ int run_serve(std::span<const std::string_view> args) {
         .listen_all = listen_all,
         .allow_origin_all = allow_origin_all,
         .max_concurrent_downloads = config.max_files,
+        .max_download_result = max_download_result,
         .max_overall_download_limit = config.limit_rate,
         .headers = {},
     };

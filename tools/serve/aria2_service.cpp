@@ -169,19 +169,38 @@ void aria2_service::on_event(const event& e) {
                 d.started = d.ever_started = true;
                 notify("aria2.onDownloadStart", d.gid);
             }
-            d.stopped_order = ++stops_;
             notify("aria2.onDownloadComplete", d.gid);
+            stopped(d, model_state::complete);
         }
         break;
     case event::kind::failed:
         if (!d.stopped_order) {
             d.error_message = e.message;
-            d.stopped_order = ++stops_;
             notify("aria2.onDownloadError", d.gid);
+            stopped(d, model_state::error);
         }
         break;
     default:
         break; // a pause or remove notifies from its method
+    }
+}
+
+void aria2_service::stopped(aria2_download& d, model_state how) {
+    d.stopped_order = ++stops_;
+    d.final_state = how;
+    std::size_t kept = 0;
+    const aria2_download* oldest = nullptr;
+    for (auto& [gid, other] : downloads_) {
+        if (!other.stopped_order)
+            continue;
+        ++kept;
+        if (!oldest || other.stopped_order < oldest->stopped_order)
+            oldest = &other;
+    }
+    if (kept > config_.max_download_result && oldest) {
+        auto gid = oldest->gid;
+        gids_.erase(gid);
+        downloads_.erase(gid);
     }
 }
 
@@ -368,12 +387,12 @@ aria2_service::result aria2_service::remove(params p) {
         if (!st || is_stopped(st->state) || d.stopped_order)
             return rpc_result::fail("Active Download not found for GID#" + d.gid);
         engine_.cancel(d.gid);
-        ++stops_;
         auto gid = d.gid;
         if (d.ever_started) {
-            d.stopped_order = stops_;
             notify("aria2.onDownloadStop", gid);
+            stopped(d, model_state::removed);
         } else {
+            ++stops_;
             // aria2 keeps no result, and tells nobody, for a download that never started: it is
             // gone at once.
             gids_.erase(gid);

@@ -23,6 +23,9 @@ struct aria2_service_config {
     std::uint16_t port = 6800;           ///< reported by getGlobalOption
     bool listen_all = false, allow_origin_all = false;
     std::size_t max_concurrent_downloads = 5;
+    /// Stopped downloads kept for tellStopped/tellStatus (aria2's max-download-result); the oldest
+    /// go first. The engine must keep at least as many finished models.
+    std::size_t max_download_result = 1000;
     std::uint64_t max_overall_download_limit = 0;
     /// Headers every download sends (from the command line), before its own.
     std::vector<std::pair<std::string, std::string>> headers;
@@ -83,6 +86,8 @@ private:
     boost::json::array statuses(const std::vector<std::string>& gids, const snapshot& s,
                                 const std::vector<std::string>& keys) const;
     void on_event(const event& e);
+    /// Marks `d` stopped (in `how`), then forgets the oldest results beyond max_download_result.
+    void stopped(aria2_download& d, model_state how);
     void notify(const char* method, const std::string& gid);
 
     boost::asio::any_io_executor executor_;

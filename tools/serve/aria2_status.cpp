@@ -70,7 +70,7 @@ json::array files_array(const aria2_download& download, const std::optional<mode
 
 json::object status_object(const aria2_download& download, const std::optional<model_stats>& stats,
                            const std::vector<std::string>& keys) {
-    model_state state = stats ? stats->state : model_state::removed;
+    model_state state = stats ? stats->state : download.final_state.value_or(model_state::removed);
     std::uint64_t done = stats ? stats->bytes_done : 0, total = stats ? stats->bytes_total : 0;
     constexpr std::uint64_t piece = 1024 * 1024;
     json::object all{

@@ -27,6 +27,8 @@ struct aria2_download {
     bool started = false;          ///< a file of it has started since it was added or last paused
     bool ever_started = false;     ///< a file of it has started at some time
     std::uint64_t stopped_order = 0; ///< when it stopped (complete, error, removed): 1, 2, ...; 0 running
+    /// How it ended, for when the engine has forgotten the model (complete, error or removed).
+    std::optional<model_state> final_state;
 };
 
 /// aria2's status names: active, waiting, paused, error, complete, removed.
@@ -35,7 +37,7 @@ const char* aria2_status_name(model_state state) noexcept;
 bool is_stopped(model_state state) noexcept;
 
 /// The tellStatus object of `download`, whose engine numbers are `stats` (nullopt: the engine no
-/// longer knows it; it is then reported as removed). `keys` empty: every key; otherwise only
+/// longer knows it; it is then reported in its final_state, or as removed). `keys` empty: every key; otherwise only
 /// those (unknown ones are left out, as aria2 does).
 boost::json::object status_object(const aria2_download& download, const std::optional<model_stats>& stats,
                                   const std::vector<std::string>& keys = {});
