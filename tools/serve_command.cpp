@@ -60,6 +60,24 @@ std::optional<request_class> classify_rpc(std::string_view text) {
     return is_read(v) ? request_class::status : request_class::control;
 }
 
+/// Whether a browser page may call: any page with --rpc-allow-origin-all; otherwise only pages of
+/// this machine (or no Origin at all: not a browser). Without it, a web page elsewhere could POST a
+/// "simple" cross-origin request or open a WebSocket (neither is held back by CORS) and add
+/// downloads, even though it could not read the answers.
+bool origin_allowed(std::string_view origin, bool allow_all) {
+    if (allow_all || origin.empty())
+        return true;
+    for (std::string_view scheme : {"http://", "https://"}) {
+        if (!origin.starts_with(scheme))
+            continue;
+        auto host = origin.substr(scheme.size());
+        for (std::string_view local : {"127.0.0.1", "localhost", "[::1]"})
+            if (host == local || (host.starts_with(local) && host[local.size()] == ':'))
+                return true;
+    }
+    return false;
+}
+
 } // namespace
 
 int run_serve(std::span<const std::string_view> args) {
@@ -169,6 +187,11 @@ int run_serve(std::span<const std::string_view> args) {
     app.on_request = [&](const http_call& call) -> asio::awaitable<http_answer> {
         http_answer answer;
         if (call.path == "/jsonrpc") {
+            if (!origin_allowed(call.header("Origin"), allow_origin_all)) {
+                answer.status = 403;
+                answer.body = "{\"error\":\"Origin not allowed (see --rpc-allow-origin-all)\"}";
+                co_return answer;
+            }
             if (call.method != "POST") {
                 answer.status = 405;
                 answer.headers.emplace_back("Allow", "POST");
@@ -198,6 +221,9 @@ int run_serve(std::span<const std::string_view> args) {
         if (call.path != "/jsonrpc")
             return std::nullopt;
         return classify_rpc(call.body);
+    };
+    app.accept_websocket = [allow_origin_all](const http_call& upgrade) {
+        return origin_allowed(upgrade.header("Origin"), allow_origin_all);
     };
     app.classify_message = [](std::string_view message) { return classify_rpc(message); };
     app.on_message = [&](std::uint64_t, std::string message) -> asio::awaitable<std::string> {

@@ -285,6 +285,14 @@ TEST_CASE("ferry serve: global options, positions, /metrics passes promtool, /he
     REQUIRE(last.size() == 1);
     CHECK(last[0].at("gid") == json::value(gids[1]));
 
+    // A page elsewhere cannot call without --rpc-allow-origin-all; one on this machine can.
+    auto foreign = f.http().request("POST", "/jsonrpc", {{"Origin", "https://evil.example"}},
+                                    R"({"jsonrpc":"2.0","id":1,"method":"system.listMethods"})");
+    CHECK(foreign.status == 403);
+    auto local = f.http().request("POST", "/jsonrpc", {{"Origin", "http://localhost:8080"}},
+                                  R"({"jsonrpc":"2.0","id":1,"method":"system.listMethods"})");
+    CHECK(local.status == 200);
+
     auto health = f.http().get("/healthz");
     CHECK(health.status == 200);
     auto metrics = f.http().get("/metrics");
