@@ -176,6 +176,21 @@ TEST_CASE("ferry serve: remove stops a download (onDownloadStop); it is listed a
     CHECK(f.error("aria2.tellStatus", {json::string(waiting)}) == "GID " + waiting + " is not found");
 }
 
+TEST_CASE("ferry serve: a download that fails is reported (onDownloadError, status error, errorMessage)") {
+    serve_fixture f;
+    test::ws_client ws(f.daemon->port());
+    auto missing = f.server.ip_url("no-such-file.bin");
+    std::string gid(f.result("aria2.addUri", {json::array{json::string(missing)}}).as_string());
+    REQUIRE(ws.wait_for("aria2.onDownloadError", gid));
+    auto status = f.result("aria2.tellStatus", {json::string(gid), json::array{"status", "errorCode", "errorMessage"}});
+    CHECK(status.at("status") == "error");
+    CHECK(status.at("errorCode") == "1");
+    CHECK_FALSE(status.at("errorMessage").as_string().empty());
+    auto stopped = f.result("aria2.tellStopped", {0, 5, json::array{"gid"}}).as_array();
+    REQUIRE(stopped.size() == 1);
+    CHECK(f.result("aria2.getGlobalStat").at("numStoppedTotal") == "1");
+}
+
 TEST_CASE("ferry serve: aria2's error shapes") {
     serve_fixture f;
     CHECK(f.error("aria2.tellStatus", {"ffff"}) == "GID ffff is not found");
