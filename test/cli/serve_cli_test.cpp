@@ -268,6 +268,12 @@ TEST_CASE("ferry serve: dir and out cannot leave -d; options are checked") {
     CHECK(f.result("aria2.tellWaiting", {0, 10}).as_array().empty());
     CHECK_FALSE(fs::exists(f.tmp / "escape"));
 
+    // One destination, one download at a time.
+    std::string first(f.result("aria2.addUri", {uri, json::object{{"pause", "true"}, {"out", "same.bin"}}}).as_string());
+    CHECK(f.error("aria2.addUri", {uri, json::object{{"out", "./same.bin"}}}).find("already downloading") !=
+          std::string::npos);
+    CHECK(f.result("aria2.forceRemove", {json::string(first)}) == json::value(first));
+
     // Beneath -d is fine, with a digest that matches.
     auto digest = to_hex(origin::synthetic_sha256("x.bin", 1000, f.server.config().seed));
     test::ws_client ws(f.daemon->port());

@@ -342,6 +342,11 @@ aria2_service::result aria2_service::add_uri(params p) {
         if (!position || *position < 0)
             co_return rpc_result::fail(wrong_type(2));
     }
+    // Two downloads writing one file would corrupt it: the engine only checks within a model.
+    auto destination = (d.dir / d.out).lexically_normal();
+    for (auto& [gid, other] : downloads_)
+        if (!other.stopped_order && (other.dir / other.out).lexically_normal() == destination)
+            co_return rpc_result::fail("GID#" + gid + " is already downloading " + destination.string());
     std::error_code ec;
     fs::create_directories(d.dir, ec);
     if (!fs::is_directory(d.dir))
