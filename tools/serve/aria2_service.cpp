@@ -156,7 +156,7 @@ void aria2_service::on_event(const event& e) {
     auto& d = it->second;
     switch (e.what) {
     case event::kind::started:
-        if (!d.started) {
+        if (!d.started && !d.held) {
             d.started = d.ever_started = true;
             notify("aria2.onDownloadStart", d.gid);
         }
@@ -363,6 +363,7 @@ aria2_service::result aria2_service::add_uri(params p) {
         co_return rpc_result::fail(added.error);
     gids_.bind(d.gid, d.gid);
     auto gid = d.gid;
+    d.held = paused;
     downloads_.emplace(gid, std::move(d));
     if (paused)
         engine_.pause(gid);
@@ -413,6 +414,7 @@ aria2_service::result aria2_service::pause(params p) {
             return rpc_result::fail("GID#" + d.gid + " cannot be paused now");
         engine_.pause(d.gid);
         d.started = false; // resumed, it starts again: onDownloadStart once more, as aria2 sends it
+        d.held = true;
         notify("aria2.onDownloadPause", d.gid);
         return rpc_result{json::string(d.gid), std::nullopt};
     });
@@ -425,6 +427,7 @@ aria2_service::result aria2_service::pause_all(params) {
         if (st && (st->state == model_state::waiting || st->state == model_state::active)) {
             engine_.pause(gid);
             d.started = false;
+            d.held = true;
             notify("aria2.onDownloadPause", gid);
         }
     }
@@ -436,6 +439,7 @@ aria2_service::result aria2_service::unpause(params p) {
         if (!st || st->state != model_state::paused)
             return rpc_result::fail("GID#" + d.gid + " cannot be unpaused now");
         engine_.resume(d.gid);
+        d.held = false;
         return rpc_result{json::string(d.gid), std::nullopt};
     });
 }
@@ -443,8 +447,10 @@ aria2_service::result aria2_service::unpause(params p) {
 aria2_service::result aria2_service::unpause_all(params) {
     auto s = co_await stats();
     for (auto& [gid, d] : downloads_)
-        if (auto st = find_stats(s, gid); st && st->state == model_state::paused)
+        if (auto st = find_stats(s, gid); st && st->state == model_state::paused) {
             engine_.resume(gid);
+            d.held = false;
+        }
     co_return rpc_result{json::string("OK"), std::nullopt};
 }
 

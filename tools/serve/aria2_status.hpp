@@ -26,6 +26,9 @@ struct aria2_download {
     std::string error_message;     ///< why it failed (from the engine's events)
     bool started = false;          ///< a file of it has started since it was added or last paused
     bool ever_started = false;     ///< a file of it has started at some time
+    /// Paused by a client (pause, pauseAll, addUri with pause): a start the engine reports now is
+    /// one the pause already stopped, not news.
+    bool held = false;
     std::uint64_t stopped_order = 0; ///< when it stopped (complete, error, removed): 1, 2, ...; 0 running
     /// How it ended, for when the engine has forgotten the model (complete, error or removed).
     std::optional<model_state> final_state;
