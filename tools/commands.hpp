@@ -12,5 +12,6 @@ int run_demo(std::span<const std::string_view> args);
 int run_origin(std::span<const std::string_view> args);
 int run_hf(std::span<const std::string_view> args);
 int run_cache(std::span<const std::string_view> args);
+int run_serve(std::span<const std::string_view> args);
 
 } // namespace ferry::cli

@@ -18,6 +18,7 @@ void usage(std::ostream& out) {
            "  demo                     start a built-in origin and download a demo model from it\n"
            "  origin [OPTIONS]         run the HTTPS origin used by tests and benchmarks\n"
            "  cache ls|verify|rm|prune the Hugging Face cache (ferry cache --help)\n"
+           "  serve [OPTIONS]          a daemon speaking aria2's JSON-RPC, with /metrics (ferry serve --help)\n"
            "  help                     this text\n";
 }
 
@@ -45,6 +46,8 @@ int main(int argc, char** argv) {
             return ferry::cli::run_origin(rest);
         if (command == "cache")
             return ferry::cli::run_cache(rest);
+        if (command == "serve")
+            return ferry::cli::run_serve(rest);
         if (command == "help" || command == "--help" || command == "-h") {
             usage(std::cout);
             return 0;

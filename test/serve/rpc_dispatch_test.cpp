@@ -1,0 +1,100 @@
+#include "tools/serve/rpc_dispatch.hpp"
+
+#include <doctest/doctest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <chrono>
+
+using namespace ferry::serve;
+namespace asio = boost::asio;
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// Runs one request through `rpc` on a fresh io_context; the answer.
+rpc_reply reply(rpc_dispatch& rpc, std::string text) {
+    asio::io_context io;
+    std::optional<rpc_reply> out;
+    asio::co_spawn(io, rpc.handle(text), [&](std::exception_ptr e, rpc_reply a) {
+        REQUIRE_FALSE(e);
+        out = std::move(a);
+    });
+    io.run_for(5s);
+    REQUIRE(out);
+    return *out;
+}
+
+std::string answer(rpc_dispatch& rpc, std::string text) { return reply(rpc, std::move(text)).text; }
+
+rpc_dispatch echo_dispatch(std::string secret, ferry::daemon_stats* stats = nullptr) {
+    rpc_dispatch rpc({.secret = std::move(secret), .unauthorized_delay = 0ms}, stats);
+    rpc.add("test.echo", [](json::array p) -> asio::awaitable<rpc_result> { co_return rpc_result{std::move(p), {}}; });
+    rpc.add("test.fail", [](json::array) -> asio::awaitable<rpc_result> { co_return rpc_result::fail("nope"); });
+    rpc.add("test.open", [](json::array p) -> asio::awaitable<rpc_result> { co_return rpc_result{p.size(), {}}; }, false);
+    return rpc;
+}
+
+} // namespace
+
+TEST_CASE("a call: id echoed, token stripped and checked") {
+    ferry::daemon_stats stats;
+    auto rpc = echo_dispatch("pw", &stats);
+    CHECK(answer(rpc, R"({"jsonrpc":"2.0","id":"x","method":"test.echo","params":["token:pw",1,"a"]})") ==
+          R"({"id":"x","jsonrpc":"2.0","result":[1,"a"]})");
+    CHECK(answer(rpc, R"({"jsonrpc":"2.0","id":7,"method":"test.echo","params":["token:pW",1]})") ==
+          R"({"id":7,"jsonrpc":"2.0","error":{"code":1,"message":"Unauthorized"}})");
+    CHECK(answer(rpc, R"({"jsonrpc":"2.0","id":7,"method":"test.echo"})") ==
+          R"({"id":7,"jsonrpc":"2.0","error":{"code":1,"message":"Unauthorized"}})");
+    // A method open to all still has a given token removed.
+    CHECK(answer(rpc, R"({"jsonrpc":"2.0","id":1,"method":"test.open","params":["token:whatever",1]})") ==
+          R"({"id":1,"jsonrpc":"2.0","result":1})");
+    CHECK(answer(rpc, R"({"jsonrpc":"2.0","id":1,"method":"test.fail","params":["token:pw"]})") ==
+          R"({"id":1,"jsonrpc":"2.0","error":{"code":1,"message":"nope"}})");
+    CHECK(answer(rpc, R"({"jsonrpc":"2.0","id":1,"method":"no.such","params":["token:pw"]})") ==
+          R"({"id":1,"jsonrpc":"2.0","error":{"code":1,"message":"No such method: no.such"}})");
+    CHECK(stats.rpc.at("test.echo").duration.count() == 3);
+    CHECK(stats.rpc.at("test.echo").errors == 2);
+    CHECK_FALSE(stats.rpc.contains("no.such")); // unknown names do not grow the metrics
+    CHECK(rpc.token_matches("pw"));
+    CHECK_FALSE(rpc.token_matches("pw "));
+    CHECK_FALSE(rpc.token_matches(""));
+}
+
+TEST_CASE("parse errors, invalid requests, limits, batches, multicall") {
+    auto rpc = echo_dispatch("");
+    CHECK(answer(rpc, "{") == R"({"id":null,"jsonrpc":"2.0","error":{"code":-32700,"message":"Parse error."}})");
+    CHECK(answer(rpc, std::string(64, '[') + std::string(64, ']')).find("-32700") != std::string::npos);
+    CHECK(answer(rpc, R"({"id":3,"method":5})") ==
+          R"({"id":3,"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request."}})");
+    CHECK(answer(rpc, R"({"id":3,"method":"test.echo","params":{}})").find("-32600") != std::string::npos);
+    CHECK(answer(rpc, "[]") == "[]");
+    CHECK(answer(rpc, R"([{"id":1,"method":"test.echo","params":[1]},7])") ==
+          R"([{"id":1,"jsonrpc":"2.0","result":[1]},{"id":null,"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request."}}])");
+    CHECK(answer(rpc, R"({"id":1,"method":"system.multicall","params":[[{"methodName":"test.echo","params":[2]},)"
+                      R"({"methodName":"test.fail"},{"methodName":"system.multicall","params":[]},{"x":1}]]})") ==
+          R"({"id":1,"jsonrpc":"2.0","result":[[[2]],{"code":1,"message":"nope"},)"
+          R"({"code":1,"message":"Recursive system.multicall forbidden."},)"
+          R"({"code":1,"message":"system.multicall expected struct."}]})");
+    CHECK(rpc.method_names().front() == "system.multicall");
+    // HTTP statuses as aria2 gives them.
+    CHECK(reply(rpc, "{").http_status == 500);
+    CHECK(reply(rpc, R"({"id":1,"method":"test.fail"})").http_status == 400);
+    CHECK(reply(rpc, R"({"id":1,"method":"test.echo"})").http_status == 200);
+    CHECK(reply(rpc, R"([{"id":1,"method":"test.fail"}])").http_status == 200);
+    CHECK(rpc_dispatch::is_status_call("aria2.tellStatus"));
+    CHECK_FALSE(rpc_dispatch::is_status_call("aria2.addUri"));
+}
+
+TEST_CASE("integer parameters: JSON integers or strings of digits") {
+    CHECK(integer_param(json::value(5)) == 5);
+    CHECK(integer_param(json::value(-2)) == -2);
+    CHECK(integer_param(json::value("12")) == 12);
+    CHECK_FALSE(integer_param(json::value("12x")));
+    CHECK_FALSE(integer_param(json::value("")));
+    CHECK_FALSE(integer_param(json::value(1.5)));
+}

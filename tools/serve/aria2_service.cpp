@@ -1,0 +1,709 @@
+#include "tools/serve/aria2_service.hpp"
+
+#include "memory/sha256.hpp"
+#include "net/url.hpp"
+#include "perf/byte_size.hpp"
+
+#include <algorithm>
+#include <cstdint>
+
+#include <boost/asio/post.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/url/parse.hpp>
+
+namespace ferry::serve {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string missing(std::size_t index) {
+    return "The parameter at " + std::to_string(index) + " is required but missing.";
+}
+std::string wrong_type(std::size_t index) {
+    return "The parameter at " + std::to_string(index) + " has wrong type.";
+}
+
+/// The keys filter of tellStatus and the list methods (an array of strings), when given.
+bool read_keys(const json::array& p, std::size_t index, std::vector<std::string>& keys) {
+    if (p.size() <= index)
+        return true;
+    auto* list = p[index].if_array();
+    if (!list)
+        return false;
+    for (auto& k : *list) {
+        if (!k.is_string())
+            return false;
+        keys.emplace_back(k.get_string());
+    }
+    return true;
+}
+
+/// An option value as aria2 takes it: a string (numbers and booleans written as text too).
+std::optional<std::string> option_text(const json::value& v) {
+    if (v.is_string())
+        return std::string(v.get_string());
+    if (v.is_int64())
+        return std::to_string(v.get_int64());
+    if (v.is_uint64())
+        return std::to_string(v.get_uint64());
+    if (v.is_bool())
+        return v.get_bool() ? "true" : "false";
+    return std::nullopt;
+}
+
+std::string last_segment(const std::string& uri) {
+    std::string name;
+    if (auto parsed = boost::urls::parse_uri(uri)) {
+        std::string path = parsed->path();
+        auto slash = path.rfind('/');
+        name = slash == std::string::npos ? path : path.substr(slash + 1);
+    }
+    if (name.empty() || name == "." || name == "..")
+        name = "index.html";
+    return name;
+}
+
+/// The offset, num and keys of tellWaiting and tellStopped.
+struct list_window {
+    std::int64_t offset = 0, num = 0;
+    std::vector<std::string> keys;
+};
+
+std::optional<std::string> read_window(const json::array& p, list_window& w) {
+    if (p.size() < 2)
+        return missing(p.size());
+    auto offset = integer_param(p[0]), num = integer_param(p[1]);
+    if (!offset)
+        return wrong_type(0);
+    if (!num)
+        return wrong_type(1);
+    if (!read_keys(p, 2, w.keys))
+        return wrong_type(2);
+    w.offset = *offset;
+    w.num = *num;
+    return std::nullopt;
+}
+
+/// The GIDs of `ordered` (sort key, GID) in the window, in aria2's order.
+template <class Key>
+std::vector<std::string> pick(std::vector<std::pair<Key, std::string>> ordered, const list_window& w) {
+    std::sort(ordered.begin(), ordered.end());
+    std::vector<std::string> gids;
+    for (auto i : aria2_window(ordered.size(), w.offset, w.num))
+        gids.push_back(ordered[i].second);
+    return gids;
+}
+
+bool has_control_chars(std::string_view s) {
+    return std::any_of(s.begin(), s.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; });
+}
+
+} // namespace
+
+std::optional<fs::path> resolve_download_dir(const fs::path& base, const std::string& dir) {
+    if (dir.empty() || has_control_chars(dir))
+        return std::nullopt;
+    fs::path wanted = fs::path(dir).is_absolute() ? fs::path(dir) : base / dir;
+    std::error_code ec;
+    auto resolved = fs::weakly_canonical(wanted, ec);
+    if (ec)
+        return std::nullopt;
+    auto rel = resolved.lexically_relative(base);
+    if (rel.empty() || *rel.begin() == "..")
+        return std::nullopt;
+    return resolved;
+}
+
+aria2_service::aria2_service(asio::any_io_executor executor, ferry::engine& engine, aria2_service_config config,
+                             std::function<void(std::string)> notify, std::function<void()> shutdown)
+    : executor_(std::move(executor)), engine_(engine), config_(std::move(config)), notify_(std::move(notify)),
+      shutdown_(std::move(shutdown)) {
+    // Events arrive on the engine's strand; the service's state is the daemon executor's.
+    std::weak_ptr<bool> alive = alive_;
+    subscription_ = engine_.subscribe([this, alive, ex = executor_](const event& e) {
+        if (e.what == event::kind::progress || e.what == event::kind::retried)
+            return;
+        asio::post(ex, [this, alive, e] {
+            if (alive.lock())
+                on_event(e);
+        });
+    });
+}
+
+aria2_service::~aria2_service() {
+    *alive_ = false;
+    engine_.unsubscribe(subscription_);
+}
+
+std::vector<std::string> aria2_service::notification_names() {
+    return {"aria2.onDownloadStart", "aria2.onDownloadPause", "aria2.onDownloadStop", "aria2.onDownloadComplete",
+            "aria2.onDownloadError", "aria2.onBtDownloadComplete"};
+}
+
+void aria2_service::notify(const char* method, const std::string& gid) {
+    if (notify_)
+        notify_(json::serialize(json::object{
+            {"jsonrpc", "2.0"}, {"method", method}, {"params", json::array{json::object{{"gid", gid}}}}}));
+}
+
+void aria2_service::on_event(const event& e) {
+    auto it = downloads_.find(e.model);
+    if (it == downloads_.end())
+        return;
+    auto& d = it->second;
+    switch (e.what) {
+    case event::kind::started:
+        if (!d.started && !d.held) {
+            d.started = d.ever_started = true;
+            notify("aria2.onDownloadStart", d.gid);
+        }
+        break;
+    case event::kind::completed:
+    case event::kind::skipped:
+        if (!d.stopped_order) {
+            // Already on disk and verified: aria2's clients still expect a start before the end.
+            if (!d.ever_started) {
+                d.started = d.ever_started = true;
+                notify("aria2.onDownloadStart", d.gid);
+            }
+            notify("aria2.onDownloadComplete", d.gid);
+            stopped(d, model_state::complete);
+        }
+        break;
+    case event::kind::failed:
+        if (!d.stopped_order) {
+            d.error_message = e.message;
+            notify("aria2.onDownloadError", d.gid);
+            stopped(d, model_state::error);
+        }
+        break;
+    default:
+        break; // a pause or remove notifies from its method
+    }
+}
+
+void aria2_service::stopped(aria2_download& d, model_state how) {
+    d.stopped_order = ++stops_;
+    d.final_state = how;
+    std::size_t kept = 0;
+    const aria2_download* oldest = nullptr;
+    for (auto& [gid, other] : downloads_) {
+        if (!other.stopped_order)
+            continue;
+        ++kept;
+        if (!oldest || other.stopped_order < oldest->stopped_order)
+            oldest = &other;
+    }
+    if (kept > config_.max_download_result && oldest) {
+        auto gid = oldest->gid;
+        gids_.erase(gid);
+        downloads_.erase(gid);
+    }
+}
+
+asio::awaitable<aria2_service::snapshot> aria2_service::stats() {
+    auto all = co_await engine_.stats();
+    snapshot s;
+    for (auto& m : all.models)
+        s.emplace(m.id, std::move(m));
+    co_return s;
+}
+
+aria2_download* aria2_service::resolve(const params& p, std::size_t index, std::optional<rpc_error>& error) {
+    if (p.size() <= index) {
+        error = rpc_error{1, missing(index)};
+        return nullptr;
+    }
+    if (!p[index].is_string()) {
+        error = rpc_error{1, wrong_type(index)};
+        return nullptr;
+    }
+    std::string text(p[index].get_string());
+    std::string gid;
+    switch (gids_.find(text, gid)) {
+    case gid_lookup::found: break;
+    case gid_lookup::malformed: error = rpc_error{1, "Invalid GID " + text}; return nullptr;
+    case gid_lookup::ambiguous: error = rpc_error{1, "GID " + text + " is not unique"}; return nullptr;
+    case gid_lookup::not_found: error = rpc_error{1, "GID " + text + " is not found"}; return nullptr;
+    }
+    auto it = downloads_.find(gid);
+    if (it == downloads_.end()) {
+        error = rpc_error{1, "GID " + text + " is not found"};
+        return nullptr;
+    }
+    return &it->second;
+}
+
+static std::optional<model_stats> find_stats(const std::map<std::string, model_stats>& s, const std::string& gid) {
+    auto it = s.find(gid);
+    if (it == s.end())
+        return std::nullopt;
+    return it->second;
+}
+
+json::array aria2_service::statuses(const std::vector<std::string>& gids, const snapshot& s,
+                                    const std::vector<std::string>& keys) const {
+    json::array out;
+    for (auto& g : gids)
+        if (auto it = downloads_.find(g); it != downloads_.end())
+            out.push_back(status_object(it->second, find_stats(s, g), keys));
+    return out;
+}
+
+aria2_service::result aria2_service::add_uri(params p) {
+    if (p.empty())
+        co_return rpc_result::fail(missing(0));
+    auto* list = p[0].if_array();
+    if (!list)
+        co_return rpc_result::fail(wrong_type(0));
+    if (list->empty())
+        co_return rpc_result::fail("URI is not provided.");
+    aria2_download d;
+    for (auto& u : *list) {
+        if (!u.is_string())
+            co_return rpc_result::fail(wrong_type(0));
+        std::string uri(u.get_string());
+        if (!parse_url(uri))
+            co_return rpc_result::fail("Unsupported URI: " + uri + " (http and https only)");
+        d.uris.push_back(std::move(uri));
+    }
+    d.dir = config_.base_dir;
+    d.out = last_segment(d.uris.front());
+    bool paused = false;
+    file_spec file;
+    file.urls = d.uris;
+    file.headers = config_.headers;
+    std::optional<std::int64_t> position;
+    if (p.size() > 1) {
+        auto* options = p[1].if_object();
+        if (!options)
+            co_return rpc_result::fail(wrong_type(1));
+        for (auto& [key, value] : *options) {
+            if (key == "header") {
+                std::vector<std::string> lines;
+                if (auto* many = value.if_array()) {
+                    for (auto& h : *many)
+                        if (h.is_string())
+                            lines.emplace_back(h.get_string());
+                } else if (value.is_string()) {
+                    lines.emplace_back(value.get_string());
+                }
+                for (auto& line : lines) {
+                    auto colon = line.find(':');
+                    if (colon == std::string::npos || colon == 0 || has_control_chars(line))
+                        co_return rpc_result::fail("Invalid header: " + line);
+                    auto field = line.substr(colon + 1);
+                    field.erase(0, field.find_first_not_of(" \t"));
+                    file.headers.emplace_back(line.substr(0, colon), field);
+                }
+                continue;
+            }
+            auto text = option_text(value);
+            if (!text)
+                co_return rpc_result::fail("Option " + std::string(key) + " has a wrong type.");
+            if (key == "dir") {
+                auto dir = resolve_download_dir(config_.base_dir, *text);
+                if (!dir)
+                    co_return rpc_result::fail("dir " + *text + " is outside the download directory");
+                d.dir = *dir;
+            } else if (key == "out") {
+                fs::path out(*text);
+                bool bad = text->empty() || out.is_absolute() || has_control_chars(*text);
+                for (auto& part : out)
+                    bad = bad || part == "..";
+                if (bad)
+                    co_return rpc_result::fail("out " + *text + " must be a relative path without ..");
+                d.out = out.lexically_normal().string();
+            } else if (key == "pause") {
+                paused = *text == "true";
+            } else if (key == "checksum") {
+                auto eq = text->find('=');
+                auto algo = text->substr(0, eq == std::string::npos ? 0 : eq);
+                auto digest = eq == std::string::npos ? std::nullopt : parse_sha256_hex(text->substr(eq + 1));
+                if ((algo != "sha-256" && algo != "sha256") || !digest)
+                    co_return rpc_result::fail("checksum takes sha-256=HEX (64 hex digits)");
+                file.sha256 = digest;
+            } else if (key == "max-download-limit") {
+                auto rate = parse_byte_size(*text);
+                if (!rate)
+                    co_return rpc_result::fail("max-download-limit needs a rate like 750K or 20M");
+                d.limit_rate = *rate;
+                file.limit_rate = *rate;
+            }
+            // Other aria2 options are accepted and ignored, as aria2 ignores those that do not
+            // apply to a download.
+        }
+    }
+    if (p.size() > 2) {
+        position = integer_param(p[2]);
+        if (!position || *position < 0)
+            co_return rpc_result::fail(wrong_type(2));
+    }
+    // Two downloads writing one file would corrupt it: the engine only checks within a model.
+    auto destination = (d.dir / d.out).lexically_normal();
+    for (auto& [gid, other] : downloads_)
+        if (!other.stopped_order && (other.dir / other.out).lexically_normal() == destination)
+            co_return rpc_result::fail("GID#" + gid + " is already downloading " + destination.string());
+    std::error_code ec;
+    fs::create_directories(d.dir, ec);
+    if (!fs::is_directory(d.dir))
+        co_return rpc_result::fail("cannot create directory " + d.dir.string());
+
+    d.gid = gids_.reserve();
+    file.path = d.out;
+    model_spec model;
+    model.id = d.gid;
+    model.dir = d.dir;
+    model.files.push_back(std::move(file));
+    auto added = engine_.add(std::move(model));
+    if (!added)
+        co_return rpc_result::fail(added.error);
+    gids_.bind(d.gid, d.gid);
+    auto gid = d.gid;
+    d.held = paused;
+    downloads_.emplace(gid, std::move(d));
+    if (paused)
+        engine_.pause(gid);
+    if (position) {
+        auto moving = engine_.change_position(gid, static_cast<int>(*position), position_origin::begin);
+        co_await std::move(moving);
+    }
+    co_return rpc_result{json::string(gid), std::nullopt};
+}
+
+aria2_service::result aria2_service::on_download(params p, download_action action) {
+    std::optional<rpc_error> error;
+    auto* d = resolve(p, 0, error);
+    if (!d)
+        co_return rpc_result{nullptr, error};
+    auto gid = d->gid;
+    auto s = co_await stats();
+    // The download may have been purged while the snapshot was taken.
+    auto it = downloads_.find(gid);
+    if (it == downloads_.end())
+        co_return rpc_result::fail("GID " + gid + " is not found");
+    co_return action(it->second, find_stats(s, gid));
+}
+
+aria2_service::result aria2_service::remove(params p) {
+    return on_download(std::move(p), [this](aria2_download& d, const std::optional<model_stats>& st) {
+        if (!st || is_stopped(st->state) || d.stopped_order)
+            return rpc_result::fail("Active Download not found for GID#" + d.gid);
+        engine_.cancel(d.gid);
+        auto gid = d.gid;
+        if (d.ever_started) {
+            notify("aria2.onDownloadStop", gid);
+            stopped(d, model_state::removed);
+        } else {
+            ++stops_;
+            // aria2 keeps no result, and tells nobody, for a download that never started: it is
+            // gone at once.
+            gids_.erase(gid);
+            downloads_.erase(gid);
+        }
+        return rpc_result{json::string(gid), std::nullopt};
+    });
+}
+
+aria2_service::result aria2_service::pause(params p) {
+    return on_download(std::move(p), [this](aria2_download& d, const std::optional<model_stats>& st) {
+        if (!st || (st->state != model_state::waiting && st->state != model_state::active))
+            return rpc_result::fail("GID#" + d.gid + " cannot be paused now");
+        engine_.pause(d.gid);
+        d.started = false; // resumed, it starts again: onDownloadStart once more, as aria2 sends it
+        d.held = true;
+        notify("aria2.onDownloadPause", d.gid);
+        return rpc_result{json::string(d.gid), std::nullopt};
+    });
+}
+
+aria2_service::result aria2_service::pause_all(params) {
+    auto s = co_await stats();
+    for (auto& [gid, d] : downloads_) {
+        auto st = find_stats(s, gid);
+        if (st && (st->state == model_state::waiting || st->state == model_state::active)) {
+            engine_.pause(gid);
+            d.started = false;
+            d.held = true;
+            notify("aria2.onDownloadPause", gid);
+        }
+    }
+    co_return rpc_result{json::string("OK"), std::nullopt};
+}
+
+aria2_service::result aria2_service::unpause(params p) {
+    return on_download(std::move(p), [this](aria2_download& d, const std::optional<model_stats>& st) {
+        if (!st || st->state != model_state::paused)
+            return rpc_result::fail("GID#" + d.gid + " cannot be unpaused now");
+        engine_.resume(d.gid);
+        d.held = false;
+        return rpc_result{json::string(d.gid), std::nullopt};
+    });
+}
+
+aria2_service::result aria2_service::unpause_all(params) {
+    auto s = co_await stats();
+    for (auto& [gid, d] : downloads_)
+        if (auto st = find_stats(s, gid); st && st->state == model_state::paused) {
+            engine_.resume(gid);
+            d.held = false;
+        }
+    co_return rpc_result{json::string("OK"), std::nullopt};
+}
+
+aria2_service::result aria2_service::tell_status(params p) {
+    std::vector<std::string> keys;
+    if (!read_keys(p, 1, keys))
+        return []() -> result { co_return rpc_result::fail(wrong_type(1)); }();
+    return on_download(std::move(p), [keys](aria2_download& d, const std::optional<model_stats>& st) {
+        return rpc_result{status_object(d, st, keys), std::nullopt};
+    });
+}
+
+aria2_service::result aria2_service::get_files(params p) {
+    return on_download(std::move(p), [](aria2_download& d, const std::optional<model_stats>& st) {
+        return rpc_result{files_array(d, st), std::nullopt};
+    });
+}
+
+aria2_service::result aria2_service::get_uris(params p) {
+    return on_download(std::move(p), [](aria2_download& d, const std::optional<model_stats>& st) {
+        return rpc_result{uris_array(d, st), std::nullopt};
+    });
+}
+
+aria2_service::result aria2_service::tell_active(params p) {
+    std::vector<std::string> keys;
+    if (!read_keys(p, 0, keys))
+        co_return rpc_result::fail(wrong_type(0));
+    auto s = co_await stats();
+    std::vector<std::pair<std::size_t, std::string>> active;
+    for (auto& [gid, d] : downloads_)
+        if (auto st = find_stats(s, gid); st && st->state == model_state::active && !d.stopped_order)
+            active.emplace_back(st->position.value_or(0), gid);
+    list_window all{.offset = 0, .num = INT64_MAX, .keys = {}};
+    co_return rpc_result{statuses(pick(std::move(active), all), s, keys), std::nullopt};
+}
+
+aria2_service::result aria2_service::tell_waiting(params p) {
+    list_window w;
+    if (auto error = read_window(p, w))
+        co_return rpc_result::fail(*error);
+    auto s = co_await stats();
+    std::vector<std::pair<std::size_t, std::string>> waiting;
+    for (auto& [gid, d] : downloads_)
+        if (auto st = find_stats(s, gid);
+            st && (st->state == model_state::waiting || st->state == model_state::paused) && !d.stopped_order)
+            waiting.emplace_back(st->position.value_or(0), gid);
+    co_return rpc_result{statuses(pick(std::move(waiting), w), s, w.keys), std::nullopt};
+}
+
+aria2_service::result aria2_service::tell_stopped(params p) {
+    list_window w;
+    if (auto error = read_window(p, w))
+        co_return rpc_result::fail(*error);
+    auto s = co_await stats();
+    std::vector<std::pair<std::uint64_t, std::string>> stopped;
+    for (auto& [gid, d] : downloads_) {
+        auto st = find_stats(s, gid);
+        if (d.stopped_order)
+            stopped.emplace_back(d.stopped_order, gid);
+        else if (!st || is_stopped(st->state))
+            stopped.emplace_back(stops_ + 1, gid); // ended without an event yet: after the others
+    }
+    co_return rpc_result{statuses(pick(std::move(stopped), w), s, w.keys), std::nullopt};
+}
+
+aria2_service::result aria2_service::change_position(params p) {
+    std::optional<rpc_error> error;
+    auto* d = resolve(p, 0, error);
+    if (!d)
+        co_return rpc_result{nullptr, error};
+    if (p.size() < 3)
+        co_return rpc_result::fail(missing(p.size()));
+    auto pos = integer_param(p[1]);
+    if (!pos)
+        co_return rpc_result::fail(wrong_type(1));
+    if (!p[2].is_string())
+        co_return rpc_result::fail(wrong_type(2));
+    auto how_text = p[2].get_string();
+    position_origin how;
+    if (how_text == "POS_SET")
+        how = position_origin::begin;
+    else if (how_text == "POS_CUR")
+        how = position_origin::current;
+    else if (how_text == "POS_END")
+        how = position_origin::end;
+    else
+        co_return rpc_result::fail("Illegal argument.");
+    auto gid = d->gid;
+    auto moving = engine_.change_position(gid, static_cast<int>(*pos), how);
+    auto moved = co_await std::move(moving);
+    if (!moved)
+        co_return rpc_result::fail("GID#" + gid + " not found in the waiting queue.");
+    co_return rpc_result{static_cast<std::int64_t>(*moved), std::nullopt};
+}
+
+aria2_service::result aria2_service::get_global_stat(params) {
+    auto all = co_await engine_.stats();
+    std::size_t active = 0, waiting = 0, stopped = 0;
+    std::map<std::string, const model_stats*> by_id;
+    for (auto& m : all.models)
+        by_id[m.id] = &m;
+    for (auto& [gid, d] : downloads_) {
+        auto it = by_id.find(gid);
+        auto state = it == by_id.end() ? model_state::removed : it->second->state;
+        if (d.stopped_order || is_stopped(state))
+            ++stopped;
+        else if (state == model_state::active)
+            ++active;
+        else
+            ++waiting;
+    }
+    auto n = [](std::uint64_t v) { return json::string(std::to_string(v)); };
+    co_return rpc_result{json::object{{"downloadSpeed", n(static_cast<std::uint64_t>(all.speed))},
+                                      {"numActive", n(active)},
+                                      {"numStopped", n(stopped)},
+                                      {"numStoppedTotal", n(stops_)},
+                                      {"numWaiting", n(waiting)},
+                                      {"uploadSpeed", "0"}},
+                         std::nullopt};
+}
+
+aria2_service::result aria2_service::change_global_option(params p) {
+    if (p.empty())
+        co_return rpc_result::fail(missing(0));
+    auto* options = p[0].if_object();
+    if (!options)
+        co_return rpc_result::fail(wrong_type(0));
+    // Check every value before applying any.
+    std::optional<std::uint64_t> limit, concurrent;
+    for (auto& [key, value] : *options) {
+        auto text = option_text(value);
+        if (key == "max-overall-download-limit") {
+            limit = text ? parse_byte_size(*text) : std::nullopt;
+            if (!limit)
+                co_return rpc_result::fail("max-overall-download-limit needs a rate like 750K or 20M");
+        } else if (key == "max-concurrent-downloads") {
+            auto n = text ? integer_param(json::string(*text)) : std::nullopt;
+            if (!n || *n < 1)
+                co_return rpc_result::fail("max-concurrent-downloads must be at least 1");
+            concurrent = static_cast<std::uint64_t>(*n);
+        }
+    }
+    if (limit) {
+        config_.max_overall_download_limit = *limit;
+        engine_.set_limit_rate(*limit);
+    }
+    if (concurrent) {
+        config_.max_concurrent_downloads = *concurrent;
+        engine_.set_max_files(*concurrent);
+    }
+    co_return rpc_result{json::string("OK"), std::nullopt};
+}
+
+aria2_service::result aria2_service::get_global_option(params) {
+    auto b = [](bool v) { return json::string(v ? "true" : "false"); };
+    json::object o{
+        {"dir", config_.base_dir.string()},
+        {"enable-rpc", "true"},
+        {"max-concurrent-downloads", std::to_string(config_.max_concurrent_downloads)},
+        {"max-overall-download-limit", std::to_string(config_.max_overall_download_limit)},
+        {"max-download-limit", "0"},
+        {"rpc-allow-origin-all", b(config_.allow_origin_all)},
+        {"rpc-listen-all", b(config_.listen_all)},
+        {"rpc-listen-port", std::to_string(config_.port)},
+    };
+    co_return rpc_result{std::move(o), std::nullopt};
+}
+
+aria2_service::result aria2_service::get_version(params) {
+    co_return rpc_result{json::object{{"enabledFeatures", json::array{"HTTPS", "Message Digest"}},
+                                      {"version", "1.36.0"}},
+                         std::nullopt};
+}
+
+aria2_service::result aria2_service::purge_download_result(params) {
+    auto s = co_await stats();
+    for (auto it = downloads_.begin(); it != downloads_.end();) {
+        auto st = find_stats(s, it->first);
+        if (it->second.stopped_order || !st || is_stopped(st->state)) {
+            gids_.erase(it->first);
+            it = downloads_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    co_return rpc_result{json::string("OK"), std::nullopt};
+}
+
+aria2_service::result aria2_service::remove_download_result(params p) {
+    return on_download(std::move(p), [this](aria2_download& d, const std::optional<model_stats>& st) {
+        if (!(d.stopped_order || !st || is_stopped(st->state)))
+            return rpc_result::fail("Could not remove download result of GID#" + d.gid);
+        auto gid = d.gid;
+        gids_.erase(gid);
+        downloads_.erase(gid);
+        return rpc_result{json::string("OK"), std::nullopt};
+    });
+}
+
+aria2_service::result aria2_service::shutdown(params) {
+    // Answer first, then stop.
+    if (shutdown_)
+        asio::post(executor_, shutdown_);
+    co_return rpc_result{json::string("OK"), std::nullopt};
+}
+
+void aria2_service::register_methods(rpc_dispatch& rpc) {
+    auto bind = [this](result (aria2_service::*m)(params)) {
+        return [this, m](params p) { return (this->*m)(std::move(p)); };
+    };
+    rpc.add("aria2.addUri", bind(&aria2_service::add_uri));
+    rpc.add("aria2.remove", bind(&aria2_service::remove));
+    rpc.add("aria2.forceRemove", bind(&aria2_service::remove));
+    rpc.add("aria2.pause", bind(&aria2_service::pause));
+    rpc.add("aria2.forcePause", bind(&aria2_service::pause));
+    rpc.add("aria2.pauseAll", bind(&aria2_service::pause_all));
+    rpc.add("aria2.forcePauseAll", bind(&aria2_service::pause_all));
+    rpc.add("aria2.unpause", bind(&aria2_service::unpause));
+    rpc.add("aria2.unpauseAll", bind(&aria2_service::unpause_all));
+    rpc.add("aria2.tellStatus", bind(&aria2_service::tell_status));
+    rpc.add("aria2.getUris", bind(&aria2_service::get_uris));
+    rpc.add("aria2.getFiles", bind(&aria2_service::get_files));
+    rpc.add("aria2.tellActive", bind(&aria2_service::tell_active));
+    rpc.add("aria2.tellWaiting", bind(&aria2_service::tell_waiting));
+    rpc.add("aria2.tellStopped", bind(&aria2_service::tell_stopped));
+    rpc.add("aria2.changePosition", bind(&aria2_service::change_position));
+    rpc.add("aria2.getGlobalStat", bind(&aria2_service::get_global_stat));
+    rpc.add("aria2.changeGlobalOption", bind(&aria2_service::change_global_option));
+    rpc.add("aria2.getGlobalOption", bind(&aria2_service::get_global_option));
+    rpc.add("aria2.getVersion", bind(&aria2_service::get_version));
+    rpc.add("aria2.purgeDownloadResult", bind(&aria2_service::purge_download_result));
+    rpc.add("aria2.removeDownloadResult", bind(&aria2_service::remove_download_result));
+    rpc.add("aria2.shutdown", bind(&aria2_service::shutdown));
+    rpc.add("aria2.forceShutdown", bind(&aria2_service::shutdown));
+    rpc.add(
+        "system.listMethods",
+        [&rpc](params) -> result {
+            json::array names;
+            for (auto& n : rpc.method_names())
+                names.push_back(json::string(n));
+            co_return rpc_result{std::move(names), std::nullopt};
+        },
+        false);
+    rpc.add(
+        "system.listNotifications",
+        [](params) -> result {
+            json::array names;
+            for (auto& n : notification_names())
+                names.push_back(json::string(n));
+            co_return rpc_result{std::move(names), std::nullopt};
+        },
+        false);
+}
+
+} // namespace ferry::serve

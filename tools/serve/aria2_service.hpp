@@ -1,0 +1,109 @@
+#pragma once
+
+// aria2's JSON-RPC methods, translated onto the engine's public API: one aria2 download (GID) is
+// one engine model of one file, named by its GID.
+
+#include "engine/engine.hpp"
+#include "tools/serve/aria2_gid.hpp"
+#include "tools/serve/aria2_status.hpp"
+#include "tools/serve/rpc_dispatch.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <string>
+
+#include <boost/asio/any_io_executor.hpp>
+
+namespace ferry::serve {
+
+struct aria2_service_config {
+    std::filesystem::path base_dir;      ///< every download lands beneath it (absolute, canonical)
+    std::uint16_t port = 6800;           ///< reported by getGlobalOption
+    bool listen_all = false, allow_origin_all = false;
+    std::size_t max_concurrent_downloads = 5;
+    /// Stopped downloads kept for tellStopped/tellStatus (aria2's max-download-result); the oldest
+    /// go first. The engine must keep at least as many finished models.
+    std::size_t max_download_result = 1000;
+    std::uint64_t max_overall_download_limit = 0;
+    /// Headers every download sends (from the command line), before its own.
+    std::vector<std::pair<std::string, std::string>> headers;
+};
+
+/// The aria2 methods and notifications. Its state lives on `executor` (the daemon's io_context);
+/// engine events are carried there. Not thread-safe.
+class aria2_service {
+public:
+    /// `notify` sends a notification text to every WebSocket; `shutdown` stops the daemon.
+    aria2_service(boost::asio::any_io_executor executor, ferry::engine& engine, aria2_service_config config,
+                  std::function<void(std::string)> notify, std::function<void()> shutdown);
+    ~aria2_service();
+    aria2_service(const aria2_service&) = delete;
+    aria2_service& operator=(const aria2_service&) = delete;
+
+    /// Adds every aria2.* and system.list* method to `rpc`.
+    void register_methods(rpc_dispatch& rpc);
+
+    /// The notification names (system.listNotifications).
+    static std::vector<std::string> notification_names();
+
+private:
+    using params = boost::json::array;
+    using result = boost::asio::awaitable<rpc_result>;
+    using snapshot = std::map<std::string, model_stats>;
+
+    result add_uri(params p);
+    result remove(params p);
+    result pause(params p);
+    result pause_all(params p);
+    result unpause(params p);
+    result unpause_all(params p);
+    result tell_status(params p);
+    result get_files(params p);
+    result get_uris(params p);
+    result tell_active(params p);
+    result tell_waiting(params p);
+    result tell_stopped(params p);
+    result change_position(params p);
+    result get_global_stat(params p);
+    result change_global_option(params p);
+    result get_global_option(params p);
+    result get_version(params p);
+    result purge_download_result(params p);
+    result remove_download_result(params p);
+    result shutdown(params p);
+
+    /// Runs `action` on the download that the GID parameter (index 0) names, with its engine numbers
+    /// (nullopt when the engine forgot it), or answers the lookup's error.
+    using download_action = std::function<rpc_result(aria2_download&, const std::optional<model_stats>&)>;
+    result on_download(params p, download_action action);
+
+    boost::asio::awaitable<snapshot> stats();
+    /// The download a GID parameter names, or the error to answer.
+    aria2_download* resolve(const params& p, std::size_t index, std::optional<rpc_error>& error);
+    /// A list method's answer: `gids` with their status objects.
+    boost::json::array statuses(const std::vector<std::string>& gids, const snapshot& s,
+                                const std::vector<std::string>& keys) const;
+    void on_event(const event& e);
+    /// Marks `d` stopped (in `how`), then forgets the oldest results beyond max_download_result.
+    void stopped(aria2_download& d, model_state how);
+    void notify(const char* method, const std::string& gid);
+
+    boost::asio::any_io_executor executor_;
+    ferry::engine& engine_;
+    aria2_service_config config_;
+    std::function<void(std::string)> notify_;
+    std::function<void()> shutdown_;
+    subscription_id subscription_ = 0;
+    aria2_gid_registry gids_;
+    std::map<std::string, aria2_download> downloads_; ///< by GID
+    std::uint64_t stops_ = 0;          ///< downloads stopped so far (numStoppedTotal)
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+/// Where an RPC `dir` option puts files: `dir` (relative ones beneath `base`), or nullopt when that
+/// is not `base` or beneath it (after `..` and symbolic links are resolved).
+std::optional<std::filesystem::path> resolve_download_dir(const std::filesystem::path& base, const std::string& dir);
+
+} // namespace ferry::serve

@@ -1,0 +1,127 @@
+#include "tools/serve/aria2_status.hpp"
+
+#include <algorithm>
+
+#include <boost/json/value.hpp>
+
+namespace ferry::serve {
+
+namespace json = boost::json;
+
+namespace {
+
+json::string number(std::uint64_t n) { return json::string(std::to_string(n)); }
+
+} // namespace
+
+std::string piece_bitfield(std::uint64_t done, std::uint64_t total, std::uint64_t piece) {
+    std::uint64_t pieces = (total + piece - 1) / piece;
+    // A complete download has every piece, however the last one is sized.
+    std::uint64_t have = done >= total ? pieces : done / piece;
+    std::string hex((pieces + 7) / 8 * 2, '0');
+    static constexpr char digits[] = "0123456789abcdef";
+    for (std::size_t nibble = 0; nibble < hex.size(); ++nibble) {
+        unsigned bits = 0;
+        for (unsigned b = 0; b < 4; ++b)
+            if (nibble * 4 + b < have)
+                bits |= 8u >> b;
+        hex[nibble] = digits[bits];
+    }
+    return hex;
+}
+
+const char* aria2_status_name(model_state state) noexcept {
+    switch (state) {
+    case model_state::waiting: return "waiting";
+    case model_state::active: return "active";
+    case model_state::paused: return "paused";
+    case model_state::complete: return "complete";
+    case model_state::error: return "error";
+    case model_state::removed: break;
+    }
+    return "removed";
+}
+
+bool is_stopped(model_state state) noexcept {
+    return state == model_state::complete || state == model_state::error || state == model_state::removed;
+}
+
+json::array uris_array(const aria2_download& download, const std::optional<model_stats>& stats) {
+    // aria2 marks a URI "used" once a connection was made from it.
+    bool used = download.started || (stats && stats->state != model_state::waiting && stats->state != model_state::paused);
+    json::array uris;
+    for (auto& u : download.uris)
+        uris.push_back(json::object{{"status", used ? "used" : "waiting"}, {"uri", u}});
+    return uris;
+}
+
+json::array files_array(const aria2_download& download, const std::optional<model_stats>& stats) {
+    std::uint64_t done = stats ? stats->bytes_done : 0, total = stats ? stats->bytes_total : 0;
+    json::object file{
+        {"completedLength", number(done)},
+        {"index", "1"},
+        {"length", number(total)},
+        {"path", (download.dir / download.out).string()},
+        {"selected", "true"},
+        {"uris", uris_array(download, stats)},
+    };
+    return json::array{std::move(file)};
+}
+
+json::object status_object(const aria2_download& download, const std::optional<model_stats>& stats,
+                           const std::vector<std::string>& keys) {
+    model_state state = stats ? stats->state : download.final_state.value_or(model_state::removed);
+    std::uint64_t done = stats ? stats->bytes_done : 0, total = stats ? stats->bytes_total : 0;
+    constexpr std::uint64_t piece = 1024 * 1024;
+    json::object all{
+        {"completedLength", number(done)},
+        {"connections", number(stats && state == model_state::active ? stats->files_running : 0)},
+        {"dir", download.dir.string()},
+        {"downloadSpeed", number(stats ? static_cast<std::uint64_t>(stats->speed) : 0)},
+        {"files", files_array(download, stats)},
+        {"gid", download.gid},
+        {"numPieces", number(total ? (total + piece - 1) / piece : 0)},
+        {"pieceLength", number(piece)},
+        {"status", aria2_status_name(state)},
+        {"totalLength", number(total)},
+        {"uploadLength", "0"},
+        {"uploadSpeed", "0"},
+    };
+    if (total)
+        all["bitfield"] = piece_bitfield(done, total, piece);
+    if (state == model_state::error) {
+        all["errorCode"] = "1";
+        all["errorMessage"] = download.error_message.empty() ? "download failed" : download.error_message;
+    } else if (state == model_state::complete || state == model_state::removed) {
+        all["errorCode"] = "0";
+        all["errorMessage"] = "";
+    }
+    // aria2 lists keys in name order, whatever order a filter asked for them in.
+    std::vector<std::string_view> names;
+    for (auto& [k, v] : all)
+        if (keys.empty() || std::find(keys.begin(), keys.end(), std::string_view(k)) != keys.end())
+            names.push_back(k);
+    std::sort(names.begin(), names.end());
+    json::object picked;
+    for (auto k : names)
+        picked[k] = all.at(k);
+    return picked;
+}
+
+std::vector<std::size_t> aria2_window(std::size_t count, std::int64_t offset, std::int64_t num) {
+    std::vector<std::size_t> picked;
+    if (num <= 0 || count == 0)
+        return picked;
+    auto n = static_cast<std::int64_t>(count);
+    if (offset >= 0) {
+        for (std::int64_t i = offset; i < n && i < offset + num; ++i)
+            picked.push_back(static_cast<std::size_t>(i));
+    } else {
+        for (std::int64_t i = n + offset; i >= 0 && i > n + offset - num; --i)
+            if (i < n)
+                picked.push_back(static_cast<std::size_t>(i));
+    }
+    return picked;
+}
+
+} // namespace ferry::serve

@@ -1,0 +1,61 @@
+#pragma once
+
+// aria2's view of a download (tellStatus, getFiles, getUris) built from the engine's model_stats.
+// aria2 writes every number as a decimal string; so does this.
+
+#include "engine/engine.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+namespace ferry::serve {
+
+/// What the daemon remembers of one aria2 download (the engine holds the rest).
+struct aria2_download {
+    std::string gid;
+    std::vector<std::string> uris;
+    std::filesystem::path dir;     ///< absolute
+    std::string out;               ///< file name within dir
+    std::uint64_t limit_rate = 0;  ///< max-download-limit, bytes/s
+    std::string error_message;     ///< why it failed (from the engine's events)
+    bool started = false;          ///< a file of it has started since it was added or last paused
+    bool ever_started = false;     ///< a file of it has started at some time
+    /// Paused by a client (pause, pauseAll, addUri with pause): a start the engine reports now is
+    /// one the pause already stopped, not news.
+    bool held = false;
+    std::uint64_t stopped_order = 0; ///< when it stopped (complete, error, removed): 1, 2, ...; 0 running
+    /// How it ended, for when the engine has forgotten the model (complete, error or removed).
+    std::optional<model_state> final_state;
+};
+
+/// aria2's status names: active, waiting, paused, error, complete, removed.
+const char* aria2_status_name(model_state state) noexcept;
+/// True for the states tellStopped lists.
+bool is_stopped(model_state state) noexcept;
+
+/// The tellStatus object of `download`, whose engine numbers are `stats` (nullopt: the engine no
+/// longer knows it; it is then reported in its final_state, or as removed). `keys` empty: every key; otherwise only
+/// those (unknown ones are left out, as aria2 does).
+boost::json::object status_object(const aria2_download& download, const std::optional<model_stats>& stats,
+                                  const std::vector<std::string>& keys = {});
+/// getFiles: one entry (ferry downloads one file per GID).
+boost::json::array files_array(const aria2_download& download, const std::optional<model_stats>& stats);
+/// getUris.
+boost::json::array uris_array(const aria2_download& download, const std::optional<model_stats>& stats);
+
+/// aria2's `bitfield`: one bit per piece of `piece` bytes (high bit first, hex, padded to whole
+/// bytes). ferry keeps byte ranges, not pieces: the first done / piece pieces are marked, an
+/// approximation mid-download and exact at the start and at the end.
+std::string piece_bitfield(std::uint64_t done, std::uint64_t total, std::uint64_t piece);
+
+/// Items [offset, offset + num) of `count` items, as aria2's tellWaiting/tellStopped pick them: a
+/// negative offset counts from the end (-1 the last) and the items then go backwards.
+std::vector<std::size_t> aria2_window(std::size_t count, std::int64_t offset, std::int64_t num);
+
+} // namespace ferry::serve

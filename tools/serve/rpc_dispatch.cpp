@@ -1,0 +1,190 @@
+#include "tools/serve/rpc_dispatch.hpp"
+
+#include <charconv>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+namespace ferry::serve {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+namespace {
+
+json::object error_answer(const json::value& id, int code, std::string_view message) {
+    return json::object{{"id", id}, {"jsonrpc", "2.0"}, {"error", json::object{{"code", code}, {"message", message}}}};
+}
+
+json::value error_value(const rpc_error& e) { return json::object{{"code", e.code}, {"message", e.message}}; }
+
+} // namespace
+
+std::optional<std::int64_t> integer_param(const json::value& value) {
+    if (value.is_int64())
+        return value.get_int64();
+    if (value.is_uint64() && value.get_uint64() <= std::uint64_t(INT64_MAX))
+        return static_cast<std::int64_t>(value.get_uint64());
+    if (value.is_string()) {
+        auto& s = value.get_string();
+        std::int64_t n = 0;
+        auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+        if (ec == std::errc() && end == s.data() + s.size() && !s.empty())
+            return n;
+    }
+    return std::nullopt;
+}
+
+rpc_dispatch::rpc_dispatch(rpc_dispatch_config config, daemon_stats* stats) : config_(std::move(config)), stats_(stats) {
+    order_.push_back("system.multicall");
+}
+
+void rpc_dispatch::add(std::string name, rpc_method method, bool needs_token) {
+    order_.push_back(name);
+    methods_[std::move(name)] = entry{std::move(method), needs_token};
+}
+
+std::vector<std::string> rpc_dispatch::method_names() const { return order_; }
+
+bool rpc_dispatch::token_matches(std::string_view token) const noexcept {
+    // Digests of equal length compared in constant time: neither content nor length leaks.
+    unsigned char a[SHA256_DIGEST_LENGTH], b[SHA256_DIGEST_LENGTH];
+    SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(), a);
+    SHA256(reinterpret_cast<const unsigned char*>(config_.secret.data()), config_.secret.size(), b);
+    return CRYPTO_memcmp(a, b, sizeof a) == 0;
+}
+
+bool rpc_dispatch::is_status_call(std::string_view method) noexcept {
+    return method.starts_with("aria2.tell") || method.starts_with("aria2.get") || method.starts_with("system.list");
+}
+
+asio::awaitable<rpc_reply> rpc_dispatch::handle(std::string_view text) {
+    json::value request;
+    bool parsed = false;
+    if (text.size() <= config_.max_size) {
+        json::parse_options options;
+        options.max_depth = config_.max_depth;
+        boost::system::error_code ec;
+        request = json::parse(text, ec, {}, options);
+        parsed = !ec;
+    }
+    if (!parsed)
+        co_return rpc_reply{json::serialize(error_answer(nullptr, -32700, "Parse error.")), 500};
+
+    bool unauthorized = false;
+    rpc_reply answer;
+    if (request.is_array()) {
+        auto& calls = request.get_array();
+        json::array answers;
+        if (calls.size() > config_.max_batch) {
+            answers.push_back(error_answer(nullptr, -32600, "Invalid Request."));
+        } else {
+            for (auto& c : calls)
+                {
+                    auto one = co_await call(c, unauthorized);
+                    answers.push_back(std::move(one));
+                }
+        }
+        answer.text = json::serialize(answers);
+    } else {
+        auto one = co_await call(request, unauthorized);
+        answer.text = json::serialize(one);
+        if (one.contains("error"))
+            answer.http_status = 400;
+    }
+    if (unauthorized && config_.unauthorized_delay.count() > 0) {
+        asio::steady_timer delay(co_await asio::this_coro::executor, config_.unauthorized_delay);
+        co_await delay.async_wait(asio::use_awaitable);
+    }
+    co_return answer;
+}
+
+asio::awaitable<json::object> rpc_dispatch::call(const json::value& request, bool& unauthorized) {
+    if (!request.is_object())
+        co_return error_answer(nullptr, -32600, "Invalid Request.");
+    auto& object = request.get_object();
+    json::value id = nullptr;
+    if (auto* i = object.if_contains("id"))
+        id = *i;
+    auto* method = object.if_contains("method");
+    auto* params = object.if_contains("params");
+    if (!method || !method->is_string() || (params && !params->is_array() && !params->is_null()))
+        co_return error_answer(id, -32600, "Invalid Request.");
+    json::array args = params && params->is_array() ? params->get_array() : json::array{};
+
+    auto started = std::chrono::steady_clock::now();
+    std::string name(method->get_string());
+    auto pending = invoke(name, std::move(args), unauthorized);
+    auto result = co_await std::move(pending);
+    if (stats_ && (methods_.contains(name) || name == "system.multicall")) {
+        auto& s = stats_->rpc[name];
+        s.duration.record(std::chrono::steady_clock::now() - started);
+        if (result.error)
+            ++s.errors;
+    }
+    if (result.error)
+        co_return error_answer(id, result.error->code, result.error->message);
+    co_return json::object{{"id", id}, {"jsonrpc", "2.0"}, {"result", std::move(result.value)}};
+}
+
+asio::awaitable<rpc_result> rpc_dispatch::invoke(const std::string& name, json::array params, bool& unauthorized) {
+    if (name == "system.multicall")
+        {
+        auto pending = multicall(std::move(params), unauthorized);
+        co_return co_await std::move(pending);
+    }
+    auto it = methods_.find(name);
+    if (it == methods_.end())
+        co_return rpc_result::fail("No such method: " + name);
+    // aria2 strips a token wherever it is given, and checks it where the method needs one.
+    bool has_token = !params.empty() && params[0].is_string() && params[0].get_string().starts_with("token:");
+    if (it->second.needs_token && !config_.secret.empty()) {
+        if (!has_token || !token_matches(std::string_view(params[0].get_string()).substr(6))) {
+            unauthorized = true;
+            co_return rpc_result::fail("Unauthorized");
+        }
+    }
+    if (has_token)
+        params.erase(params.begin());
+    auto pending = it->second.method(std::move(params));
+    co_return co_await std::move(pending);
+}
+
+asio::awaitable<rpc_result> rpc_dispatch::multicall(json::array params, bool& unauthorized) {
+    if (params.empty() || !params[0].is_array())
+        co_return rpc_result::fail("The parameter at 0 has wrong type.");
+    auto& calls = params[0].get_array();
+    if (calls.size() > config_.max_batch)
+        co_return rpc_result::fail("Too many calls in one system.multicall.");
+    json::array results;
+    for (auto& c : calls) {
+        auto* object = c.if_object();
+        auto* name = object ? object->if_contains("methodName") : nullptr;
+        auto* args = object ? object->if_contains("params") : nullptr;
+        if (!name || !name->is_string() || (args && !args->is_array())) {
+            results.push_back(error_value({1, "system.multicall expected struct."}));
+            continue;
+        }
+        std::string method(name->get_string());
+        if (method == "system.multicall") {
+            results.push_back(error_value({1, "Recursive system.multicall forbidden."}));
+            continue;
+        }
+        json::array inner = args ? args->get_array() : json::array{};
+        auto pending = invoke(method, std::move(inner), unauthorized);
+        auto r = co_await std::move(pending);
+        if (r.error)
+            results.push_back(error_value(*r.error));
+        else
+            results.push_back(json::array{std::move(r.value)});
+    }
+    co_return rpc_result{std::move(results), std::nullopt};
+}
+
+} // namespace ferry::serve

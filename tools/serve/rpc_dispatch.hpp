@@ -1,0 +1,95 @@
+#pragma once
+
+// JSON-RPC 2.0 as aria2 speaks it: single calls and batches, the `id` echoed, a `token:SECRET`
+// first parameter, system.multicall / system.listMethods, aria2's error codes and messages.
+
+#include "engine/metrics.hpp"
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/json/array.hpp>
+#include <boost/json/value.hpp>
+
+namespace ferry::serve {
+
+/// An error answer: aria2 uses code 1 for every method-level error.
+struct rpc_error {
+    int code = 1;
+    std::string message;
+};
+
+/// What a method returns: a value, or an error.
+struct rpc_result {
+    boost::json::value value;
+    std::optional<rpc_error> error;
+
+    static rpc_result fail(std::string message, int code = 1) { return {nullptr, rpc_error{code, std::move(message)}}; }
+};
+
+/// An answer to a request text, with the HTTP status aria2 gives it: 200, 400 for a single call that
+/// failed, 500 for a parse error (batches: always 200).
+struct rpc_reply {
+    std::string text;
+    unsigned http_status = 200;
+};
+
+/// A method gets its parameters without the token.
+using rpc_method = std::function<boost::asio::awaitable<rpc_result>(boost::json::array params)>;
+
+struct rpc_dispatch_config {
+    std::string secret;              ///< empty: no token needed (a given one is still stripped)
+    unsigned max_depth = 32;         ///< deeper JSON is a parse error
+    std::size_t max_size = 2 * 1024 * 1024; ///< a longer request text is a parse error
+    std::size_t max_batch = 1000;    ///< calls in one batch or multicall
+    /// How long an answer that contains an Unauthorized error is held back (guessing costs time).
+    std::chrono::milliseconds unauthorized_delay{300};
+};
+
+/// Parses requests, checks the secret, calls methods from its table, writes answers. Methods run
+/// one after another in the order of a batch. Not thread-safe: one executor.
+class rpc_dispatch {
+public:
+    explicit rpc_dispatch(rpc_dispatch_config config, daemon_stats* stats = nullptr);
+
+    /// Adds a method; `needs_token` false for those aria2 answers without one (system.list*).
+    void add(std::string name, rpc_method method, bool needs_token = true);
+    /// Every method name, system.multicall included, sorted as added.
+    std::vector<std::string> method_names() const;
+
+    /// Answers one request text (a call or a batch).
+    boost::asio::awaitable<rpc_reply> handle(std::string_view text);
+
+    /// Whether `text` holds only status calls (read-only methods): for the request queue.
+    static bool is_status_call(std::string_view method) noexcept;
+
+    /// Constant-time comparison of a token with the secret.
+    bool token_matches(std::string_view token) const noexcept;
+
+private:
+    struct entry {
+        rpc_method method;
+        bool needs_token = true;
+    };
+    /// One call object → its answer object (with id and jsonrpc); sets `unauthorized`.
+    boost::asio::awaitable<boost::json::object> call(const boost::json::value& request, bool& unauthorized);
+    /// Runs method `name` with `params` (token still in): the result or error.
+    boost::asio::awaitable<rpc_result> invoke(const std::string& name, boost::json::array params, bool& unauthorized);
+    boost::asio::awaitable<rpc_result> multicall(boost::json::array params, bool& unauthorized);
+
+    rpc_dispatch_config config_;
+    daemon_stats* stats_;
+    std::map<std::string, entry, std::less<>> methods_;
+    std::vector<std::string> order_;
+};
+
+/// `value` as aria2 reads an integer parameter: a JSON integer, or a string of digits.
+std::optional<std::int64_t> integer_param(const boost::json::value& value);
+
+} // namespace ferry::serve
