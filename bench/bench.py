@@ -202,6 +202,14 @@ def median(values: list[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
+def spread(values: list[float]) -> dict | None:
+    """min, median and max of a scenario's runs (None when none measured it)."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    return {"min": min(values), "median": statistics.median(values), "max": max(values)}
+
+
 def tail(path: Path, lines: int = 5) -> str:
     try:
         text = path.read_text(errors="replace").strip().splitlines()

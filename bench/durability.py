@@ -28,7 +28,6 @@ import json
 import os
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -99,13 +98,6 @@ def run_once(args, mode: str, round_no: int, digest: str, work: Path, disk: Path
     return result
 
 
-def spread(values: list[float]) -> dict | None:
-    values = [v for v in values if v is not None]
-    if not values:
-        return None
-    return {"min": min(values), "median": statistics.median(values), "max": max(values)}
-
-
 def summarize(report: dict) -> dict:
     out = {}
     for mode in MODES:
@@ -113,8 +105,8 @@ def summarize(report: dict) -> dict:
         ok = [r for r in mine if r["ok"]]
         out[mode] = {"runs": len(mine), "ok": len(ok)}
         for key in ("wall", "cpu", "user", "sys", "sync_after", "rss_mib", "dirty_mib_after"):
-            out[mode][key] = spread([r.get(key) for r in ok])
-        out[mode]["wall_plus_sync"] = spread([r["wall"] + r["sync_after"] for r in ok])
+            out[mode][key] = B.spread([r.get(key) for r in ok])
+        out[mode]["wall_plus_sync"] = B.spread([r["wall"] + r["sync_after"] for r in ok])
     return out
 
 

@@ -34,7 +34,6 @@ import json
 import os
 import shutil
 import signal
-import statistics
 import sys
 import tempfile
 import time
@@ -125,23 +124,17 @@ def run_once(args, case: Case, round_no: int, digest: str, work: Path, shm: Path
     return result
 
 
-def spread(values: list[float]) -> dict | None:
-    if not values:
-        return None
-    return {"min": min(values), "median": statistics.median(values), "max": max(values)}
-
-
 def summarize(report: dict) -> dict:
     out = {}
     for name in report["cases"]:
         mine = [r for r in report["runs"] if r["case"] == name]
         ok = [r for r in mine if r["ok"]]
         out[name] = {"runs": len(mine), "ok": len(ok),
-                     "wall": spread([r["wall"] for r in ok]),
-                     "cpu": spread([r["cpu"] for r in ok if r.get("cpu") is not None]),
-                     "dup_pct": spread([r["dup_pct"] for r in ok if r.get("dup_pct") is not None]),
-                     "requests": spread([r["requests"] for r in ok if r.get("requests") is not None]),
-                     "connections_opened": spread([r["connections_opened"] for r in ok
+                     "wall": B.spread([r["wall"] for r in ok]),
+                     "cpu": B.spread([r["cpu"] for r in ok if r.get("cpu") is not None]),
+                     "dup_pct": B.spread([r["dup_pct"] for r in ok if r.get("dup_pct") is not None]),
+                     "requests": B.spread([r["requests"] for r in ok if r.get("requests") is not None]),
+                     "connections_opened": B.spread([r["connections_opened"] for r in ok
                                                    if r.get("connections_opened") is not None])}
     return out
 

@@ -38,7 +38,6 @@ import os
 import shutil
 import signal
 import ssl
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -180,12 +179,6 @@ def run_once(args, tool: str, scenario: str, round_no: int, origin: HubOrigin, s
     return result
 
 
-def spread(values: list[float]) -> dict | None:
-    if not values:
-        return None
-    return {"min": min(values), "median": statistics.median(values), "max": max(values)}
-
-
 def summarize(report: dict) -> dict:
     out: dict = {}
     for scenario in report["scenarios"]:
@@ -194,7 +187,7 @@ def summarize(report: dict) -> dict:
             mine = [r for r in report["runs"] if r["scenario"] == scenario and r["tool"] == tool]
             ok = [r for r in mine if r["ok"]]
             out[scenario][tool] = {"runs": len(mine), "ok": len(ok),
-                                   **{key: spread([r[key] for r in ok if r.get(key) is not None])
+                                   **{key: B.spread([r[key] for r in ok if r.get(key) is not None])
                                       for key in ("wall", "cpu", "rss_mib", "server_ratio")}}
     return out
 
