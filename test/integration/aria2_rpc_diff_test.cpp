@@ -206,6 +206,9 @@ TEST_CASE("aria2c and ferry serve answer with the same shapes, states, errors an
     REQUIRE(ws_aria2.wait_for("aria2.onDownloadStart", std::string(na.as_string())));
     REQUIRE(ws_ferry.wait_for("aria2.onDownloadStart", std::string(nf.as_string())));
     CHECK(ws_aria2.saw("aria2.onDownloadStop", a_gid) == ws_ferry.saw("aria2.onDownloadStop", f_gid));
+    // Purged once both have finished it (a slow machine may still be writing it).
+    REQUIRE(ws_aria2.wait_for("aria2.onDownloadComplete", std::string(na.as_string())));
+    REQUIRE(ws_ferry.wait_for("aria2.onDownloadComplete", std::string(nf.as_string())));
     d.both("aria2.purgeDownloadResult");
     d.both("aria2.tellStopped", {-1, 10});
 
