@@ -147,6 +147,7 @@ struct aria2_js {
         CHECK(str(status.at("status")) == "complete");
         CHECK(str(status.at("totalLength")) == size);
         CHECK(str(status.at("completedLength")) == size);
+        CHECK(str(status.at("downloadSpeed")) == "0"); // finished: no speed, as aria2c says
         CHECK(str(status.at("errorCode")) == "0");
         CHECK(str(status.at("dir")) == into.string());
         auto& files = status.at("files").as_array();
