@@ -83,7 +83,12 @@ private:
 
 /// A JSON string as text; anything else as its JSON in angle brackets (never equal to a string).
 std::string str(const json::value& v) {
-    return v.is_string() ? std::string(v.get_string()) : "<" + json::serialize(v) + ">";
+    if (v.is_string())
+        return std::string(v.get_string());
+    std::string out = "<";
+    out += json::serialize(v);
+    out += '>';
+    return out;
 }
 
 /// What client.mjs saw of one daemon.
