@@ -43,6 +43,9 @@ TEST_CASE("tellStatus: numbers as strings, aria2's status names, key filters") {
     CHECK(failed.at("status") == "error");
     CHECK(failed.at("errorCode") == "1");
     CHECK(failed.at("errorMessage") == "HTTP 404");
+    CHECK(failed.at("downloadSpeed") == "0"); // the last seconds' speed is not the download's now
+    s.state = model_state::complete;
+    CHECK(status_object(d, s).at("downloadSpeed") == "0");
     // Forgotten by the engine: removed.
     CHECK(status_object(d, std::nullopt).at("status") == "removed");
     CHECK(std::string(aria2_status_name(model_state::paused)) == "paused");

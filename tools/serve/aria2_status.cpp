@@ -77,7 +77,8 @@ json::object status_object(const aria2_download& download, const std::optional<m
         {"completedLength", number(done)},
         {"connections", number(stats && state == model_state::active ? stats->files_running : 0)},
         {"dir", download.dir.string()},
-        {"downloadSpeed", number(stats ? static_cast<std::uint64_t>(stats->speed) : 0)},
+        // Only a running download has a speed (as aria2c says "0" for a finished one).
+        {"downloadSpeed", number(stats && state == model_state::active ? static_cast<std::uint64_t>(stats->speed) : 0)},
         {"files", files_array(download, stats)},
         {"gid", download.gid},
         {"numPieces", number(total ? (total + piece - 1) / piece : 0)},
