@@ -9,6 +9,8 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -30,7 +32,11 @@ boost::asio::awaitable<std::invoke_result_t<Work&>> run_blocking(boost::asio::an
         co_return work();
     // `work` stays in this frame; the pool's coroutine only refers to it (no lambda coroutine:
     // GCC 12 mishandles their captures).
-    co_return co_await boost::asio::co_spawn(pool, detail::invoke_work(work), boost::asio::use_awaitable);
+    // No cancellation crosses over: the work cannot be interrupted anyway, and forwarding the
+    // caller's cancellation to another executor races with the slot's release when the work ends.
+    co_return co_await boost::asio::co_spawn(
+        pool, detail::invoke_work(work),
+        boost::asio::bind_cancellation_slot(boost::asio::cancellation_slot(), boost::asio::use_awaitable));
 }
 
 } // namespace ferry

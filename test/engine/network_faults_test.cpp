@@ -161,8 +161,9 @@ TEST_CASE("adaptive connections halve when the host answers 503") {
     f.server.add_fault("/pushback.bin", busy);
     f.cap_rate("/pushback.bin", 1 * MiB); // each connection capped: the file grows to 16
     auto c = f.adaptive_config(16);
-    const std::uint64_t size = 48 * MiB;
-    auto r = only_file(f.run(c, f.model({{"pushback.bin", size}}), {}, std::chrono::seconds(90)));
+    // Long enough that seconds of work remain after the 503, however the requests fell.
+    const std::uint64_t size = 96 * MiB;
+    auto r = only_file(f.run(c, f.model({{"pushback.bin", size}}), {}, std::chrono::seconds(120)));
     CHECK(r.outcome == file_outcome::done);
     CHECK(f.matches_synthetic("pushback.bin", size));
     auto log = f.server.stats().log;
