@@ -19,13 +19,7 @@ namespace {
 constexpr std::uint64_t MiB = 1024 * 1024;
 
 /// promtool from PATH (Debian's `prometheus` package installs /usr/bin/promtool).
-std::string promtool() {
-    std::istringstream dirs(std::getenv("PATH") ? std::getenv("PATH") : "/usr/bin:/bin");
-    for (std::string dir; std::getline(dirs, dir, ':');)
-        if (auto candidate = std::filesystem::path(dir) / "promtool"; ::access(candidate.c_str(), X_OK) == 0)
-            return candidate.string();
-    return {};
-}
+std::string promtool() { return test::find_in_path("promtool"); }
 
 /// `promtool check metrics < file`: the exposition on stdin, as the documentation runs it.
 test::run_result check_metrics(const std::string& tool, const std::filesystem::path& file,

@@ -41,22 +41,6 @@ constexpr const char* secret = "aria2-js-secret";
 constexpr const char* file_name = "aria2-js.bin";
 constexpr std::uint64_t file_size = 3 * 1024 * 1024 + 17; // several pieces, not a round number
 
-/// `name` found in PATH, or "".
-std::string find_in_path(const std::string& name) {
-    const char* path = std::getenv("PATH");
-    std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
-    for (std::size_t start = 0; start <= dirs.size();) {
-        auto end = dirs.find(':', start);
-        if (end == std::string::npos)
-            end = dirs.size();
-        fs::path candidate = fs::path(dirs.substr(start, end - start)) / name;
-        if (end > start && ::access(candidate.c_str(), X_OK) == 0)
-            return candidate.string();
-        start = end + 1;
-    }
-    return {};
-}
-
 /// `aria2c --enable-rpc` on 127.0.0.1 with a secret, downloading beneath `dir`, trusting `ca`.
 class aria2c_daemon {
 public:
@@ -100,7 +84,7 @@ struct client_run {
 
 /// Node and the installed client.mjs.
 struct aria2_js {
-    std::string node = find_in_path("node");
+    std::string node = test::find_in_path("node");
     fs::path dir = FERRY_ARIA2_JS_DIR;
 
     void require_installed() const {

@@ -85,22 +85,6 @@ private:
     std::optional<std::string> old_;
 };
 
-/// `name` found in PATH, or "".
-std::string find_program(const std::string& name) {
-    const char* path = std::getenv("PATH");
-    std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
-    for (std::size_t start = 0; start <= dirs.size();) {
-        auto end = dirs.find(':', start);
-        if (end == std::string::npos)
-            end = dirs.size();
-        fs::path candidate = fs::path(dirs.substr(start, end - start)) / name;
-        if (end > start && ::access(candidate.c_str(), X_OK) == 0)
-            return candidate.string();
-        start = end + 1;
-    }
-    return {};
-}
-
 /// `ferry origin --hub` as a child. Its stdout is a FIFO that this process reads, so the line
 /// naming the URL is waited for (poll, bounded), not guessed at.
 class hub_origin {
@@ -224,7 +208,7 @@ scan_summary summarize(const json::value& scan) {
 }
 
 struct js_tools {
-    std::string node = find_program("node");
+    std::string node = find_in_path("node");
     fs::path dir = FERRY_HUB_JS_DIR;
 
     void require_installed() const {
