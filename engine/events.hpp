@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <string>
 
+#include <boost/system/error_code.hpp>
+
 namespace ferry {
 
 /// What happened to a file, delivered to the engine's subscriber on the engine's strand.
@@ -14,6 +16,7 @@ struct event {
     std::uint64_t bytes = 0;    ///< bytes on disk so far
     std::uint64_t total = 0;    ///< file size (0 while unknown)
     std::string message;        ///< why it failed or was retried
+    boost::system::error_code error; ///< why it failed (failed events)
 };
 
 const char* to_string(event::kind k) noexcept;

@@ -801,6 +801,8 @@ void file_transfer::emit(event::kind what, std::string message) {
     e.bytes = bytes_done();
     e.total = size_.value_or(spec_.size.value_or(0));
     e.message = std::move(message);
+    if (what == event::kind::failed)
+        e.error = failure_;
     ctx_.emit(e);
 }
 

@@ -40,7 +40,9 @@ constexpr const char* serve_usage =
     "      --rpc-listen-all        listen on every interface (needs --rpc-secret)\n"
     "      --rpc-secret S          clients send \"token:S\" as the first parameter\n"
     "      --rpc-allow-origin-all  answer browsers from any origin (CORS)\n"
-    "  -d, --dir DIR               base directory: every download lands beneath it (default: .)\n";
+    "  -d, --dir DIR               base directory: every download lands beneath it (default: .)\n"
+    "      --save-session FILE     keep the unfinished downloads in FILE (aria2's format), saved at\n"
+    "                              every change; a restart (even after kill -9) resumes them\n";
 
 /// The request queue's class of a JSON-RPC text: reads are status calls, anything else control.
 std::optional<request_class> classify_rpc(std::string_view text) {
@@ -82,7 +84,7 @@ bool origin_allowed(std::string_view origin, bool allow_all) {
 
 int run_serve(std::span<const std::string_view> args) {
     transfer_options transfer;
-    std::string port_text = "6800", secret, dir = ".";
+    std::string port_text = "6800", secret, dir = ".", session_file;
     bool listen_all = false, allow_origin_all = false;
     arguments a(args);
     while (!a.done()) {
@@ -93,6 +95,7 @@ int run_serve(std::span<const std::string_view> args) {
         } else if (a.value(arg, "--rpc-listen-port", port_text)) {
         } else if (a.value(arg, "--rpc-secret", secret)) {
         } else if (a.value(arg, "--dir", "-d", dir)) {
+        } else if (a.value(arg, "--save-session", session_file)) {
         } else if (arg == "--rpc-listen-all") {
             listen_all = true;
         } else if (arg == "--rpc-allow-origin-all") {
@@ -173,6 +176,9 @@ int run_serve(std::span<const std::string_view> args) {
         .max_download_result = max_download_result,
         .max_overall_download_limit = config.limit_rate,
         .headers = {},
+        .session_file = session_file.empty() ? std::filesystem::path() : std::filesystem::absolute(session_file),
+        .split = config.max_connections_per_file,
+        .max_connection_per_server = config.max_connections_per_host,
     };
     serve::aria2_service service(
         io.get_executor(), engine, service_config,
@@ -233,6 +239,27 @@ int run_serve(std::span<const std::string_view> args) {
     app.busy_reply = [](std::string_view) {
         return std::string(R"({"id":null,"jsonrpc":"2.0","error":{"code":1,"message":"Busy: try again later"}})");
     };
+
+    // The saved downloads go back in the queue (same GIDs, order, pauses) before any call is taken;
+    // their .part files and journals resume them. Then the session is written once: a file that
+    // cannot be written is found now, not at the first download.
+    std::optional<std::string> session_error;
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+            auto error = co_await service.restore_session();
+            if (error.empty())
+                error = co_await service.persist();
+            session_error = std::move(error);
+        },
+        asio::detached);
+    while (!session_error && io.run_one() > 0) {
+    }
+    io.restart(); // run_one stops the context when it runs out of work; the server brings more
+    if (!session_error || !session_error->empty()) {
+        std::cerr << "ferry serve: --save-session: " << session_error.value_or("not restored") << "\n";
+        return 1;
+    }
 
     server = std::make_unique<http_server>(io.get_executor(), server_config, std::move(app));
     if (auto err = server->start()) {

@@ -3,6 +3,7 @@
 #include "cli/child_process.hpp"
 #include "cli/serve_harness.hpp"
 
+#include "memory/resume_journal.hpp"
 #include "memory/sha256.hpp"
 #include "origin/test_client.hpp"
 #include "tools/origin/fault_spec.hpp"
@@ -17,8 +18,10 @@
 #include <chrono>
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace ferry;
@@ -39,11 +42,20 @@ struct serve_fixture : test::rpc_client {
     origin::origin_server server;
     std::unique_ptr<test::serve_process> daemon;
 
+    std::vector<std::string> args;
+
     explicit serve_fixture(std::vector<std::string> extra = {}) {
         server.start();
         server.write_ca(ca);
-        std::vector<std::string> args{"--rpc-secret", secret, "-d", dl.string(), "--ca-cert", ca.string()};
+        args = {"--rpc-secret", secret, "-d", dl.string(), "--ca-cert", ca.string()};
         args.insert(args.end(), extra.begin(), extra.end());
+        start();
+    }
+    /// Starts the daemon (again) with the same arguments.
+    void start() {
+        close();
+        daemon.reset();
+        fs::remove(tmp / "serve.stderr");
         daemon = std::make_unique<test::serve_process>(tmp.path(), args);
         connect(daemon->port(), secret);
     }
@@ -337,4 +349,106 @@ TEST_CASE("ferry serve: --rpc-listen-all without --rpc-secret is refused") {
     auto r = test::run_program({FERRY_BINARY, "serve", "--rpc-listen-all", "--rpc-listen-port", "0"}, tmp.path(), 20s);
     CHECK(r.status == 2);
     CHECK(r.err.find("--rpc-secret") != std::string::npos);
+}
+
+TEST_CASE("ferry serve: --save-session: after kill -9 every download comes back (GID, order, pause) and resumes; "
+          "nothing is fetched twice") {
+    test::scratch_dir state{"ferry-serve-session"};
+    auto session = state / "session.txt";
+    serve_fixture f({"--save-session", session.string(), "-j", "2", "-x", "2"});
+    origin::fault slow;
+    slow.rate = 3 * MiB; // per connection: a and b take seconds
+    f.server.add_fault("/a.bin", slow);
+    f.server.add_fault("/b.bin", slow);
+    const std::uint64_t sizes[] = {24 * MiB, 16 * MiB, 8 * MiB, 4 * MiB};
+    const char* names[] = {"a.bin", "b.bin", "c.bin", "d.bin"};
+    std::vector<std::string> gids;
+    for (int i = 0; i < 4; ++i) {
+        json::object options{{"header", json::array{"X-Session: kept"}}};
+        if (i == 2)
+            options["pause"] = "true";
+        auto url = f.add(names[i], sizes[i]);
+        gids.emplace_back(f.result("aria2.addUri", {json::array{json::string(url)}, options}).as_string());
+    }
+    CHECK(f.result("aria2.changeOption", {json::string(gids[3]), json::object{{"max-download-limit", "5M"}}}) == "OK");
+
+    // Both running ones journal some progress; then the daemon dies at once.
+    auto journal = [&](int i) { return f.dl / (std::string(names[i]) + ".part.journal"); };
+    auto kept = [&](int i) {
+        std::uint64_t n = 0;
+        if (auto j = read_journal(journal(i)))
+            for (auto& r : j->done)
+                n += r.end - r.begin;
+        return n;
+    };
+    auto give_up = std::chrono::steady_clock::now() + 30s;
+    while ((kept(0) == 0 || kept(1) == 0) && std::chrono::steady_clock::now() < give_up)
+        std::this_thread::sleep_for(50ms);
+    REQUIRE(kept(0) > 0);
+    REQUIRE(kept(1) > 0);
+    CHECK(WIFSIGNALED(f.daemon->process().kill_and_wait()));
+    const std::uint64_t kept_a = kept(0), kept_b = kept(1);
+    REQUIRE(kept_a < sizes[0]);
+
+    // The session names all four, in queue order, the paused one paused, options kept.
+    std::string text = test::slurp(session);
+    INFO(text);
+    std::size_t at = 0;
+    for (auto& gid : gids) {
+        auto next = text.find("gid=" + gid);
+        CHECK(next != std::string::npos);
+        CHECK(next >= at);
+        at = next;
+    }
+    CHECK(text.find("gid=" + gids[2] + "\n pause=true\n") != std::string::npos);
+    CHECK(text.find(" max-download-limit=5242880\n") != std::string::npos);
+    CHECK(text.find(" header=X-Session: kept\n") != std::string::npos);
+
+    f.server.clear_faults();
+    f.server.reset_stats();
+    f.start();
+    auto waiting = f.result("aria2.tellWaiting", {0, 10, json::array{"gid", "status"}}).as_array();
+    bool paused_again = false;
+    for (auto& w : waiting)
+        if (w.at("gid") == json::value(gids[2]))
+            paused_again = w.at("status") == "paused";
+    CHECK(paused_again);
+    CHECK(f.result("aria2.getOption", {json::string(gids[3])}).at("max-download-limit") == "5242880");
+    CHECK(f.result("aria2.unpause", {json::string(gids[2])}) == json::value(gids[2]));
+
+    auto done = [&] {
+        for (auto& gid : gids)
+            if (f.result("aria2.tellStatus", {json::string(gid), json::array{"status"}}).at("status") != "complete")
+                return false;
+        return true;
+    };
+    give_up = std::chrono::steady_clock::now() + 60s;
+    while (!done() && std::chrono::steady_clock::now() < give_up)
+        std::this_thread::sleep_for(100ms);
+    REQUIRE(done());
+    for (int i = 0; i < 4; ++i)
+        CHECK_MESSAGE(f.matches(f.dl / names[i], names[i], sizes[i]), names[i]);
+
+    // What the journals held was not fetched again; c and d came whole, once.
+    auto stats = f.server.stats();
+    CHECK(stats.body_bytes_sent <= (sizes[0] - kept_a) + (sizes[1] - kept_b) + sizes[2] + sizes[3]);
+    CHECK(stats.body_bytes_sent >= sizes[2] + sizes[3]);
+    // Nothing unfinished is left to save.
+    CHECK(f.result("aria2.saveSession") == "OK");
+    CHECK(test::slurp(session).empty());
+}
+
+TEST_CASE("ferry serve: a damaged session file stops the start with the line, and is left as it was") {
+    test::scratch_dir tmp{"ferry-serve-badsession"};
+    auto session = tmp / "session.txt";
+    {
+        std::ofstream out(session);
+        out << "https://127.0.0.1:1/x.bin\t\n gid=0123456789abcdef\n\n gid-without-uri\n";
+    }
+    auto r = test::run_program({FERRY_BINARY, "serve", "--rpc-listen-port", "0", "-d", (tmp / "dl").string(),
+                                "--save-session", session.string()},
+                               tmp.path());
+    CHECK(r.status == 1);
+    CHECK(r.err.find("line 4: an option needs the form key=value") != std::string::npos);
+    CHECK(test::slurp(session) == "https://127.0.0.1:1/x.bin\t\n gid=0123456789abcdef\n\n gid-without-uri\n");
 }

@@ -169,6 +169,23 @@ TEST_CASE("aria2c and ferry serve answer with the same shapes, states, errors an
     by_gid("aria2.tellStatus", {json::array{"gid", "status", "totalLength"}});
     by_gid("aria2.getFiles");
     by_gid("aria2.getUris");
+    d.both("aria2.getSessionInfo");
+    auto [no_file_a, no_file_f] = d.both("aria2.saveSession"); // neither was given --save-session
+    CHECK(no_file_a == no_file_f);
+    auto [oa, of] = by_gid("aria2.changeOption", {json::object{{"max-download-limit", "300K"}}});
+    CHECK(oa == of);
+    // getOption: aria2 lists ~80 options; ferry those it applies, each under aria2's name.
+    auto options_a = d.to_aria2.result("aria2.getOption", {json::string(a_gid)}).as_object();
+    auto options_f = d.to_ferry.result("aria2.getOption", {json::string(f_gid)}).as_object();
+    for (auto& [key, value] : options_f) {
+        INFO(key);
+        CHECK(options_a.contains(key));
+        CHECK(value.is_string());
+    }
+    CHECK(options_a.at("max-download-limit") == options_f.at("max-download-limit"));
+    auto [servers_a, servers_f] = by_gid("aria2.getServers"); // paused: not active
+    CHECK(servers_a.at("message") == json::value("No active download for GID#" + a_gid));
+    CHECK(servers_f.at("message") == json::value("No active download for GID#" + f_gid));
     auto [wa, wf] = d.both("aria2.tellWaiting", {0, 10, json::array{"gid", "status"}});
     CHECK(wa.as_array().size() == 1);
     CHECK(wf.as_array().size() == 1);

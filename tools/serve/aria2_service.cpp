@@ -1,13 +1,23 @@
 #include "tools/serve/aria2_service.hpp"
 
+#include "engine/blocking_work.hpp"
 #include "memory/sha256.hpp"
+#include "tools/serve/aria2_session.hpp"
 #include "net/url.hpp"
 #include "perf/byte_size.hpp"
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <random>
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/url/parse.hpp>
 
@@ -120,7 +130,13 @@ std::optional<fs::path> resolve_download_dir(const fs::path& base, const std::st
 aria2_service::aria2_service(asio::any_io_executor executor, ferry::engine& engine, aria2_service_config config,
                              std::function<void(std::string)> notify, std::function<void()> shutdown)
     : executor_(std::move(executor)), engine_(engine), config_(std::move(config)), notify_(std::move(notify)),
-      shutdown_(std::move(shutdown)) {
+      shutdown_(std::move(shutdown)), session_written_(executor_, asio::steady_timer::time_point::max()) {
+    std::random_device random;
+    for (int i = 0; i < 5; ++i) {
+        char word[9];
+        std::snprintf(word, sizeof word, "%08x", random());
+        session_id_ += word;
+    }
     // Events arrive on the engine's strand; the service's state is the daemon executor's.
     std::weak_ptr<bool> alive = alive_;
     subscription_ = engine_.subscribe([this, alive, ex = executor_](const event& e) {
@@ -136,6 +152,7 @@ aria2_service::aria2_service(asio::any_io_executor executor, ferry::engine& engi
 aria2_service::~aria2_service() {
     *alive_ = false;
     engine_.unsubscribe(subscription_);
+    session_thread_.join();
 }
 
 std::vector<std::string> aria2_service::notification_names() {
@@ -171,13 +188,16 @@ void aria2_service::on_event(const event& e) {
             }
             notify("aria2.onDownloadComplete", d.gid);
             stopped(d, model_state::complete);
+            persist_later();
         }
         break;
     case event::kind::failed:
         if (!d.stopped_order) {
             d.error_message = e.message;
+            d.error_code = aria2_error_code(e.error);
             notify("aria2.onDownloadError", d.gid);
             stopped(d, model_state::error);
+            persist_later();
         }
         break;
     default:
@@ -254,6 +274,17 @@ json::array aria2_service::statuses(const std::vector<std::string>& gids, const 
 }
 
 aria2_service::result aria2_service::add_uri(params p) {
+    auto adding = add(std::move(p), std::string());
+    auto added = co_await std::move(adding);
+    if (!added.error) {
+        // Acknowledged means saved: a kill -9 right after the answer still finds it in the session.
+        if (auto error = co_await persist(); !error.empty())
+            std::fprintf(stderr, "ferry serve: %s\n", error.c_str());
+    }
+    co_return added;
+}
+
+aria2_service::result aria2_service::add(params p, std::string wanted_gid) {
     if (p.empty())
         co_return rpc_result::fail(missing(0));
     auto* list = p[0].if_array();
@@ -298,6 +329,7 @@ aria2_service::result aria2_service::add_uri(params p) {
                     auto field = line.substr(colon + 1);
                     field.erase(0, field.find_first_not_of(" \t"));
                     file.headers.emplace_back(line.substr(0, colon), field);
+                    d.header_lines.push_back(line);
                 }
                 continue;
             }
@@ -317,6 +349,7 @@ aria2_service::result aria2_service::add_uri(params p) {
                 if (bad)
                     co_return rpc_result::fail("out " + *text + " must be a relative path without ..");
                 d.out = out.lexically_normal().string();
+                d.out_given = true;
             } else if (key == "pause") {
                 paused = *text == "true";
             } else if (key == "checksum") {
@@ -326,6 +359,7 @@ aria2_service::result aria2_service::add_uri(params p) {
                 if ((algo != "sha-256" && algo != "sha256") || !digest)
                     co_return rpc_result::fail("checksum takes sha-256=HEX (64 hex digits)");
                 file.sha256 = digest;
+                d.checksum = *text;
             } else if (key == "max-download-limit") {
                 auto rate = parse_byte_size(*text);
                 if (!rate)
@@ -352,7 +386,14 @@ aria2_service::result aria2_service::add_uri(params p) {
     if (!fs::is_directory(d.dir))
         co_return rpc_result::fail("cannot create directory " + d.dir.string());
 
-    d.gid = gids_.reserve();
+    if (wanted_gid.empty()) {
+        d.gid = gids_.reserve();
+    } else {
+        std::string known;
+        if (!aria2_gid_registry::well_formed(wanted_gid) || gids_.find(wanted_gid, known) == gid_lookup::found)
+            co_return rpc_result::fail("GID " + wanted_gid + " is malformed or already in use");
+        d.gid = wanted_gid;
+    }
     file.path = d.out;
     model_spec model;
     model.id = d.gid;
@@ -404,6 +445,7 @@ aria2_service::result aria2_service::remove(params p) {
             gids_.erase(gid);
             downloads_.erase(gid);
         }
+        persist_later();
         return rpc_result{json::string(gid), std::nullopt};
     });
 }
@@ -416,6 +458,7 @@ aria2_service::result aria2_service::pause(params p) {
         d.started = false; // resumed, it starts again: onDownloadStart once more, as aria2 sends it
         d.held = true;
         notify("aria2.onDownloadPause", d.gid);
+        persist_later();
         return rpc_result{json::string(d.gid), std::nullopt};
     });
 }
@@ -431,6 +474,7 @@ aria2_service::result aria2_service::pause_all(params) {
             notify("aria2.onDownloadPause", gid);
         }
     }
+    persist_later();
     co_return rpc_result{json::string("OK"), std::nullopt};
 }
 
@@ -440,6 +484,7 @@ aria2_service::result aria2_service::unpause(params p) {
             return rpc_result::fail("GID#" + d.gid + " cannot be unpaused now");
         engine_.resume(d.gid);
         d.held = false;
+        persist_later();
         return rpc_result{json::string(d.gid), std::nullopt};
     });
 }
@@ -451,6 +496,7 @@ aria2_service::result aria2_service::unpause_all(params) {
             engine_.resume(gid);
             d.held = false;
         }
+    persist_later();
     co_return rpc_result{json::string("OK"), std::nullopt};
 }
 
@@ -544,6 +590,7 @@ aria2_service::result aria2_service::change_position(params p) {
     auto moved = co_await std::move(moving);
     if (!moved)
         co_return rpc_result::fail("GID#" + gid + " not found in the waiting queue.");
+    persist_later();
     co_return rpc_result{static_cast<std::int64_t>(*moved), std::nullopt};
 }
 
@@ -637,6 +684,7 @@ aria2_service::result aria2_service::purge_download_result(params) {
             ++it;
         }
     }
+    persist_later();
     co_return rpc_result{json::string("OK"), std::nullopt};
 }
 
@@ -647,6 +695,7 @@ aria2_service::result aria2_service::remove_download_result(params p) {
         auto gid = d.gid;
         gids_.erase(gid);
         downloads_.erase(gid);
+        persist_later();
         return rpc_result{json::string("OK"), std::nullopt};
     });
 }
@@ -656,6 +705,205 @@ aria2_service::result aria2_service::shutdown(params) {
     if (shutdown_)
         asio::post(executor_, shutdown_);
     co_return rpc_result{json::string("OK"), std::nullopt};
+}
+
+aria2_service::result aria2_service::change_option(params p) {
+    std::optional<rpc_error> error;
+    auto* d = resolve(p, 0, error);
+    if (!d)
+        co_return rpc_result{nullptr, error};
+    if (p.size() < 2)
+        co_return rpc_result::fail(missing(1));
+    auto* options = p[1].if_object();
+    if (!options)
+        co_return rpc_result::fail(wrong_type(1));
+    std::optional<std::uint64_t> limit;
+    for (auto& [key, value] : *options) {
+        auto text = option_text(value);
+        if (key == "max-download-limit") {
+            limit = text ? parse_byte_size(*text) : std::nullopt;
+            if (!limit)
+                co_return rpc_result::fail(
+                    "We encountered a problem while processing the option '--max-download-limit'.");
+        } else if (key == "dir" || key == "out" || key == "header" || key == "checksum") {
+            // The engine already holds the file under its name and headers: a new one would need a
+            // new download (remove it and add it again).
+            co_return rpc_result::fail("Option " + std::string(key) + " cannot be changed on GID#" + d->gid +
+                                       " (remove it and add it again)");
+        }
+        // Other aria2 options are accepted and ignored, as aria2 ignores those that do not apply.
+    }
+    if (limit) {
+        d->limit_rate = *limit;
+        engine_.set_limit_rate(d->gid, *limit);
+        persist_later();
+    }
+    co_return rpc_result{json::string("OK"), std::nullopt};
+}
+
+aria2_service::result aria2_service::get_option(params p) {
+    return on_download(std::move(p), [this](aria2_download& d, const std::optional<model_stats>&) {
+        // The options ferry applies, under aria2's names and in its (name) order; `out`, `checksum`
+        // and `header` only when given, as aria2 lists them.
+        std::map<std::string, std::string> values{
+            {"allow-overwrite", "false"},
+            {"always-resume", "true"},
+            {"auto-file-renaming", "false"},
+            {"continue", "true"},
+            {"dir", d.dir.string()},
+            {"max-connection-per-server", std::to_string(config_.max_connection_per_server)},
+            {"max-download-limit", std::to_string(d.limit_rate)},
+            {"split", std::to_string(config_.split)},
+        };
+        if (d.out_given)
+            values["out"] = d.out;
+        if (!d.checksum.empty())
+            values["checksum"] = d.checksum;
+        for (auto& h : d.header_lines)
+            values["header"] += h + "\n";
+        json::object o;
+        for (auto& [k, v] : values)
+            o[k] = v;
+        return rpc_result{std::move(o), std::nullopt};
+    });
+}
+
+aria2_service::result aria2_service::get_servers(params p) {
+    return on_download(std::move(p), [](aria2_download& d, const std::optional<model_stats>& st) {
+        if (!st || st->state != model_state::active || d.stopped_order)
+            return rpc_result::fail("No active download for GID#" + d.gid);
+        // The engine spreads a file over its mirrors; aria2's view is one server per URI in use.
+        json::array servers;
+        auto speed = std::to_string(static_cast<std::uint64_t>(st->speed));
+        for (auto& uri : d.uris)
+            servers.push_back(json::object{{"currentUri", uri}, {"downloadSpeed", speed}, {"uri", uri}});
+        return rpc_result{json::array{json::object{{"index", "1"}, {"servers", std::move(servers)}}}, std::nullopt};
+    });
+}
+
+aria2_service::result aria2_service::get_session_info(params) {
+    co_return rpc_result{json::object{{"sessionId", session_id_}}, std::nullopt};
+}
+
+aria2_service::result aria2_service::save_session(params) {
+    if (config_.session_file.empty())
+        co_return rpc_result::fail("Filename is not given.");
+    auto error = co_await persist();
+    if (!error.empty())
+        co_return rpc_result::fail("Failed to serialize session: " + error);
+    co_return rpc_result{json::string("OK"), std::nullopt};
+}
+
+asio::awaitable<std::string> aria2_service::session_text() {
+    auto s = co_await stats();
+    // Queue order first (active, waiting, paused by position), then failed ones by when they failed.
+    std::vector<std::pair<std::pair<bool, std::uint64_t>, const aria2_download*>> saved;
+    for (auto& [gid, d] : downloads_) {
+        auto st = find_stats(s, gid);
+        auto state = d.stopped_order ? d.final_state.value_or(model_state::removed)
+                                     : st ? st->state : model_state::removed;
+        if (state == model_state::error)
+            saved.push_back({{true, d.stopped_order}, &d});
+        else if (!is_stopped(state))
+            saved.push_back({{false, st && st->position ? *st->position : 0}, &d});
+    }
+    std::stable_sort(saved.begin(), saved.end(), [](auto& a, auto& b) { return a.first < b.first; });
+    std::vector<session_entry> entries;
+    for (auto& [order, d] : saved) {
+        session_entry e;
+        e.uris = d->uris;
+        e.options.emplace_back("gid", d->gid);
+        if (d->held && !order.first)
+            e.options.emplace_back("pause", "true");
+        e.options.emplace_back("dir", d->dir.string());
+        e.options.emplace_back("out", d->out);
+        if (d->limit_rate)
+            e.options.emplace_back("max-download-limit", std::to_string(d->limit_rate));
+        if (!d->checksum.empty())
+            e.options.emplace_back("checksum", d->checksum);
+        for (auto& h : d->header_lines)
+            e.options.emplace_back("header", h);
+        entries.push_back(std::move(e));
+    }
+    co_return write_session(entries);
+}
+
+asio::awaitable<std::string> aria2_service::persist() {
+    if (config_.session_file.empty())
+        co_return std::string();
+    const auto wanted = ++session_wanted_;
+    std::string error;
+    while (session_saved_ < wanted) {
+        if (session_writing_) {
+            // The text being written may predate this call: wait for it, then write again.
+            co_await session_written_.async_wait(asio::as_tuple(asio::use_awaitable));
+            continue;
+        }
+        session_writing_ = true;
+        const auto generation = session_wanted_;
+        auto text = co_await session_text();
+        auto write = [file = config_.session_file, text = std::move(text)] { return replace_file_durably(file, text); };
+        error = co_await run_blocking(session_thread_.get_executor(), std::move(write));
+        session_writing_ = false;
+        session_saved_ = generation;
+        session_written_.cancel();
+    }
+    co_return error;
+}
+
+void aria2_service::persist_later() {
+    if (config_.session_file.empty())
+        return;
+    std::weak_ptr<bool> alive = alive_;
+    asio::co_spawn(
+        executor_,
+        [this, alive]() -> asio::awaitable<void> {
+            if (!alive.lock())
+                co_return;
+            if (auto error = co_await persist(); !error.empty())
+                std::fprintf(stderr, "ferry serve: cannot save the session: %s\n", error.c_str());
+        },
+        asio::detached);
+}
+
+asio::awaitable<std::string> aria2_service::restore_session() {
+    if (config_.session_file.empty())
+        co_return std::string();
+    std::ifstream in(config_.session_file, std::ios::binary);
+    if (!in) {
+        std::error_code ec;
+        if (!std::filesystem::exists(config_.session_file, ec))
+            co_return std::string(); // a first start: the file comes with the first download
+        co_return "cannot read " + config_.session_file.string();
+    }
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto parsed = parse_session(text);
+    if (!parsed)
+        co_return config_.session_file.string() + ": " + parsed.error;
+    for (std::size_t i = 0; i < parsed.entries.size(); ++i) {
+        auto& entry = parsed.entries[i];
+        auto where = config_.session_file.string() + ": download " + std::to_string(i + 1);
+        if (entry.uris.empty())
+            co_return where + " has no URI";
+        json::array uris;
+        for (auto& u : entry.uris)
+            uris.push_back(json::string(u));
+        json::object options;
+        json::array headers;
+        for (auto& [key, value] : entry.options) {
+            if (key == "header")
+                headers.push_back(json::string(value));
+            else if (key != "gid")
+                options[key] = value;
+        }
+        if (!headers.empty())
+            options["header"] = std::move(headers);
+        auto adding = add(params{std::move(uris), std::move(options)}, entry.option("gid").value_or(""));
+        auto added = co_await std::move(adding);
+        if (added.error)
+            co_return where + ": " + added.error->message;
+    }
+    co_return std::string();
 }
 
 void aria2_service::register_methods(rpc_dispatch& rpc) {
@@ -684,6 +932,11 @@ void aria2_service::register_methods(rpc_dispatch& rpc) {
     rpc.add("aria2.getVersion", bind(&aria2_service::get_version));
     rpc.add("aria2.purgeDownloadResult", bind(&aria2_service::purge_download_result));
     rpc.add("aria2.removeDownloadResult", bind(&aria2_service::remove_download_result));
+    rpc.add("aria2.changeOption", bind(&aria2_service::change_option));
+    rpc.add("aria2.getOption", bind(&aria2_service::get_option));
+    rpc.add("aria2.getServers", bind(&aria2_service::get_servers));
+    rpc.add("aria2.getSessionInfo", bind(&aria2_service::get_session_info));
+    rpc.add("aria2.saveSession", bind(&aria2_service::save_session));
     rpc.add("aria2.shutdown", bind(&aria2_service::shutdown));
     rpc.add("aria2.forceShutdown", bind(&aria2_service::shutdown));
     rpc.add(

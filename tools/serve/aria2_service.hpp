@@ -15,6 +15,8 @@
 #include <string>
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 namespace ferry::serve {
 
@@ -29,6 +31,11 @@ struct aria2_service_config {
     std::uint64_t max_overall_download_limit = 0;
     /// Headers every download sends (from the command line), before its own.
     std::vector<std::pair<std::string, std::string>> headers;
+    /// --save-session: the unfinished downloads (and failed ones, as aria2 keeps them), rewritten
+    /// whenever they change, in aria2's session format. Empty: none.
+    std::filesystem::path session_file;
+    /// Connections per file and per host, as getOption reports them.
+    std::size_t split = 16, max_connection_per_server = 16;
 };
 
 /// The aria2 methods and notifications. Its state lives on `executor` (the daemon's io_context);
@@ -45,6 +52,15 @@ public:
     /// Adds every aria2.* and system.list* method to `rpc`.
     void register_methods(rpc_dispatch& rpc);
 
+    /// Adds the downloads of the session file (when there is one and it exists) with their GIDs,
+    /// options, queue order and pause state. Empty on success, else one line naming what is wrong;
+    /// the file is then left as it is.
+    boost::asio::awaitable<std::string> restore_session();
+
+    /// Writes the session file anew and returns once a text written after this call began is on
+    /// disk (writes coalesce: one at a time, on a thread of their own). Empty, or why it failed.
+    boost::asio::awaitable<std::string> persist();
+
     /// The notification names (system.listNotifications).
     static std::vector<std::string> notification_names();
 
@@ -54,6 +70,8 @@ private:
     using snapshot = std::map<std::string, model_stats>;
 
     result add_uri(params p);
+    /// addUri's work; `gid` empty: a new one, else the GID a restored download had.
+    result add(params p, std::string gid);
     result remove(params p);
     result pause(params p);
     result pause_all(params p);
@@ -73,6 +91,11 @@ private:
     result purge_download_result(params p);
     result remove_download_result(params p);
     result shutdown(params p);
+    result change_option(params p);
+    result get_option(params p);
+    result get_servers(params p);
+    result get_session_info(params p);
+    result save_session(params p);
 
     /// Runs `action` on the download that the GID parameter (index 0) names, with its engine numbers
     /// (nullopt when the engine forgot it), or answers the lookup's error.
@@ -90,6 +113,10 @@ private:
     void stopped(aria2_download& d, model_state how);
     void notify(const char* method, const std::string& gid);
 
+    /// persist() without waiting: for changes that the caller need not see saved.
+    void persist_later();
+    boost::asio::awaitable<std::string> session_text();
+
     boost::asio::any_io_executor executor_;
     ferry::engine& engine_;
     aria2_service_config config_;
@@ -100,6 +127,12 @@ private:
     std::map<std::string, aria2_download> downloads_; ///< by GID
     std::uint64_t stops_ = 0;          ///< downloads stopped so far (numStoppedTotal)
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+    std::string session_id_; ///< getSessionInfo: random, one per process
+    // The session writer: generations asked for and written; `session_written_` wakes waiters.
+    std::uint64_t session_wanted_ = 0, session_saved_ = 0;
+    bool session_writing_ = false;
+    boost::asio::steady_timer session_written_;
+    boost::asio::thread_pool session_thread_{1};
 };
 
 /// Where an RPC `dir` option puts files: `dir` (relative ones beneath `base`), or nullopt when that

@@ -1,6 +1,11 @@
 #include "tools/serve/aria2_status.hpp"
 
+#include "engine/file_error.hpp"
+#include "net/error.hpp"
+
 #include <algorithm>
+
+#include <boost/asio/error.hpp>
 
 #include <boost/json/value.hpp>
 
@@ -13,6 +18,52 @@ namespace {
 json::string number(std::uint64_t n) { return json::string(std::to_string(n)); }
 
 } // namespace
+
+int aria2_error_code(const boost::system::error_code& ec) noexcept {
+    namespace aerr = boost::asio::error;
+    if (auto status = http_status_of(ec)) {
+        switch (status) {
+        case 404:
+        case 410: return 3;
+        case 401:
+        case 403:
+        case 407: return 24;
+        case 503: return 29;
+        default: return 22;
+        }
+    }
+    if (ec.category() == file_category())
+        return ec == file_error::digest_mismatch ? 32 : 1;
+    if (auto net = net_error_of(ec)) {
+        switch (*net) {
+        case net_error::too_many_redirects: return 23;
+        case net_error::range_ignored: return 8;
+        case net_error::bad_content_range:
+        case net_error::missing_length:
+        case net_error::redirect_without_location: return 22;
+        case net_error::connect_timeout:
+        case net_error::handshake_timeout:
+        case net_error::first_byte_timeout:
+        case net_error::stall_timeout: return 2;
+        case net_error::proxy_auth_required:
+        case net_error::socks_auth_failed: return 24;
+        case net_error::body_too_short:
+        case net_error::circuit_open: return 6;
+        default: return *net >= net_error::unsupported_proxy_scheme ? 6 : 1;
+        }
+    }
+    if (ec == aerr::host_not_found || ec == aerr::host_not_found_try_again)
+        return 19;
+    if (ec == aerr::timed_out)
+        return 2;
+    if (ec == aerr::connection_refused || ec == aerr::connection_reset || ec == aerr::connection_aborted ||
+        ec == aerr::network_unreachable || ec == aerr::host_unreachable || ec == aerr::eof ||
+        ec == aerr::broken_pipe)
+        return 6;
+    if (ec == boost::system::errc::no_space_on_device)
+        return 9;
+    return 1;
+}
 
 std::string piece_bitfield(std::uint64_t done, std::uint64_t total, std::uint64_t piece) {
     std::uint64_t pieces = (total + piece - 1) / piece;
@@ -91,7 +142,7 @@ json::object status_object(const aria2_download& download, const std::optional<m
     if (total)
         all["bitfield"] = piece_bitfield(done, total, piece);
     if (state == model_state::error) {
-        all["errorCode"] = "1";
+        all["errorCode"] = std::to_string(download.error_code);
         all["errorMessage"] = download.error_message.empty() ? "download failed" : download.error_message;
     } else if (state == model_state::complete || state == model_state::removed) {
         all["errorCode"] = "0";

@@ -13,6 +13,7 @@
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <boost/system/error_code.hpp>
 
 namespace ferry::serve {
 
@@ -22,8 +23,12 @@ struct aria2_download {
     std::vector<std::string> uris;
     std::filesystem::path dir;     ///< absolute
     std::string out;               ///< file name within dir
+    bool out_given = false;        ///< `out` came from the client (else from the URI)
     std::uint64_t limit_rate = 0;  ///< max-download-limit, bytes/s
     std::string error_message;     ///< why it failed (from the engine's events)
+    int error_code = 1;            ///< aria2's errorCode for that failure (aria2_error_code)
+    std::vector<std::string> header_lines; ///< its own `header` option, as given
+    std::string checksum;          ///< its `checksum` option, as given (empty: none)
     bool started = false;          ///< a file of it has started since it was added or last paused
     bool ever_started = false;     ///< a file of it has started at some time
     /// Paused by a client (pause, pauseAll, addUri with pause): a start the engine reports now is
@@ -33,6 +38,11 @@ struct aria2_download {
     /// How it ended, for when the engine has forgotten the model (complete, error or removed).
     std::optional<model_state> final_state;
 };
+
+/// aria2's errorCode (its exit status numbers) for why a download failed: 2 timeout, 3 not found,
+/// 6 network problem, 8 no resume, 9 disk full, 19 name resolution, 22 unexpected response, 23 too
+/// many redirects, 24 authorization, 29 server overloaded (503), 32 checksum; 1 for anything else.
+int aria2_error_code(const boost::system::error_code& ec) noexcept;
 
 /// aria2's status names: active, waiting, paused, error, complete, removed.
 const char* aria2_status_name(model_state state) noexcept;
