@@ -196,11 +196,19 @@ TEST_CASE("ferry serve: a download that fails is reported (onDownloadError, stat
     REQUIRE(ws.wait_for("aria2.onDownloadError", gid));
     auto status = f.result("aria2.tellStatus", {json::string(gid), json::array{"status", "errorCode", "errorMessage"}});
     CHECK(status.at("status") == "error");
-    CHECK(status.at("errorCode") == "1");
+    CHECK(status.at("errorCode") == "3"); // aria2's "resource not found"
     CHECK_FALSE(status.at("errorMessage").as_string().empty());
     auto stopped = f.result("aria2.tellStopped", {0, 5, json::array{"gid"}}).as_array();
     REQUIRE(stopped.size() == 1);
     CHECK(f.result("aria2.getGlobalStat").at("numStoppedTotal") == "1");
+
+    // Other bytes than the checksum promised: aria2's 32.
+    auto url = f.add("wrong.bin", 64 * 1024);
+    auto wrong = std::string("sha-256=") + std::string(64, 'a');
+    std::string bad(f.result("aria2.addUri", {json::array{json::string(url)}, json::object{{"checksum", wrong}}})
+                        .as_string());
+    REQUIRE(ws.wait_for("aria2.onDownloadError", bad));
+    CHECK(f.result("aria2.tellStatus", {json::string(bad), json::array{"errorCode"}}).at("errorCode") == "32");
 }
 
 TEST_CASE("ferry serve: aria2's error shapes") {
