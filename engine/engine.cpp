@@ -369,6 +369,7 @@ struct engine::state : std::enable_shared_from_this<state> {
     connection_pool pool;
     buffer_pool buffers;
     rate_limiter overall_rate;
+    resource_monitor resources; ///< the stats snapshot's resource figures
     std::uint64_t pressure_limit;
     asio::steady_timer pressure_timer;
     bool pressure_wait_armed = false;
@@ -705,6 +706,13 @@ asio::awaitable<engine_stats> engine::state::stats_on_strand(std::shared_ptr<sta
     out.buffers_allocated = s->buffers.allocated();
     out.buffer_size = s->buffers.buffer_size();
     out.buffers_in_use = s->buffers.in_use();
+    std::vector<std::filesystem::path> dirs;
+    for (auto& m : out.models)
+        if (m.state == model_state::waiting || m.state == model_state::active || m.state == model_state::paused)
+            dirs.push_back(s->models.at(m.id)->spec.dir);
+    std::sort(dirs.begin(), dirs.end());
+    dirs.erase(std::unique(dirs.begin(), dirs.end()), dirs.end());
+    out.resources = s->resources.sample(now, dirs);
     co_return out;
 }
 

@@ -5,6 +5,7 @@
 #include "engine/model.hpp"
 #include "net/connection_pool.hpp"
 #include "perf/latency_histogram.hpp"
+#include "perf/resource_monitor.hpp"
 #include "queue/model_queue.hpp"
 
 #include <array>
@@ -104,6 +105,9 @@ struct engine_stats {
     std::map<std::string, host_latency> latency;  ///< per origin, as `hosts`
     std::size_t buffers_allocated = 0, buffer_size = 0;
     std::size_t buffers_in_use = 0;
+    /// CPU, memory, descriptors, cgroup limits, and the free space where the models still in
+    /// the queue write (read at most once a second).
+    resource_usage resources;
 };
 
 /// The download engine. It runs on an executor the caller owns (an io_context, possibly run by

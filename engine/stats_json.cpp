@@ -50,6 +50,25 @@ boost::json::object to_json(const pool_stats& connections, const host_latency& l
 
 } // namespace
 
+static boost::json::object to_json(const resource_usage& r) {
+    boost::json::object o;
+    o["cpu_seconds"] = r.cpu_seconds;
+    o["cpu_load"] = r.cpu_load ? boost::json::value(*r.cpu_load) : boost::json::value(nullptr);
+    o["cpus"] = r.cpus;
+    o["resident_bytes"] = r.resident_bytes;
+    o["open_fds"] = r.open_fds;
+    o["max_fds"] = r.max_fds;
+    auto maybe = [](const auto& v) { return v ? boost::json::value(*v) : boost::json::value(nullptr); };
+    o["cgroup"] = {{"memory_max", maybe(r.cgroup.memory_max)},
+                   {"memory_used", maybe(r.cgroup.memory_used)},
+                   {"cpu_cores", maybe(r.cgroup.cpu_cores)}};
+    boost::json::array disks;
+    for (auto& d : r.disks)
+        disks.push_back({{"dir", d.dir}, {"free_bytes", d.free_bytes}, {"total_bytes", d.total_bytes}});
+    o["disks"] = std::move(disks);
+    return o;
+}
+
 boost::json::object to_json(const engine_stats& stats) {
     boost::json::object o;
     boost::json::array models;
@@ -88,6 +107,7 @@ boost::json::object to_json(const engine_stats& stats) {
     o["speed"] = stats.speed;
     o["buffers_allocated"] = stats.buffers_allocated;
     o["buffer_size"] = stats.buffer_size;
+    o["resources"] = to_json(stats.resources);
     o["files_queued"] = stats.files_queued;
     o["files_ended"] = {{"done", stats.files_ended.done},
                         {"skipped", stats.files_ended.skipped},

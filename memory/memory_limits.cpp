@@ -1,5 +1,7 @@
 #include "memory/memory_limits.hpp"
 
+#include "perf/cgroup_limits.hpp"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -8,32 +10,12 @@
 
 namespace ferry {
 
-namespace {
-
-std::uint64_t read_number(const char* path) {
-    std::ifstream in(path);
-    std::string text;
-    if (!(in >> text) || text == "max")
-        return 0;
-    try {
-        return std::stoull(text);
-    } catch (...) {
-        return 0;
-    }
-}
-
-} // namespace
-
 std::uint64_t memory_limit() noexcept {
     auto pages = sysconf(_SC_PHYS_PAGES);
     auto page_size = sysconf(_SC_PAGESIZE);
     std::uint64_t limit = pages > 0 && page_size > 0 ? std::uint64_t(pages) * std::uint64_t(page_size) : 0;
-    for (const char* path : {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}) {
-        auto cgroup = read_number(path);
-        // v1 reports "no limit" as a huge number.
-        if (cgroup > 0 && cgroup < (std::uint64_t(1) << 60))
-            limit = limit ? std::min(limit, cgroup) : cgroup;
-    }
+    if (auto cgroup = read_cgroup_limits().memory_max; cgroup && *cgroup > 0)
+        limit = limit ? std::min(limit, *cgroup) : *cgroup;
     return limit;
 }
 

@@ -184,4 +184,20 @@ TEST_CASE("mid-transfer under a rate limit a model has a speed and an ETA; pause
 
     // Cancelled: every file has finished, nothing is left to wait for.
     CHECK(finished->models.at(0).eta_seconds == 0.0);
+
+    // The resources: this process, and the disk the running model writes to.
+    auto& r = running->resources;
+    CHECK(r.resident_bytes > 0);
+    CHECK(r.cpu_seconds > 0);
+    CHECK(r.cpus >= 1);
+    CHECK(r.open_fds > 0);
+    REQUIRE(r.disks.size() == 1);
+    CHECK(r.disks[0].dir == m.dir.string());
+    CHECK(r.disks[0].free_bytes > 0);
+    CHECK(r.disks[0].total_bytes >= r.disks[0].free_bytes);
+    CHECK(finished->resources.disks.empty()); // nothing left in the queue to write
+    auto& resources_json = running_json.at("resources").as_object();
+    CHECK(resources_json.at("resident_bytes").to_number<std::uint64_t>() == r.resident_bytes);
+    CHECK(resources_json.at("disks").as_array().at(0).at("dir").as_string() == m.dir.string());
+    CHECK(resources_json.at("cgroup").as_object().contains("memory_max"));
 }
