@@ -68,17 +68,17 @@ class StatsOrigin(B.FerryOrigin):
         super().__init__(ferry, work, name, synthetic, rate, extra=["--stats-file", str(self.stats_file), *extra])
 
     def body_bytes_sent(self) -> int | None:
-        before = self.stats_file.stat().st_mtime_ns if self.stats_file.exists() else None
+        """The counter now: the stats file removed, SIGUSR1, then its next version (bounded wait;
+        two writes within one clock tick would share an mtime)."""
+        self.stats_file.unlink(missing_ok=True)
         os.kill(self.proc.pid, signal.SIGUSR1)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
-                st = self.stats_file.stat()
-                if before is None or st.st_mtime_ns != before:
-                    return json.loads(self.stats_file.read_text())["body_bytes_sent"]
+                return json.loads(self.stats_file.read_text())["body_bytes_sent"]
             except (OSError, ValueError, KeyError):
                 pass
-            time.sleep(0.02)
+            time.sleep(0.01)
         return None
 
 
@@ -450,19 +450,19 @@ def turn(args, tool: str, round_no: int, work: Path, origin: StatsOrigin, lag_or
         time.sleep(1.0)  # the download up to speed
         r["rss_start_mib"] = proc_rss_mib(daemon.proc.pid)
         r["baseline"] = measure(daemon, origin, lambda: (time.sleep(args.baseline), {})[1])
-        B.log(f"  {tool} round {round_no}: download alone {r['baseline']['download_mib_s']:.1f} MiB/s")
+        B.log(f"  {tool} round {round_no}: download alone {r['baseline']['download_mib_s'] or 0:.1f} MiB/s")
         r["http"] = measure(daemon, origin, lambda: run_wrk(args, work, daemon.port, keeper.gid))
         h = r["http"]
         B.log(f"  {tool} round {round_no}: http {h.get('calls_per_second', 0):9.0f} calls/s  p99 "
               f"{h.get('p99_ms', 0):7.1f} ms  503s {h.get('status_503', 0)}  cpu {h['daemon_cpu']:.1f} s  "
-              f"rss {h['daemon_rss_peak_mib']:.0f} MiB  download {h['download_mib_s']:.1f} MiB/s {h.get('error', '')}")
+              f"rss {h['daemon_rss_peak_mib']:.0f} MiB  download {h['download_mib_s'] or 0:.1f} MiB/s {h.get('error', '')}")
         time.sleep(1.0)  # wrk's sockets closed
         r["ws"] = measure(daemon, origin, lambda: run_ws(args, daemon.port, keeper.gid))
         w = r["ws"]
         B.log(f"  {tool} round {round_no}: ws   {w.get('calls_per_second', 0):9.0f} calls/s  p99 "
               f"{w.get('p99_ms') or 0:7.1f} ms  opened {w.get('opened')}/{args.clients}  busy {w.get('busy')}  "
               f"cpu {w['daemon_cpu']:.1f} s  rss {w['daemon_rss_peak_mib']:.0f} MiB  download "
-              f"{w['download_mib_s']:.1f} MiB/s {w.get('error', '')}")
+              f"{w['download_mib_s'] or 0:.1f} MiB/s {w.get('error', '')}")
         time.sleep(1.0)
         rss_before = proc_rss_mib(daemon.proc.pid)
         r["burst"] = measure(daemon, origin, lambda: run_burst(daemon.port, args.burst))
