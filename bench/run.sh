@@ -7,6 +7,8 @@
 # The cost of fdatasync before each journal write, on disk: bench/run.sh durability [--runs 5] [--help]
 # `ferry hf download` against @huggingface/hub's snapshotDownload on a fake Hub (node):
 # bench/run.sh hub [--runs 5] [--scenarios open,cdn] [--help]
+# `ferry serve` against `aria2c --enable-rpc` holding 5,000 HTTP and WebSocket clients (wrk, node),
+# the request queue's 503s and the event-loop lag: bench/run.sh serve [--runs 2] [--help]
 # The ferry binary is $FERRY (default build/ferry). See docs/benchmarks.md.
 set -eu
 cd "$(dirname "$0")/.."
@@ -16,7 +18,10 @@ for tool in nginx curl aria2c openssl python3; do
     command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
 done
 [ -x /usr/bin/time ] || missing="$missing time"
-if [ "${1:-}" = hub ]; then
+if [ "${1:-}" = serve ]; then
+    command -v wrk >/dev/null 2>&1 || missing="$missing wrk"
+fi
+if [ "${1:-}" = hub ] || [ "${1:-}" = serve ]; then
     for tool in node npm; do
         command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
     done
@@ -26,14 +31,19 @@ if [ -n "$missing" ]; then
     sh tools/install-deps.sh
 fi
 
-# The many scenario keeps 5,000 connections open (plus the origin's side of them).
+# The many scenario keeps 5,000 connections open (plus the origin's side of them); so does serve
+# (wrk or node on one side, the daemon on the other), which fails clearly when it gets too few.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+if [ "${1:-}" = serve ] && [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 6100 ]; then
+    echo "bench serve: needs 6,100 open files per process, ulimit -n gives $(ulimit -n) (hard limit $(ulimit -Hn))" >&2
+    exit 1
+fi
 # nginx's binary lives in /usr/sbin, which is not on every user's PATH.
 PATH="$PATH:/usr/sbin:/sbin"
 export PATH
 
 case "${1:-}" in
-faults|hedge|durability|hub)
+faults|hedge|durability|hub|serve)
     scenario=$1
     shift
     exec python3 "bench/$scenario.py" "$@" ;;

@@ -9,6 +9,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/address.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -261,24 +262,36 @@ asio::awaitable<error_code> socket_stream::handshake(SSL_CTX* context, const std
 }
 
 asio::awaitable<boost::system::result<std::size_t>> socket_stream::read_some(void* data, std::size_t size) {
+    if (read_without_yield_ >= yield_after) {
+        // The peer keeps the socket full: every read so far completed at once, and the loop has
+        // run nothing else since. Let the handlers that are ready (timers, other connections,
+        // RPC calls of a daemon) run before the next slice.
+        read_without_yield_ = 0;
+        co_await asio::post(asio::use_awaitable);
+    }
     for (;;) {
         direction d = direction::read;
         if (ssl_) {
             ERR_clear_error();
             std::size_t got = 0;
             int result = SSL_read_ex(ssl_, data, size, &got);
-            if (result == 1)
+            if (result == 1) {
+                read_without_yield_ += got;
                 co_return got;
+            }
             if (auto ec = tls_failure(result, d))
                 co_return ec;
         } else {
             error_code ec;
             std::size_t got = socket_.read_some(asio::buffer(data, size), ec);
-            if (!ec)
+            if (!ec) {
+                read_without_yield_ += got;
                 co_return got;
+            }
             if (ec != asio::error::would_block)
                 co_return ec;
         }
+        read_without_yield_ = 0; // the wait below suspends
         if (auto ec = co_await wait(d))
             co_return ec;
     }

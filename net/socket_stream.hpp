@@ -56,7 +56,12 @@ public:
 
     /// Reads at least one byte. The end of the stream is asio::error::eof (TLS close_notify or
     /// TCP FIN on plain TCP), asio::ssl::error::stream_truncated for TLS cut without close_notify.
+    /// A read that finds data completes without suspending; once `yield_after` bytes came that
+    /// way since the caller last suspended here, the read yields to the executor's other work
+    /// first, so that a fast stream does not hold the event loop (timers, other sockets) for as
+    /// long as its peer keeps the socket full.
     boost::asio::awaitable<boost::system::result<std::size_t>> read_some(void* data, std::size_t size);
+    static constexpr std::size_t yield_after = 256 * 1024;
     boost::asio::awaitable<boost::system::error_code> write_all(const void* data, std::size_t size);
 
     bool is_open() const noexcept;
@@ -87,6 +92,7 @@ private:
     SSL* ssl_ = nullptr;
     std::unique_ptr<bio_state> bio_state_;
     bool tls_failed_ = false; ///< a TLS protocol error: the session must not be resumed
+    std::size_t read_without_yield_ = 0; ///< bytes read since read_some last suspended
 };
 
 } // namespace ferry
