@@ -36,12 +36,20 @@ constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 /// destroyed by a reset.
 constexpr std::chrono::seconds lingering_close{1};
 
-std::string http_date_now() {
+/// The Date header's text, formatted once per second (a busy server answers thousands of calls in
+/// one). Each thread keeps its own.
+const std::string& http_date_now() {
+    thread_local std::time_t formatted_at = -1;
+    thread_local std::string text;
     std::time_t now = std::time(nullptr);
-    std::tm utc{};
-    gmtime_r(&now, &utc);
-    char text[64];
-    std::strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S GMT", &utc);
+    if (now != formatted_at) {
+        std::tm utc{};
+        gmtime_r(&now, &utc);
+        char buffer[64];
+        std::strftime(buffer, sizeof buffer, "%a, %d %b %Y %H:%M:%S GMT", &utc);
+        text = buffer;
+        formatted_at = now;
+    }
     return text;
 }
 

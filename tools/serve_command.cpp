@@ -138,6 +138,10 @@ int run_serve(std::span<const std::string_view> args) {
     server_config.port = static_cast<std::uint16_t>(port);
     server_config.cors.allow_any_origin = allow_origin_all;
     server_config.websocket_path = "/jsonrpc";
+    // Room for a waiting call from every client a daemon holds (5,000 polling at once are served,
+    // not refused); beyond it, or after max_wait, a call gets 503 + Retry-After. A waiting call
+    // holds its request (bodies are capped) and a coroutine frame: a few KiB each.
+    server_config.queue.limits.waiting = 8192;
 
     serve::rpc_dispatch rpc({.secret = secret}, &daemon);
     std::unique_ptr<http_server> server;

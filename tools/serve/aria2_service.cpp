@@ -167,6 +167,7 @@ void aria2_service::notify(const char* method, const std::string& gid) {
 }
 
 void aria2_service::on_event(const event& e) {
+    recent_.reset();
     auto it = downloads_.find(e.model);
     if (it == downloads_.end())
         return;
@@ -224,11 +225,17 @@ void aria2_service::stopped(aria2_download& d, model_state how) {
     }
 }
 
-asio::awaitable<aria2_service::snapshot> aria2_service::stats() {
+asio::awaitable<aria2_service::snapshot_ptr> aria2_service::stats() {
+    auto now = std::chrono::steady_clock::now();
+    if (recent_ && now - recent_->taken < snapshot_max_age)
+        co_return recent_;
     auto all = co_await engine_.stats();
-    snapshot s;
+    auto s = std::make_shared<snapshot>();
+    s->speed = all.speed;
+    s->taken = now;
     for (auto& m : all.models)
-        s.emplace(m.id, std::move(m));
+        s->models.emplace(m.id, std::move(m));
+    recent_ = s;
     co_return s;
 }
 
@@ -264,7 +271,7 @@ static std::optional<model_stats> find_stats(const std::map<std::string, model_s
     return it->second;
 }
 
-json::array aria2_service::statuses(const std::vector<std::string>& gids, const snapshot& s,
+json::array aria2_service::statuses(const std::vector<std::string>& gids, const model_map& s,
                                     const std::vector<std::string>& keys) const {
     json::array out;
     for (auto& g : gids)
@@ -421,7 +428,8 @@ aria2_service::result aria2_service::on_download(params p, download_action actio
     if (!d)
         co_return rpc_result{nullptr, error};
     auto gid = d->gid;
-    auto s = co_await stats();
+    auto held = co_await stats();
+    auto& s = held->models;
     // The download may have been purged while the snapshot was taken.
     auto it = downloads_.find(gid);
     if (it == downloads_.end())
@@ -464,7 +472,8 @@ aria2_service::result aria2_service::pause(params p) {
 }
 
 aria2_service::result aria2_service::pause_all(params) {
-    auto s = co_await stats();
+    auto held = co_await stats();
+    auto& s = held->models;
     for (auto& [gid, d] : downloads_) {
         auto st = find_stats(s, gid);
         if (st && (st->state == model_state::waiting || st->state == model_state::active)) {
@@ -490,7 +499,8 @@ aria2_service::result aria2_service::unpause(params p) {
 }
 
 aria2_service::result aria2_service::unpause_all(params) {
-    auto s = co_await stats();
+    auto held = co_await stats();
+    auto& s = held->models;
     for (auto& [gid, d] : downloads_)
         if (auto st = find_stats(s, gid); st && st->state == model_state::paused) {
             engine_.resume(gid);
@@ -525,7 +535,8 @@ aria2_service::result aria2_service::tell_active(params p) {
     std::vector<std::string> keys;
     if (!read_keys(p, 0, keys))
         co_return rpc_result::fail(wrong_type(0));
-    auto s = co_await stats();
+    auto held = co_await stats();
+    auto& s = held->models;
     std::vector<std::pair<std::size_t, std::string>> active;
     for (auto& [gid, d] : downloads_)
         if (auto st = find_stats(s, gid); st && st->state == model_state::active && !d.stopped_order)
@@ -538,7 +549,8 @@ aria2_service::result aria2_service::tell_waiting(params p) {
     list_window w;
     if (auto error = read_window(p, w))
         co_return rpc_result::fail(*error);
-    auto s = co_await stats();
+    auto held = co_await stats();
+    auto& s = held->models;
     std::vector<std::pair<std::size_t, std::string>> waiting;
     for (auto& [gid, d] : downloads_)
         if (auto st = find_stats(s, gid);
@@ -551,7 +563,8 @@ aria2_service::result aria2_service::tell_stopped(params p) {
     list_window w;
     if (auto error = read_window(p, w))
         co_return rpc_result::fail(*error);
-    auto s = co_await stats();
+    auto held = co_await stats();
+    auto& s = held->models;
     std::vector<std::pair<std::uint64_t, std::string>> stopped;
     for (auto& [gid, d] : downloads_) {
         auto st = find_stats(s, gid);
@@ -595,14 +608,11 @@ aria2_service::result aria2_service::change_position(params p) {
 }
 
 aria2_service::result aria2_service::get_global_stat(params) {
-    auto all = co_await engine_.stats();
+    auto all = co_await stats();
     std::size_t active = 0, waiting = 0, stopped = 0;
-    std::map<std::string, const model_stats*> by_id;
-    for (auto& m : all.models)
-        by_id[m.id] = &m;
     for (auto& [gid, d] : downloads_) {
-        auto it = by_id.find(gid);
-        auto state = it == by_id.end() ? model_state::removed : it->second->state;
+        auto it = all->models.find(gid);
+        auto state = it == all->models.end() ? model_state::removed : it->second.state;
         if (d.stopped_order || is_stopped(state))
             ++stopped;
         else if (state == model_state::active)
@@ -611,7 +621,7 @@ aria2_service::result aria2_service::get_global_stat(params) {
             ++waiting;
     }
     auto n = [](std::uint64_t v) { return json::string(std::to_string(v)); };
-    co_return rpc_result{json::object{{"downloadSpeed", n(static_cast<std::uint64_t>(all.speed))},
+    co_return rpc_result{json::object{{"downloadSpeed", n(static_cast<std::uint64_t>(all->speed))},
                                       {"numActive", n(active)},
                                       {"numStopped", n(stopped)},
                                       {"numStoppedTotal", n(stops_)},
@@ -674,7 +684,8 @@ aria2_service::result aria2_service::get_version(params) {
 }
 
 aria2_service::result aria2_service::purge_download_result(params) {
-    auto s = co_await stats();
+    auto held = co_await stats();
+    auto& s = held->models;
     for (auto it = downloads_.begin(); it != downloads_.end();) {
         auto st = find_stats(s, it->first);
         if (it->second.stopped_order || !st || is_stopped(st->state)) {
@@ -795,7 +806,8 @@ aria2_service::result aria2_service::save_session(params) {
 }
 
 asio::awaitable<std::string> aria2_service::session_text() {
-    auto s = co_await stats();
+    auto held = co_await stats();
+    auto& s = held->models;
     // Queue order first (active, waiting, paused by position), then failed ones by when they failed.
     std::vector<std::pair<std::pair<bool, std::uint64_t>, const aria2_download*>> saved;
     for (auto& [gid, d] : downloads_) {
@@ -907,38 +919,45 @@ asio::awaitable<std::string> aria2_service::restore_session() {
 }
 
 void aria2_service::register_methods(rpc_dispatch& rpc) {
+    // A call that may change something drops the shared snapshot first (see stats()).
     auto bind = [this](result (aria2_service::*m)(params)) {
         return [this, m](params p) { return (this->*m)(std::move(p)); };
     };
-    rpc.add("aria2.addUri", bind(&aria2_service::add_uri));
-    rpc.add("aria2.remove", bind(&aria2_service::remove));
-    rpc.add("aria2.forceRemove", bind(&aria2_service::remove));
-    rpc.add("aria2.pause", bind(&aria2_service::pause));
-    rpc.add("aria2.forcePause", bind(&aria2_service::pause));
-    rpc.add("aria2.pauseAll", bind(&aria2_service::pause_all));
-    rpc.add("aria2.forcePauseAll", bind(&aria2_service::pause_all));
-    rpc.add("aria2.unpause", bind(&aria2_service::unpause));
-    rpc.add("aria2.unpauseAll", bind(&aria2_service::unpause_all));
+    auto bind_control = [this](result (aria2_service::*m)(params)) {
+        return [this, m](params p) {
+            recent_.reset();
+            return (this->*m)(std::move(p));
+        };
+    };
+    rpc.add("aria2.addUri", bind_control(&aria2_service::add_uri));
+    rpc.add("aria2.remove", bind_control(&aria2_service::remove));
+    rpc.add("aria2.forceRemove", bind_control(&aria2_service::remove));
+    rpc.add("aria2.pause", bind_control(&aria2_service::pause));
+    rpc.add("aria2.forcePause", bind_control(&aria2_service::pause));
+    rpc.add("aria2.pauseAll", bind_control(&aria2_service::pause_all));
+    rpc.add("aria2.forcePauseAll", bind_control(&aria2_service::pause_all));
+    rpc.add("aria2.unpause", bind_control(&aria2_service::unpause));
+    rpc.add("aria2.unpauseAll", bind_control(&aria2_service::unpause_all));
     rpc.add("aria2.tellStatus", bind(&aria2_service::tell_status));
     rpc.add("aria2.getUris", bind(&aria2_service::get_uris));
     rpc.add("aria2.getFiles", bind(&aria2_service::get_files));
     rpc.add("aria2.tellActive", bind(&aria2_service::tell_active));
     rpc.add("aria2.tellWaiting", bind(&aria2_service::tell_waiting));
     rpc.add("aria2.tellStopped", bind(&aria2_service::tell_stopped));
-    rpc.add("aria2.changePosition", bind(&aria2_service::change_position));
+    rpc.add("aria2.changePosition", bind_control(&aria2_service::change_position));
     rpc.add("aria2.getGlobalStat", bind(&aria2_service::get_global_stat));
-    rpc.add("aria2.changeGlobalOption", bind(&aria2_service::change_global_option));
+    rpc.add("aria2.changeGlobalOption", bind_control(&aria2_service::change_global_option));
     rpc.add("aria2.getGlobalOption", bind(&aria2_service::get_global_option));
     rpc.add("aria2.getVersion", bind(&aria2_service::get_version));
-    rpc.add("aria2.purgeDownloadResult", bind(&aria2_service::purge_download_result));
-    rpc.add("aria2.removeDownloadResult", bind(&aria2_service::remove_download_result));
-    rpc.add("aria2.changeOption", bind(&aria2_service::change_option));
+    rpc.add("aria2.purgeDownloadResult", bind_control(&aria2_service::purge_download_result));
+    rpc.add("aria2.removeDownloadResult", bind_control(&aria2_service::remove_download_result));
+    rpc.add("aria2.changeOption", bind_control(&aria2_service::change_option));
     rpc.add("aria2.getOption", bind(&aria2_service::get_option));
     rpc.add("aria2.getServers", bind(&aria2_service::get_servers));
     rpc.add("aria2.getSessionInfo", bind(&aria2_service::get_session_info));
-    rpc.add("aria2.saveSession", bind(&aria2_service::save_session));
-    rpc.add("aria2.shutdown", bind(&aria2_service::shutdown));
-    rpc.add("aria2.forceShutdown", bind(&aria2_service::shutdown));
+    rpc.add("aria2.saveSession", bind_control(&aria2_service::save_session));
+    rpc.add("aria2.shutdown", bind_control(&aria2_service::shutdown));
+    rpc.add("aria2.forceShutdown", bind_control(&aria2_service::shutdown));
     rpc.add(
         "system.listMethods",
         [&rpc](params) -> result {

@@ -8,7 +8,9 @@
 #include "tools/serve/aria2_status.hpp"
 #include "tools/serve/rpc_dispatch.hpp"
 
+#include <chrono>
 #include <cstdint>
+#include <memory>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -67,7 +69,14 @@ public:
 private:
     using params = boost::json::array;
     using result = boost::asio::awaitable<rpc_result>;
-    using snapshot = std::map<std::string, model_stats>;
+    using model_map = std::map<std::string, model_stats>;
+    /// The engine's numbers, shared by the status calls of a moment (see stats()).
+    struct snapshot {
+        model_map models;
+        double speed = 0;
+        std::chrono::steady_clock::time_point taken;
+    };
+    using snapshot_ptr = std::shared_ptr<const snapshot>;
 
     result add_uri(params p);
     /// addUri's work; `gid` empty: a new one, else the GID a restored download had.
@@ -102,11 +111,14 @@ private:
     using download_action = std::function<rpc_result(aria2_download&, const std::optional<model_stats>&)>;
     result on_download(params p, download_action action);
 
-    boost::asio::awaitable<snapshot> stats();
+    /// A snapshot at most `snapshot_max_age` old: thousands of clients polling at once cost one
+    /// engine snapshot per interval, not one each. Any change (a control call, an engine event)
+    /// drops it, so that a call never reads a state older than the last change it could see.
+    boost::asio::awaitable<snapshot_ptr> stats();
     /// The download a GID parameter names, or the error to answer.
     aria2_download* resolve(const params& p, std::size_t index, std::optional<rpc_error>& error);
     /// A list method's answer: `gids` with their status objects.
-    boost::json::array statuses(const std::vector<std::string>& gids, const snapshot& s,
+    boost::json::array statuses(const std::vector<std::string>& gids, const model_map& s,
                                 const std::vector<std::string>& keys) const;
     void on_event(const event& e);
     /// Marks `d` stopped (in `how`), then forgets the oldest results beyond max_download_result.
@@ -128,6 +140,8 @@ private:
     std::uint64_t stops_ = 0;          ///< downloads stopped so far (numStoppedTotal)
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
     std::string session_id_; ///< getSessionInfo: random, one per process
+    snapshot_ptr recent_;    ///< the last snapshot, while young and nothing changed
+    static constexpr std::chrono::milliseconds snapshot_max_age{100};
     // The session writer: generations asked for and written; `session_written_` wakes waiters.
     std::uint64_t session_wanted_ = 0, session_saved_ = 0;
     bool session_writing_ = false;
