@@ -695,11 +695,12 @@ void aria2_service::register_methods(rpc_dispatch& rpc) {
             co_return rpc_result{std::move(names), std::nullopt};
         },
         false);
+    rpc.add_notifications(notification_names());
     rpc.add(
         "system.listNotifications",
-        [](params) -> result {
+        [&rpc](params) -> result {
             json::array names;
-            for (auto& n : notification_names())
+            for (auto& n : rpc.notification_names())
                 names.push_back(json::string(n));
             co_return rpc_result{std::move(names), std::nullopt};
         },

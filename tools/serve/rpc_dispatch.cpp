@@ -52,6 +52,10 @@ void rpc_dispatch::add(std::string name, rpc_method method, bool needs_token) {
 
 std::vector<std::string> rpc_dispatch::method_names() const { return order_; }
 
+void rpc_dispatch::add_notifications(const std::vector<std::string>& names) {
+    notifications_.insert(notifications_.end(), names.begin(), names.end());
+}
+
 bool rpc_dispatch::token_matches(std::string_view token) const noexcept {
     // Digests of equal length compared in constant time: neither content nor length leaks.
     unsigned char a[SHA256_DIGEST_LENGTH], b[SHA256_DIGEST_LENGTH];
@@ -61,8 +65,11 @@ bool rpc_dispatch::token_matches(std::string_view token) const noexcept {
 }
 
 bool rpc_dispatch::is_status_call(std::string_view method) noexcept {
-    return method.starts_with("aria2.tell") || method.starts_with("aria2.get") || method.starts_with("system.list");
+    return method.starts_with("aria2.tell") || method.starts_with("aria2.get") || method.starts_with("system.list") ||
+           method == "ferry.tellModel" || method == "ferry.stats" || is_long_poll(method);
 }
+
+bool rpc_dispatch::is_long_poll(std::string_view method) noexcept { return method == "ferry.waitModel"; }
 
 asio::awaitable<rpc_reply> rpc_dispatch::handle(std::string_view text) {
     json::value request;
