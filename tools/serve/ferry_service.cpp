@@ -323,8 +323,9 @@ ferry_service::result ferry_service::tell_model(params p) {
     auto e = find(p, 0, error);
     if (!e)
         co_return rpc_result{nullptr, error};
-    auto status = status_of(std::move(e));
-    co_return rpc_result{co_await std::move(status), std::nullopt};
+    auto telling = status_of(std::move(e));
+    auto status = co_await std::move(telling);
+    co_return rpc_result{std::move(status), std::nullopt};
 }
 
 ferry_service::result ferry_service::wait_model(params p) {
@@ -349,8 +350,9 @@ ferry_service::result ferry_service::wait_model(params p) {
         auto race = std::move(ending) || std::move(expiry);
         co_await std::move(race);
     }
-    auto status = status_of(std::move(e));
-    co_return rpc_result{co_await std::move(status), std::nullopt};
+    auto telling = status_of(std::move(e));
+    auto status = co_await std::move(telling);
+    co_return rpc_result{std::move(status), std::nullopt};
 }
 
 ferry_service::result ferry_service::set_priority(params p) {
