@@ -19,13 +19,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string missing(std::size_t index) {
-    return "The parameter at " + std::to_string(index) + " is required but missing.";
-}
-std::string wrong_type(std::size_t index) {
-    return "The parameter at " + std::to_string(index) + " has wrong type.";
-}
-
 /// The keys filter of tellStatus and the list methods (an array of strings), when given.
 bool read_keys(const json::array& p, std::size_t index, std::vector<std::string>& keys) {
     if (p.size() <= index)

@@ -26,13 +26,6 @@ namespace {
 /// The longest waitModel: a day, far below what a timer can hold.
 constexpr std::int64_t max_wait_ms = 24 * 3600 * 1000;
 
-std::string missing(std::size_t index) {
-    return "The parameter at " + std::to_string(index) + " is required but missing.";
-}
-std::string wrong_type(std::size_t index) {
-    return "The parameter at " + std::to_string(index) + " has wrong type.";
-}
-
 /// A rate as bytes/s: a JSON number, or text such as "750K" or "20M" (0: no limit).
 std::optional<std::uint64_t> rate_param(const json::value& v) {
     if (v.is_uint64())
@@ -102,15 +95,10 @@ void ferry_service::notify(const char* method, json::object status) {
 
 std::shared_ptr<ferry_service::entry> ferry_service::find(const params& p, std::size_t index,
                                                           std::optional<rpc_error>& error) const {
-    if (p.size() <= index) {
-        error = rpc_error{1, missing(index)};
+    auto* text = string_param(p, index, error);
+    if (!text)
         return nullptr;
-    }
-    if (!p[index].is_string()) {
-        error = rpc_error{1, wrong_type(index)};
-        return nullptr;
-    }
-    std::string id(p[index].get_string());
+    std::string id(*text);
     auto it = models_.find(id);
     if (it == models_.end()) {
         error = rpc_error{1, "Model " + id + " is not found"};
@@ -119,16 +107,16 @@ std::shared_ptr<ferry_service::entry> ferry_service::find(const params& p, std::
     return it->second;
 }
 
-asio::awaitable<json::object> ferry_service::status_of(std::shared_ptr<entry> e) {
+asio::awaitable<rpc_result> ferry_service::status_of(std::shared_ptr<entry> e) {
     if (e->model.finished)
-        co_return model_status(e->model, std::nullopt);
+        co_return rpc_result{model_status(e->model, std::nullopt), std::nullopt};
     auto snapshot = engine_.stats();
     auto all = co_await std::move(snapshot);
     std::optional<model_stats> numbers;
     for (auto& m : all.models)
         if (m.id == e->model.id)
             numbers = std::move(m);
-    co_return model_status(e->model, numbers);
+    co_return rpc_result{model_status(e->model, numbers), std::nullopt};
 }
 
 asio::awaitable<std::unique_ptr<hub_model_run>> ferry_service::plan_hub(const hub_manifest_model& request,
@@ -324,8 +312,7 @@ ferry_service::result ferry_service::tell_model(params p) {
     if (!e)
         co_return rpc_result{nullptr, error};
     auto telling = status_of(std::move(e));
-    auto status = co_await std::move(telling);
-    co_return rpc_result{std::move(status), std::nullopt};
+    co_return co_await std::move(telling);
 }
 
 ferry_service::result ferry_service::wait_model(params p) {
@@ -351,8 +338,7 @@ ferry_service::result ferry_service::wait_model(params p) {
         co_await std::move(race);
     }
     auto telling = status_of(std::move(e));
-    auto status = co_await std::move(telling);
-    co_return rpc_result{std::move(status), std::nullopt};
+    co_return co_await std::move(telling);
 }
 
 ferry_service::result ferry_service::set_priority(params p) {

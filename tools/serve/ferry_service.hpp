@@ -86,7 +86,7 @@ private:
     /// The model a parameter names, or the error to answer.
     std::shared_ptr<entry> find(const params& p, std::size_t index, std::optional<rpc_error>& error) const;
     /// Its status object, with the engine's current numbers while it runs.
-    boost::asio::awaitable<boost::json::object> status_of(std::shared_ptr<entry> e);
+    result status_of(std::shared_ptr<entry> e);
     boost::asio::awaitable<void> watch(std::shared_ptr<entry> e);
     void finished(entry& e, std::vector<file_result> results);
     boost::asio::awaitable<void> report_progress();

@@ -41,6 +41,25 @@ std::optional<std::int64_t> integer_param(const json::value& value) {
     return std::nullopt;
 }
 
+std::string missing(std::size_t index) {
+    return "The parameter at " + std::to_string(index) + " is required but missing.";
+}
+
+std::string wrong_type(std::size_t index) {
+    return "The parameter at " + std::to_string(index) + " has wrong type.";
+}
+
+const json::string* string_param(const json::array& params, std::size_t index, std::optional<rpc_error>& error) {
+    if (params.size() <= index) {
+        error = rpc_error{1, missing(index)};
+        return nullptr;
+    }
+    auto* text = params[index].if_string();
+    if (!text)
+        error = rpc_error{1, wrong_type(index)};
+    return text;
+}
+
 rpc_dispatch::rpc_dispatch(rpc_dispatch_config config, daemon_stats* stats) : config_(std::move(config)), stats_(stats) {
     order_.push_back("system.multicall");
 }

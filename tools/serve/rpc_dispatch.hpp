@@ -99,4 +99,11 @@ private:
 /// `value` as aria2 reads an integer parameter: a JSON integer, or a string of digits.
 std::optional<std::int64_t> integer_param(const boost::json::value& value);
 
+/// aria2's error texts for the parameter at `index`: missing, or of the wrong type.
+std::string missing(std::size_t index);
+std::string wrong_type(std::size_t index);
+/// The string parameter at `index`, or nullptr with `error` set to one of those texts.
+const boost::json::string* string_param(const boost::json::array& params, std::size_t index,
+                                        std::optional<rpc_error>& error);
+
 } // namespace ferry::serve
