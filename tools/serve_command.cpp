@@ -62,9 +62,11 @@ std::optional<request_class> classify_rpc(std::string_view text) {
         auto* m = o ? o->if_contains("method") : nullptr;
         return m && m->is_string() && serve::rpc_dispatch::is_status_call(m->get_string());
     };
-    if (auto* call = v.if_object())
-        if (auto* m = call->if_contains("method"); m && m->is_string() && serve::rpc_dispatch::is_long_poll(m->get_string()))
+    if (auto* call = v.if_object()) {
+        auto* m = call->if_contains("method");
+        if (m && m->is_string() && serve::rpc_dispatch::is_long_poll(m->get_string()))
             return std::nullopt;
+    }
     if (auto* batch = v.if_array())
         return std::all_of(batch->begin(), batch->end(), is_read) ? request_class::status : request_class::control;
     return is_read(v) ? request_class::status : request_class::control;
@@ -119,6 +121,8 @@ int run_serve(std::span<const std::string_view> args) {
         throw usage_error("--rpc-listen-all needs --rpc-secret: refusing to take calls from anyone on the network");
     auto& options = transfer.finish();
     auto config = options.engine;
+    // Files per model stay the engine's (--jobs-per-model): an aria2 download is one file anyway,
+    // a ferry.addModel model has several.
     // A daemon runs for months: finished downloads are kept as aria2 keeps them (1000 results),
     // the engine's models with room to spare so that every result listed still has its numbers.
     const std::size_t max_download_result = 1000;

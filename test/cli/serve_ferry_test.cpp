@@ -276,23 +276,26 @@ TEST_CASE("ferry serve: ferry.* refuses unknown models, dirs outside -d and bad 
     CHECK(f.error("ferry.tellModel") == "The parameter at 0 is required but missing.");
     auto file = f.file("a.bin", 100);
 
-    auto refused = f.error("ferry.addModel", {json::object{{"id", "up"}, {"dir", "../up"}, {"files", json::array{file}}}});
+    auto model_in = [&](const char* id, const char* dir) {
+        return json::object{{"id", id}, {"dir", dir}, {"files", json::array{file}}};
+    };
+    auto refused = f.error("ferry.addModel", {model_in("up", "../up")});
     CHECK(refused.find("model 'up': dir '../up'") == 0);
-    refused = f.error("ferry.addModel", {json::object{{"id", "abs"}, {"dir", "/tmp"}, {"files", json::array{file}}}});
+    refused = f.error("ferry.addModel", {model_in("abs", "/tmp")});
     CHECK(refused.find("model 'abs': dir '/tmp'") == 0);
     // A link beneath -d that leads out of it.
     fs::create_directories(f.dl);
     fs::create_directories(f.tmp / "elsewhere");
     fs::create_directory_symlink(f.tmp / "elsewhere", f.dl / "escape");
-    refused = f.error("ferry.addModel", {json::object{{"id", "link"}, {"dir", "escape"}, {"files", json::array{file}}}});
+    refused = f.error("ferry.addModel", {model_in("link", "escape")});
     CHECK(refused.find("is outside the download directory") != std::string::npos);
     CHECK(fs::is_empty(f.tmp / "elsewhere"));
 
     CHECK(f.error("ferry.addModel", {json::object{{"id", "bad"}, {"files", json::array{}}}}) ==
           "model 'bad': \"files\" must be a non-empty array");
     CHECK(f.error("ferry.addModel", {"not a model"}) == "The parameter at 0 has wrong type.");
-    CHECK(f.error("ferry.addModel", {json::object{{"id", "o"}, {"files", json::array{file}}}, json::object{{"speed", 1}}})
-              .find("unknown option speed") == 0);
+    auto unknown = f.error("ferry.addModel", {model_in("o", "o"), json::object{{"speed", 1}}});
+    CHECK(unknown.find("unknown option speed") == 0);
 
     // pause=true: queued and held; nothing is fetched.
     auto id = f.add_model({{"id", "held"}, {"files", json::array{file}}}, {{"pause", true}});
@@ -360,7 +363,8 @@ TEST_CASE("ferry serve: ferry.addModel of a Hub repo lands in the Hugging Face c
     auto& tiny = hub->add_repo("acme/tiny");
     hub->add_commit(tiny,
                     {hub_file_spec::inline_text("config.json", "{\"model_type\": \"bert\"}\n"),
-                     hub_file_spec::synthetic("model.safetensors", 3 * MiB), hub_file_spec::synthetic("extra.bin", 1000)},
+                     hub_file_spec::synthetic("model.safetensors", 3 * MiB),
+                     hub_file_spec::synthetic("extra.bin", 1000)},
                     {"main"});
     ferry_fixture f({}, hub);
     auto id = f.add_model({{"id", "tiny"}, {"hf", "acme/tiny"}, {"exclude", json::array{"*.bin"}}});
@@ -386,5 +390,6 @@ TEST_CASE("ferry serve: ferry.addModel of a Hub repo lands in the Hugging Face c
     for (auto& r : f.server.stats().log)
         CHECK_MESSAGE(r.path.starts_with("/api/"), r.path);
 
-    CHECK(f.error("ferry.addModel", {json::object{{"id", "ghost"}, {"hf", "acme/ghost"}}}).find("model 'ghost': ") == 0);
+    auto ghost = f.error("ferry.addModel", {json::object{{"id", "ghost"}, {"hf", "acme/ghost"}}});
+    CHECK(ghost.find("model 'ghost': ") == 0);
 }

@@ -63,7 +63,8 @@ private:
 
     /// A model and what waits on it.
     struct entry {
-        explicit entry(boost::asio::any_io_executor ex) : done_signal(ex, boost::asio::steady_timer::time_point::max()) {}
+        explicit entry(boost::asio::any_io_executor ex)
+            : done_signal(ex, boost::asio::steady_timer::time_point::max()) {}
         ferry_model model;
         std::vector<std::filesystem::path> destinations; ///< its files' final paths, while it runs
         std::unique_ptr<hub_model_run> hub;  ///< a Hub model's plan and locks, until it ends
