@@ -619,6 +619,24 @@ bool engine::set_limit_rate(const std::string& id, std::uint64_t rate) {
     return true;
 }
 
+bool engine::set_limit_rate(const std::string& id, const std::string& file, std::uint64_t rate) {
+    if (!state_->known(id))
+        return false;
+    asio::post(strand_, [s = state_, id, file, rate] {
+        auto it = s->models.find(id);
+        if (it == s->models.end())
+            return;
+        for (auto& f : it->second->files) {
+            if (f.spec.path.generic_string() != file && f.spec.name != file)
+                continue;
+            f.spec.limit_rate = rate; // a file not started yet takes it when it starts
+            if (f.transfer)
+                f.transfer->set_limit_rate(rate);
+        }
+    });
+    return true;
+}
+
 void engine::stop() {
     asio::post(strand_, [s = state_] {
         if (s->stopped)

@@ -181,6 +181,11 @@ public:
     /// One model's own limit in bytes/s (0 = none), effective within a tick; it applies together
     /// with the overall limit and each file's own (file_spec::limit_rate).
     bool set_limit_rate(const std::string& id, std::uint64_t rate);
+    /// One file's own limit in bytes/s (0 = none; file_spec::limit_rate), effective within a tick
+    /// when it runs, and from its start otherwise. `file` names it by its path within the model
+    /// (as given in its spec) or its name. false when the engine holds no model `id`; a model
+    /// without such a file changes nothing.
+    bool set_limit_rate(const std::string& id, const std::string& file, std::uint64_t rate);
 
     /// Stops everything: running transfers are cancelled (resumable), queued ones never start.
     void stop();

@@ -2,8 +2,10 @@
 
 #include "net/error.hpp"
 #include "net/http_fields.hpp"
+#include "net/proxy_config.hpp"
 #include "net/url.hpp"
 
+#include <algorithm>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -68,6 +70,15 @@ const boost::system::error_category& hub_error_category() noexcept {
 }
 
 error_code make_error_code(hub_error e) noexcept { return {static_cast<int>(e), hub_error_category()}; }
+
+pool_config hub_api_pool_config(const engine_config& config, std::chrono::milliseconds etag_timeout) {
+    pool_config pc;
+    pc.max_per_host = 4;
+    pc.timeouts = config.timeouts;
+    pc.timeouts.first_byte = std::max(config.timeouts.first_byte, etag_timeout);
+    pc.proxies = proxy_policy(config.proxy, process_environment());
+    return pc;
+}
 
 struct hub_client::answer {
     response_head head;

@@ -5,6 +5,7 @@
 // are the engine's (resolve URLs, redirects to the CDN, signed-URL renewal); this asks only the
 // small JSON questions that come first.
 
+#include "engine/config.hpp"
 #include "engine/hub_listing.hpp"
 #include "memory/hub_cache.hpp"
 #include "net/connection_pool.hpp"
@@ -55,6 +56,11 @@ struct hub_client_config {
     std::size_t max_answer = 64 * 1024 * 1024; ///< bytes of one JSON answer
     int max_pages = 100'000;                   ///< of one tree listing
 };
+
+/// The pool a hub_client's calls go through, from the engine's settings: a few connections to the
+/// endpoint, the engine's timeouts with at least `etag_timeout` for the first byte, its proxies
+/// (with the environment's).
+pool_config hub_api_pool_config(const engine_config& config, std::chrono::milliseconds etag_timeout);
 
 /// The Hub's API through a connection pool, on the pool's executor. Not thread-safe.
 class hub_client {

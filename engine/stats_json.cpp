@@ -69,29 +69,32 @@ static boost::json::object to_json(const resource_usage& r) {
     return o;
 }
 
+boost::json::object to_json(const model_stats& m) {
+    boost::json::object mo;
+    mo["id"] = m.id;
+    mo["priority"] = to_string(m.prio);
+    mo["files_total"] = m.files_total;
+    mo["files_done"] = m.files_done;
+    mo["files_failed"] = m.files_failed;
+    mo["files_running"] = m.files_running;
+    mo["bytes_done"] = m.bytes_done;
+    mo["bytes_total"] = m.bytes_total;
+    mo["completion"] = m.completion();
+    mo["speed"] = m.speed;
+    if (m.eta_seconds)
+        mo["eta_seconds"] = *m.eta_seconds;
+    mo["paused"] = m.paused;
+    mo["state"] = to_string(m.state);
+    if (m.position)
+        mo["position"] = *m.position;
+    return mo;
+}
+
 boost::json::object to_json(const engine_stats& stats) {
     boost::json::object o;
     boost::json::array models;
-    for (auto& m : stats.models) {
-        boost::json::object mo;
-        mo["id"] = m.id;
-        mo["priority"] = to_string(m.prio);
-        mo["files_total"] = m.files_total;
-        mo["files_done"] = m.files_done;
-        mo["files_failed"] = m.files_failed;
-        mo["files_running"] = m.files_running;
-        mo["bytes_done"] = m.bytes_done;
-        mo["bytes_total"] = m.bytes_total;
-        mo["completion"] = m.completion();
-        mo["speed"] = m.speed;
-        if (m.eta_seconds)
-            mo["eta_seconds"] = *m.eta_seconds;
-        mo["paused"] = m.paused;
-        mo["state"] = to_string(m.state);
-        if (m.position)
-            mo["position"] = *m.position;
-        models.push_back(std::move(mo));
-    }
+    for (auto& m : stats.models)
+        models.push_back(to_json(m));
     o["models"] = std::move(models);
     boost::json::object hosts;
     static const host_latency no_requests;

@@ -2,7 +2,6 @@
 
 #include "engine/hub_client.hpp"
 #include "net/connection_pool.hpp"
-#include "net/proxy_config.hpp"
 #include "net/tls_context.hpp"
 
 #include <algorithm>
@@ -25,12 +24,7 @@ std::vector<std::optional<hub_snapshot>> list_snapshots(const engine_config& con
                                                         const std::vector<hub_request>& requests) {
     asio::io_context io(1);
     auto tls = make_client_tls_context(config.ca_file);
-    pool_config pc;
-    pc.max_per_host = 4;
-    pc.timeouts = config.timeouts;
-    pc.timeouts.first_byte = std::max<std::chrono::milliseconds>(config.timeouts.first_byte, hub.settings.etag_timeout);
-    pc.proxies = proxy_policy(config.proxy, process_environment());
-    connection_pool pool(io.get_executor(), tls, pc);
+    connection_pool pool(io.get_executor(), tls, hub_api_pool_config(config, hub.settings.etag_timeout));
     hub_client client(pool, {.endpoint = hub.settings.endpoint, .token = hub.token});
 
     std::vector<std::optional<hub_snapshot>> out(requests.size());

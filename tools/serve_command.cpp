@@ -1,5 +1,6 @@
 // ferry serve: a daemon that speaks aria2's JSON-RPC (HTTP POST and WebSocket on /jsonrpc) and
 // serves /metrics and /healthz, with the engine and the server on one io_context.
+#include "engine/hub_settings.hpp"
 #include "engine/metrics.hpp"
 #include "net/http_server.hpp"
 #include "perf/exposition_format.hpp"
@@ -8,6 +9,7 @@
 #include "tools/arguments.hpp"
 #include "tools/commands.hpp"
 #include "tools/serve/aria2_service.hpp"
+#include "tools/serve/ferry_service.hpp"
 #include "tools/serve/rpc_dispatch.hpp"
 #include "tools/transfer_options.hpp"
 
@@ -35,6 +37,7 @@ namespace json = boost::json;
 constexpr const char* serve_usage =
     "usage: ferry serve [OPTIONS]\n"
     "  aria2-compatible JSON-RPC on http://127.0.0.1:PORT/jsonrpc (POST and WebSocket),\n"
+    "  with ferry's own model methods (ferry.addModel, ferry.waitModel, ...),\n"
     "  Prometheus metrics on /metrics, a health check on /healthz.\n"
     "      --rpc-listen-port N     port (default 6800; 0: any free port)\n"
     "      --rpc-listen-all        listen on every interface (needs --rpc-secret)\n"
@@ -45,6 +48,10 @@ constexpr const char* serve_usage =
     "                              every change; a restart (even after kill -9) resumes them\n";
 
 /// The request queue's class of a JSON-RPC text: reads are status calls, anything else control.
+/// A long poll sent alone (ferry.waitModel) bypasses the queue: it would hold one of the queue's
+/// running slots for its whole timeout, and a few clients waiting on models would then starve
+/// every poll. What it holds is bounded by the connection cap and the calls per WebSocket; in a
+/// batch it counts as a status call and holds its slot until the batch is answered.
 std::optional<request_class> classify_rpc(std::string_view text) {
     boost::system::error_code ec;
     json::parse_options options;
@@ -57,6 +64,11 @@ std::optional<request_class> classify_rpc(std::string_view text) {
         auto* m = o ? o->if_contains("method") : nullptr;
         return m && m->is_string() && serve::rpc_dispatch::is_status_call(m->get_string());
     };
+    if (auto* call = v.if_object()) {
+        auto* m = call->if_contains("method");
+        if (m && m->is_string() && serve::rpc_dispatch::is_long_poll(m->get_string()))
+            return std::nullopt;
+    }
     if (auto* batch = v.if_array())
         return std::all_of(batch->begin(), batch->end(), is_read) ? request_class::status : request_class::control;
     return is_read(v) ? request_class::status : request_class::control;
@@ -112,8 +124,8 @@ int run_serve(std::span<const std::string_view> args) {
         throw usage_error("--rpc-listen-all needs --rpc-secret: refusing to take calls from anyone on the network");
     auto& options = transfer.finish();
     auto config = options.engine;
-    // Each aria2 download is a model of its own: max-concurrent-downloads is the overall file cap.
-    config.max_files_per_model = 1;
+    // Files per model stay the engine's (--jobs-per-model): an aria2 download is one file anyway,
+    // a ferry.addModel model has several.
     // A daemon runs for months: finished downloads are kept as aria2 keeps them (1000 results),
     // the engine's models with room to spare so that every result listed still has its numbers.
     const std::size_t max_download_result = 1000;
@@ -192,6 +204,19 @@ int run_serve(std::span<const std::string_view> args) {
         },
         stop);
     service.register_methods(rpc);
+    auto hub = hub_settings_from(process_environment());
+    serve::ferry_service models(io.get_executor(), engine,
+                                {.base_dir = base,
+                                 .max_finished_models = max_download_result,
+                                 .progress_interval = std::chrono::seconds(1),
+                                 .hub = hub,
+                                 .hub_token = hub.implicit_token ? hub.token : std::nullopt,
+                                 .engine = config},
+                                [&](std::string text) {
+                                    if (server)
+                                        server->broadcast(std::move(text));
+                                });
+    models.register_methods(rpc);
 
     http_application app;
     app.on_request = [&](const http_call& call) -> asio::awaitable<http_answer> {

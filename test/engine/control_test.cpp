@@ -364,15 +364,19 @@ TEST_CASE("a rate limit changed while a transfer runs takes effect") {
     const std::uint64_t size = 16 * MiB;
     auto m = named(f.model({{"rate.bin", size}}), "r");
     const std::uint64_t fast = 8 * MiB, slow = 2 * MiB;
-    bool per_model = true;
+    enum class scope { model, overall, file } limited = scope::model;
     SUBCASE("the model's limit") {
         m.limit_rate = fast;
     }
     SUBCASE("the overall limit") {
-        per_model = false;
+        limited = scope::overall;
         c.limit_rate = fast;
     }
-    CAPTURE(per_model);
+    SUBCASE("the file's own limit") {
+        limited = scope::file;
+        m.files.front().limit_rate = fast;
+    }
+    CAPTURE(static_cast<int>(limited));
 
     asio::io_context io;
     signal_flag started(io);
@@ -390,10 +394,11 @@ TEST_CASE("a rate limit changed while a transfer runs takes effect") {
             [&]() -> asio::awaitable<void> {
                 co_await started.wait();
                 auto set = [&](std::uint64_t rate) {
-                    if (per_model)
-                        e.set_limit_rate("r", rate);
-                    else
-                        e.set_limit_rate(rate);
+                    switch (limited) {
+                    case scope::model: e.set_limit_rate("r", rate); break;
+                    case scope::overall: e.set_limit_rate(rate); break;
+                    case scope::file: CHECK(e.set_limit_rate("r", "rate.bin", rate)); break;
+                    }
                 };
                 auto measure = [&](std::chrono::milliseconds window) -> asio::awaitable<double> {
                     auto t0 = clock_type::now();
@@ -639,6 +644,7 @@ TEST_CASE("control calls report ids the engine does not hold") {
         CHECK_FALSE(e.cancel("nobody", true));
         CHECK_FALSE(e.set_priority("nobody", priority::high));
         CHECK_FALSE(e.set_limit_rate("nobody", 1000));
+        CHECK_FALSE(e.set_limit_rate("nobody", "file.bin", 1000));
         CHECK(e.pause()); // all: always accepted
         CHECK(e.resume());
         REQUIRE(e.add(named(f.model({{"known-1.bin", 1000}}), "first")));

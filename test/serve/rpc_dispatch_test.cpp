@@ -88,6 +88,21 @@ TEST_CASE("parse errors, invalid requests, limits, batches, multicall") {
     CHECK(reply(rpc, R"([{"id":1,"method":"test.fail"}])").http_status == 200);
     CHECK(rpc_dispatch::is_status_call("aria2.tellStatus"));
     CHECK_FALSE(rpc_dispatch::is_status_call("aria2.addUri"));
+    CHECK(rpc_dispatch::is_status_call("ferry.tellModel"));
+    CHECK(rpc_dispatch::is_status_call("ferry.stats"));
+    CHECK(rpc_dispatch::is_status_call("ferry.waitModel"));
+    CHECK_FALSE(rpc_dispatch::is_status_call("ferry.addModel"));
+    CHECK_FALSE(rpc_dispatch::is_status_call("ferry.setLimit"));
+    CHECK(rpc_dispatch::is_long_poll("ferry.waitModel"));
+    CHECK_FALSE(rpc_dispatch::is_long_poll("ferry.tellModel"));
+}
+
+TEST_CASE("notification names: each service adds its own, in order") {
+    rpc_dispatch rpc({});
+    CHECK(rpc.notification_names().empty());
+    rpc.add_notifications({"a.one", "a.two"});
+    rpc.add_notifications({"b.one"});
+    CHECK(rpc.notification_names() == std::vector<std::string>{"a.one", "a.two", "b.one"});
 }
 
 TEST_CASE("integer parameters: JSON integers or strings of digits") {

@@ -29,13 +29,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string missing(std::size_t index) {
-    return "The parameter at " + std::to_string(index) + " is required but missing.";
-}
-std::string wrong_type(std::size_t index) {
-    return "The parameter at " + std::to_string(index) + " has wrong type.";
-}
-
 /// The keys filter of tellStatus and the list methods (an array of strings), when given.
 bool read_keys(const json::array& p, std::size_t index, std::vector<std::string>& keys) {
     if (p.size() <= index)
@@ -967,11 +960,12 @@ void aria2_service::register_methods(rpc_dispatch& rpc) {
             co_return rpc_result{std::move(names), std::nullopt};
         },
         false);
+    rpc.add_notifications(notification_names());
     rpc.add(
         "system.listNotifications",
-        [](params) -> result {
+        [&rpc](params) -> result {
             json::array names;
-            for (auto& n : notification_names())
+            for (auto& n : rpc.notification_names())
                 names.push_back(json::string(n));
             co_return rpc_result{std::move(names), std::nullopt};
         },

@@ -41,6 +41,25 @@ std::optional<std::int64_t> integer_param(const json::value& value) {
     return std::nullopt;
 }
 
+std::string missing(std::size_t index) {
+    return "The parameter at " + std::to_string(index) + " is required but missing.";
+}
+
+std::string wrong_type(std::size_t index) {
+    return "The parameter at " + std::to_string(index) + " has wrong type.";
+}
+
+const json::string* string_param(const json::array& params, std::size_t index, std::optional<rpc_error>& error) {
+    if (params.size() <= index) {
+        error = rpc_error{1, missing(index)};
+        return nullptr;
+    }
+    auto* text = params[index].if_string();
+    if (!text)
+        error = rpc_error{1, wrong_type(index)};
+    return text;
+}
+
 rpc_dispatch::rpc_dispatch(rpc_dispatch_config config, daemon_stats* stats) : config_(std::move(config)), stats_(stats) {
     order_.push_back("system.multicall");
 }
@@ -52,6 +71,10 @@ void rpc_dispatch::add(std::string name, rpc_method method, bool needs_token) {
 
 std::vector<std::string> rpc_dispatch::method_names() const { return order_; }
 
+void rpc_dispatch::add_notifications(const std::vector<std::string>& names) {
+    notifications_.insert(notifications_.end(), names.begin(), names.end());
+}
+
 bool rpc_dispatch::token_matches(std::string_view token) const noexcept {
     // Digests of equal length compared in constant time: neither content nor length leaks.
     unsigned char a[SHA256_DIGEST_LENGTH], b[SHA256_DIGEST_LENGTH];
@@ -61,8 +84,11 @@ bool rpc_dispatch::token_matches(std::string_view token) const noexcept {
 }
 
 bool rpc_dispatch::is_status_call(std::string_view method) noexcept {
-    return method.starts_with("aria2.tell") || method.starts_with("aria2.get") || method.starts_with("system.list");
+    return method.starts_with("aria2.tell") || method.starts_with("aria2.get") || method.starts_with("system.list") ||
+           method == "ferry.tellModel" || method == "ferry.stats" || is_long_poll(method);
 }
+
+bool rpc_dispatch::is_long_poll(std::string_view method) noexcept { return method == "ferry.waitModel"; }
 
 asio::awaitable<rpc_reply> rpc_dispatch::handle(std::string_view text) {
     json::value request;

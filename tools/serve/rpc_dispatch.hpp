@@ -62,12 +62,18 @@ public:
     void add(std::string name, rpc_method method, bool needs_token = true);
     /// Every method name, system.multicall included, sorted as added.
     std::vector<std::string> method_names() const;
+    /// Notification names each service sends (system.listNotifications), in the order added.
+    void add_notifications(const std::vector<std::string>& names);
+    const std::vector<std::string>& notification_names() const noexcept { return notifications_; }
 
     /// Answers one request text (a call or a batch).
     boost::asio::awaitable<rpc_reply> handle(std::string_view text);
 
-    /// Whether `text` holds only status calls (read-only methods): for the request queue.
+    /// Whether `method` only reads (a status call): for the request queue.
     static bool is_status_call(std::string_view method) noexcept;
+    /// Whether `method` mostly waits (ferry.waitModel): sent alone, it bypasses the request queue,
+    /// so long polls hold none of its slots (see serve_command.cpp).
+    static bool is_long_poll(std::string_view method) noexcept;
 
     /// Constant-time comparison of a token with the secret.
     bool token_matches(std::string_view token) const noexcept;
@@ -87,9 +93,17 @@ private:
     daemon_stats* stats_;
     std::map<std::string, entry, std::less<>> methods_;
     std::vector<std::string> order_;
+    std::vector<std::string> notifications_;
 };
 
 /// `value` as aria2 reads an integer parameter: a JSON integer, or a string of digits.
 std::optional<std::int64_t> integer_param(const boost::json::value& value);
+
+/// aria2's error texts for the parameter at `index`: missing, or of the wrong type.
+std::string missing(std::size_t index);
+std::string wrong_type(std::size_t index);
+/// The string parameter at `index`, or nullptr with `error` set to one of those texts.
+const boost::json::string* string_param(const boost::json::array& params, std::size_t index,
+                                        std::optional<rpc_error>& error);
 
 } // namespace ferry::serve
