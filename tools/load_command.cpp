@@ -43,6 +43,8 @@ constexpr const char* load_usage =
     "  --proxy URL, --noproxy LIST   as ferry get (default: the curl environment variables)\n"
     "  --connect-timeout SECONDS     resolve + connect + proxy limit (default 15)\n"
     "  --timeout SECONDS       first byte and stall limit of each request (default 30)\n"
+    "  --max-connections N     open connections (default: one per VU); fewer makes requests\n"
+    "                          queue for one, as wrk's fixed connections do\n"
     "  --max-connecting N      connections being established at once (default 64)\n"
     "  --seed N                seed of the weighted picks and random ranges (default 1)\n"
     "  -q, --quiet             no table while running\n";
@@ -91,6 +93,8 @@ int run_load(std::span<const std::string_view> args) {
             options.timeouts.connect = parse_seconds("--connect-timeout", value);
         } else if (a.value(arg, "--timeout", value)) {
             options.timeouts.first_byte = options.timeouts.stall = parse_seconds("--timeout", value);
+        } else if (a.value(arg, "--max-connections", value)) {
+            options.max_connections = parse_count("--max-connections", value);
         } else if (a.value(arg, "--max-connecting", value)) {
             options.max_connecting = parse_count("--max-connecting", value);
         } else if (a.value(arg, "--seed", value)) {

@@ -74,15 +74,31 @@ void axes(std::ostream& out, const panel& p, const std::string& unit) {
         << p.x0 - 52 << " " << p.y0 + p.h / 2 << ")' text-anchor='middle'>" << unit << "</text>\n";
 }
 
+/// A series drawn at the middle of each point's span; a latency line (`gaps`) breaks where a span
+/// had no request, and few points get dots so that a lone one shows.
 void line(std::ostream& out, const panel& p, const std::vector<series_point>& points,
           const std::function<double(const series_point&)>& value, const char* colour, const char* dash,
-          const char* label, int legend_row) {
-    if (points.empty())
-        return;
-    out << "<polyline fill='none' stroke='" << colour << "' stroke-width='1.6'" << dash << " points='";
-    for (auto& pt : points)
-        out << p.x(pt.t) << "," << p.y(value(pt)) << " ";
-    out << "'/>\n";
+          const char* label, int legend_row, bool gaps = false) {
+    bool open = false;
+    for (auto& pt : points) {
+        if (gaps && pt.requests_per_s <= 0) {
+            if (open)
+                out << "'/>\n";
+            open = false;
+            continue;
+        }
+        if (!open)
+            out << "<polyline fill='none' stroke='" << colour << "' stroke-width='1.6'" << dash << " points='";
+        open = true;
+        out << p.x(pt.t - pt.seconds / 2) << "," << p.y(value(pt)) << " ";
+    }
+    if (open)
+        out << "'/>\n";
+    if (points.size() < 40)
+        for (auto& pt : points)
+            if (!gaps || pt.requests_per_s > 0)
+                out << "<circle cx='" << p.x(pt.t - pt.seconds / 2) << "' cy='" << p.y(value(pt)) << "' r='2.5' fill='"
+                    << colour << "'/>\n";
     const double ly = p.y0 + 12 + 16 * legend_row, lx = p.x0 + p.w + 12;
     out << "<line x1='" << lx << "' x2='" << lx + 22 << "' y1='" << ly - 4 << "' y2='" << ly - 4 << "' stroke='"
         << colour << "' stroke-width='2'" << dash << "/>\n<text x='" << lx + 28 << "' y='" << ly
@@ -121,12 +137,12 @@ void write_plot_svg(std::ostream& out, const load_runner& runner) {
             << "</text>\n";
         panel lat{left, top + title_height, width - left - right, latency_height, t_max, lat_max};
         axes(out, lat, "latency (ms)");
-        line(out, lat, points, [](auto& p) { return p.p50; }, "#1f77b4", "", "p50", 0);
-        line(out, lat, points, [](auto& p) { return p.p90; }, "#2ca02c", "", "p90", 1);
-        line(out, lat, points, [](auto& p) { return p.p99; }, "#d62728", "", "p99", 2);
+        line(out, lat, points, [](auto& p) { return p.p50; }, "#1f77b4", "", "p50", 0, true);
+        line(out, lat, points, [](auto& p) { return p.p90; }, "#2ca02c", "", "p90", 1, true);
+        line(out, lat, points, [](auto& p) { return p.p99; }, "#d62728", "", "p99", 2, true);
         if (open_model(s->spec->executor))
             line(out, lat, points, [](auto& p) { return p.p99_uncorrected; }, "#ff7f0e", " stroke-dasharray='5,3'",
-                 "p99 uncorrected", 3);
+                 "p99 uncorrected", 3, true);
         panel rate{left, lat.y0 + latency_height + gap, width - left - right, rate_height, t_max, rate_max};
         axes(out, rate, "requests/s");
         line(out, rate, points, [](auto& p) { return p.requests_per_s; }, "#9467bd", "", "requests/s", 0);

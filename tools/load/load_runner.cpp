@@ -122,7 +122,7 @@ load_runner::load_runner(asio::io_context& io, const load_spec& spec, runner_opt
     for (auto& s : spec.scenarios)
         vus += s.peak_vus();
     pool_config config;
-    config.max_connections = std::max<std::uint64_t>(vus, 1);
+    config.max_connections = options_.max_connections ? options_.max_connections : std::max<std::uint64_t>(vus, 1);
     config.max_per_host = config.max_connections;
     config.max_connecting = options_.max_connecting;
     config.idle_timeout = 120s;

@@ -28,6 +28,9 @@ struct runner_options {
     proxy_config proxy;             ///< as `ferry get` (--proxy, --noproxy, the environment)
     connection_timeouts timeouts;
     std::size_t max_connecting = 64; ///< connections being established at once
+    /// Open connections in total and per host; 0: as many as the scenarios have VUs. Fewer than the
+    /// VUs makes requests queue for a connection (as wrk's fixed connections do).
+    std::size_t max_connections = 0;
     std::uint64_t seed = 1;          ///< weighted picks and random ranges
 };
 
