@@ -79,7 +79,8 @@ connection::open(asio::any_io_executor executor, const url& where, asio::ssl::co
     auto state = std::make_unique<impl>(executor, timeouts);
 
     // Resolve, connect and go through the proxy within one deadline.
-    const auto deadline = std::chrono::steady_clock::now() + timeouts.connect;
+    const auto started = std::chrono::steady_clock::now();
+    const auto deadline = started + timeouts.connect;
     const std::string& host = proxy ? proxy->host : where.host;
     auto addresses = co_await resolve_addresses(executor, host, proxy ? proxy->port : where.port, deadline);
     if (!addresses)
@@ -97,6 +98,7 @@ connection::open(asio::any_io_executor executor, const url& where, asio::ssl::co
             co_return ec;
     }
 
+    const auto connected_at = std::chrono::steady_clock::now();
     bool resumed = false;
     if (where.tls()) {
         stream.set_deadline(timeouts.handshake, net_error::handshake_timeout);
@@ -113,6 +115,9 @@ connection::open(asio::any_io_executor executor, const url& where, asio::ssl::co
     std::unique_ptr<connection> conn(new connection(std::move(state)));
     conn->origin_ = where.origin();
     conn->resumed_ = resumed;
+    conn->connect_time_ = connected_at - started;
+    conn->handshake_time_ = where.tls() ? std::chrono::steady_clock::now() - connected_at
+                                        : std::chrono::steady_clock::duration::zero();
     if (proxy && proxy->kind == proxy_kind::http && !where.tls()) {
         conn->absolute_form_ = true;
         if (proxy->has_credentials)

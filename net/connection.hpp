@@ -116,6 +116,10 @@ public:
     /// the caller owns the returned reference (SSL_SESSION_free).
     SSL_SESSION* take_session() const;
     bool resumed_session() const noexcept { return resumed_; }
+    /// How long open() took to resolve and connect (through the proxy, if any), and then to
+    /// handshake TLS (zero for plain HTTP).
+    std::chrono::steady_clock::duration connect_time() const noexcept { return connect_time_; }
+    std::chrono::steady_clock::duration handshake_time() const noexcept { return handshake_time_; }
     const std::string& origin() const noexcept { return origin_; }
     std::uint64_t requests_served() const noexcept { return requests_; }
     std::chrono::steady_clock::time_point idle_since() const noexcept { return idle_since_; }
@@ -134,6 +138,8 @@ private:
     std::string proxy_authorization_;
     bool broken_ = false;
     bool resumed_ = false;
+    std::chrono::steady_clock::duration connect_time_{};
+    std::chrono::steady_clock::duration handshake_time_{};
     std::uint64_t requests_ = 0;
     std::chrono::steady_clock::time_point idle_since_{};
 };

@@ -13,5 +13,7 @@ int run_origin(std::span<const std::string_view> args);
 int run_hf(std::span<const std::string_view> args);
 int run_cache(std::span<const std::string_view> args);
 int run_serve(std::span<const std::string_view> args);
+/// `ferry load`: also exits 99 when a threshold failed, as k6 does.
+int run_load(std::span<const std::string_view> args);
 
 } // namespace ferry::cli

@@ -19,6 +19,7 @@ void usage(std::ostream& out) {
            "  origin [OPTIONS]         run the HTTPS origin used by tests and benchmarks\n"
            "  cache ls|verify|rm|prune the Hugging Face cache (ferry cache --help)\n"
            "  serve [OPTIONS]          a daemon speaking aria2's JSON-RPC, with /metrics (ferry serve --help)\n"
+           "  load SCENARIO.json       a k6-style load test: scenarios, thresholds, plots (ferry load --help)\n"
            "  help                     this text\n";
 }
 
@@ -48,6 +49,8 @@ int main(int argc, char** argv) {
             return ferry::cli::run_cache(rest);
         if (command == "serve")
             return ferry::cli::run_serve(rest);
+        if (command == "load")
+            return ferry::cli::run_load(rest);
         if (command == "help" || command == "--help" || command == "-h") {
             usage(std::cout);
             return 0;

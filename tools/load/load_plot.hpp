@@ -1,0 +1,14 @@
+#pragma once
+
+#include "tools/load/load_runner.hpp"
+
+#include <iosfwd>
+
+namespace ferry::load {
+
+/// `--plot FILE.svg`: for each scenario, latency percentiles (p50, p90, p99 of http_req_duration
+/// and p99 uncorrected) and throughput (requests/s) over the run's time, one pair of panels per
+/// scenario on a shared time axis. Plain SVG 1.1, no scripts or fonts beyond sans-serif.
+void write_plot_svg(std::ostream& out, const load_runner& runner);
+
+} // namespace ferry::load
