@@ -1038,6 +1038,13 @@ class Bench:
                     ], [Expected(p.rsplit("/", 1)[1], size, digests[p]) for p, size in paths],
                     sum(size for _, size in paths), count_port=origin.port)
                 sc.info["transfers"] = s.many_count
+                # ferry holds a socket and a .part per transfer: 2 descriptors each, plus a few.
+                import resource
+                nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+                sc.info["nofile_limit"] = nofile
+                if nofile < 2 * s.many_count + 256:
+                    log(f"bench: note: many needs about {2 * s.many_count + 256} open files in ferry (a socket and "
+                        f"a .part per transfer), the limit is {nofile}: transfers beyond it fail")
                 out.append(sc)
         if self.wanted("limit", "limit"):
             url = ng.url("limit.bin")

@@ -26,7 +26,8 @@ if [ -n "$missing" ]; then
     sh tools/install-deps.sh
 fi
 
-# The many scenario keeps 5,000 connections open (plus the origin's side of them).
+# The many scenario keeps 10,000 transfers open: a socket and a .part each in ferry, a socket each in
+# the origin. Where the hard limit is lower (20,000 on some containers), the highest allowed is used.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 # nginx's binary lives in /usr/sbin, which is not on every user's PATH.
 PATH="$PATH:/usr/sbin:/sbin"
