@@ -114,10 +114,11 @@ int main(int argc, char** argv) {
     }
     std::signal(SIGPIPE, SIG_IGN);
     boost::asio::io_context io(1);
+    // Caught from the start (a signal during the resolve waits for the handler below).
+    boost::asio::signal_set signals(io, SIGINT, SIGTERM);
     try {
         ferry::relay::relay_server relay(io, options);
         relay.start();
-        boost::asio::signal_set signals(io, SIGINT, SIGTERM);
         signals.async_wait([&](const boost::system::error_code&, int) {
             relay.stop();
             io.stop();
