@@ -1487,7 +1487,7 @@ def write_docs(report: dict, path: Path) -> None:
         "",
         f"Latest run: **{report['date']}**, `{report['command'].strip()}`, medians of {report['runs']} runs per tool "
         f"({max(report['runs'], report.get('short_runs', 0))} where every first run took under a second; "
-        "runs alternate the tools), {int(report['duration_s'] // 60)} min {int(report['duration_s'] % 60)} s in all."
+        f"runs alternate the tools), {int(report['duration_s'] // 60)} min {int(report['duration_s'] % 60)} s in all."
         + (" **Quick (smoke) sizes**, not the figures of record." if report["quick"] else ""),
         "",
         "Machine:",
