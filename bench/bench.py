@@ -1398,7 +1398,7 @@ def results_table(report: dict) -> list[str]:
             "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for name, sc in report["scenarios"].items():
         vs = sc["variants"]
-        peer = best_peer(sc)
+        peer = None if "limit_mib_s" in sc["info"] else best_peer(sc)  # under a rate limit, faster is not better
         ref = {}
         for v in vs.values():
             if v["tool"] in ("curl", "aria2c") and v["tool"] not in ref:
