@@ -702,6 +702,38 @@ class FerryOrigin:
         stop_group(self.proc, signal.SIGTERM)
 
 
+class Relay:
+    """`ferry-relay` in front of a server on 127.0.0.1: adds a round trip, a per-connection window
+    and a per-connection rate (tools/relay). Reads the port from the line it prints on stderr."""
+
+    def __init__(self, binary: str, work: Path, name: str, to_port: int, rtt_ms: float, window: str, rate: str):
+        self.dir = work / f"relay-{name}"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.argv = [binary, "--to", f"127.0.0.1:{to_port}", "--rtt", f"{rtt_ms:g}", "--window", window,
+                     "--rate", rate]
+        self.stderr = self.dir / "stderr.log"
+        err = open(self.stderr, "w+b")
+        self.proc = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, stderr=err,
+                                     stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+        deadline = time.monotonic() + 15
+        m = None
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            m = re.search(r"listening on 127\.0\.0\.1:(\d+)", self.stderr.read_text(errors="replace"))
+            if m:
+                break
+            time.sleep(0.02)
+        if not m:
+            self.stop()
+            raise RuntimeError(f"ferry-relay did not start: {tail(self.stderr)}")
+        self.port = int(m.group(1))
+
+    def url(self, path: str) -> str:
+        return f"https://localhost:{self.port}/{path}"
+
+    def stop(self) -> None:
+        stop_group(self.proc, signal.SIGTERM)
+
+
 def origin_digests(ferry: str, work: Path, shm: Path, paths: list[tuple[str, int]], tag: str) -> dict[str, str]:
     """sha256 of synthetic files: downloaded once with curl from an uncapped ferry origin
     (same seed, so the same bytes as the capped one) and hashed."""
@@ -742,17 +774,25 @@ class Sizes:
     tokenizer: int = 3 * MiB
     shard: int = 128 * MiB
     shards: int = 4
-    many_count: int = 5000
+    many_count: int = 10000
     many_min: int = 100 * KiB
     many_max: int = 300 * KiB
     many_rate: str = "4K"
     limit: int = 512 * MiB
     limit_rate: str = "50M"
+    # WAN scenarios (through ferry-relay): smaller than on loopback, since a connection is slow there
+    wan_big: int = 128 * MiB
+    wan_small_count: int = 200
+    wan_shard: int = 64 * MiB
+    wan_rtts: tuple = (20, 100)         # ms
+    wan_window: str = "1M"              # bytes in flight per connection and direction
+    wan_rate: str = "20M"               # bytes/s per connection and direction
 
     @staticmethod
     def quick() -> "Sizes":
         return Sizes(big=256 * MiB, capped=32 * MiB, small_count=125, shard=16 * MiB,
-                     many_count=625, many_min=12 * KiB, many_max=36 * KiB, limit=128 * MiB)
+                     many_count=625, many_min=12 * KiB, many_max=36 * KiB, limit=128 * MiB,
+                     wan_big=16 * MiB, wan_small_count=25, wan_shard=8 * MiB)
 
 
 def parse_rate(text: str) -> int:
@@ -760,7 +800,12 @@ def parse_rate(text: str) -> int:
     return int(float(text[:-1] if mult != 1 else text) * mult)
 
 
-ALL_SCENARIOS = ["big", "big-disk", "capped", "capped-strict", "small", "model", "many", "limit"]
+LOOPBACK_SCENARIOS = ["big", "big-disk", "capped", "capped-strict", "small", "model", "many", "limit"]
+WAN_SCENARIOS = [f"wan-{what}-{rtt}ms" for what in ("big", "model", "small") for rtt in Sizes.wan_rtts]
+ALL_SCENARIOS = LOOPBACK_SCENARIOS + WAN_SCENARIOS
+# --only also takes groups: big, capped (as before), wan (every WAN scenario), wan-big, wan-model,
+# wan-small (both RTTs) and wan-20ms, wan-100ms (one RTT).
+GROUPS = ["wan"] + [f"wan-{what}" for what in ("big", "model", "small")] + [f"wan-{rtt}ms" for rtt in Sizes.wan_rtts]
 
 
 class Bench:
@@ -774,12 +819,33 @@ class Bench:
                 "scenarios are skipped")
             self.tools.discard("ferry")
         self.only = set(args.only.split(",")) if args.only else None
+        self.relay_binary = args.relay or str(Path(self.ferry).parent / "ferry-relay")
+        self.relays: dict[int, Relay] = {}
         self.servers: list = []
         self.results: dict = {}
         self.skipped: dict = {}
 
     def wanted(self, name: str, group: str) -> bool:
-        return self.only is None or name in self.only or group in self.only
+        if self.only is None or name in self.only or group in self.only:
+            return True
+        if name.startswith("wan-"):  # wan-WHAT-RTTms: also wan-WHAT and wan-RTTms
+            _, what, rtt = name.split("-")
+            return bool({f"wan-{what}", f"wan-{rtt}"} & self.only)
+        return False
+
+    def relay(self, rtt_ms: int) -> Relay | None:
+        """The relay adding `rtt_ms` in front of nginx's uncapped server (one per RTT, started on
+        first use); None when there is no ferry-relay binary."""
+        if rtt_ms not in self.relays:
+            b = self.relay_binary
+            if not (os.path.isfile(b) and os.access(b, os.X_OK)):
+                return None
+            s = self.sizes
+            r = Relay(b, self.work, f"{rtt_ms}ms", self.nginx.uncapped, rtt_ms, s.wan_window, s.wan_rate)
+            log(f"bench: ferry-relay on 127.0.0.1:{r.port}: {' '.join(r.argv[1:])}")
+            self.relays[rtt_ms] = r
+            self.servers.append(r)
+        return self.relays[rtt_ms]
 
     # -- command lines ----------------------------------------------------------------------
     def curl(self, ca: Path, url: str, name: str, *extra: str) -> Callable[[Path], list[str]]:
@@ -829,21 +895,29 @@ class Bench:
             plan.append(("capped.bin", s.capped))
         if need("limit"):
             plan.append(("limit.bin", s.limit))
-        if need("small"):
-            plan += [(f"small/f{i:04d}.bin", s.small_size) for i in range(s.small_count)]
+        wan = lambda what: any(self.wanted(f"wan-{what}-{rtt}ms", "wan") for rtt in s.wan_rtts)  # noqa: E731
+        small_count = max(s.small_count if need("small") else 0, s.wan_small_count if wan("small") else 0)
+        plan += [(f"small/f{i:04d}.bin", s.small_size) for i in range(small_count)]
         if need("model"):
             plan.append(("model/tokenizer.json", s.tokenizer))
             plan += [(f"model/model-{i:05d}-of-{s.shards:05d}.safetensors", s.shard) for i in range(1, s.shards + 1)]
+        if wan("big"):
+            plan.append(("wan/big.bin", s.wan_big))
+        if wan("model"):
+            plan.append(("wan-model/tokenizer.json", s.tokenizer))
+            plan += [(f"wan-model/model-{i:05d}-of-{s.shards:05d}.safetensors", s.wan_shard)
+                     for i in range(1, s.shards + 1)]
         total = sum(n for _, n in plan)
         log(f"bench: generating {len(plan)} test files ({human_size(total)}) in {www}")
         t0 = time.monotonic()
         for rel, size in plan:
             self.files[rel] = (size, write_random_file(www / rel, size))
-        if need("model"):
+        if need("model") or wan("model"):
             config = json.dumps({"architectures": ["BenchModel"], "hidden_size": 4096, "num_hidden_layers": 32,
                                  "vocab_size": 32000, "torch_dtype": "bfloat16", "note": "ferry benchmark"},
                                 indent=2) + "\n"
-            self.files["model/config.json"] = (len(config.encode()), write_text_file(www / "model/config.json", config))
+            for d in ("model", "wan-model"):
+                self.files[f"{d}/config.json"] = (len(config.encode()), write_text_file(www / f"{d}/config.json", config))
         os.chmod(www, 0o755)
         # The files are dirty in the page cache: written back while the first scenario runs, they
         # would take CPU from whichever tool is measured then (big: 0.98x curl instead of 0.64x).
@@ -886,6 +960,7 @@ class Bench:
                 "big-disk", "big", f"one {human_size(s.big)} file, uncapped nginx, written to disk "
                 "(ferry syncs before its rename; curl does not)", keep([
                     Variant("curl", "curl", self.curl(ca, url, "big.bin"), "curl"),
+                    Variant("aria2c -x16 -s16 -k1M", "aria2c", self.aria2c(ca, "-x16", "-s16", "-k1M", urls=[url]), "aria2c"),
                     Variant("ferry get", "ferry", self.ferry_get(ca, urls=[url]), "ferry"),
                 ]), self.expected(["big.bin"]), s.big, on_disk=True))
         if self.wanted("capped", "capped"):
@@ -924,6 +999,8 @@ class Bench:
                 "small", "small", f"{s.small_count} files of {human_size(s.small_size)}, uncapped nginx", keep([
                     Variant("curl --parallel --parallel-max 16", "curl", self.curl_parallel(ca, urls, names, "small"), "curl"),
                     Variant("aria2c -j16", "aria2c", self.aria2c(ca, "-j16", listfile=lst), "aria2c"),
+                    Variant("aria2c -j16 -x16 -s16 -k1M", "aria2c",
+                            self.aria2c(ca, "-j16", "-x16", "-s16", "-k1M", listfile=lst), "aria2c-best"),
                     Variant("ferry get -j 16", "ferry", self.ferry_get(ca, "-j", "16", listfile=lst), "ferry"),
                 ]), self.expected(rels), s.small_count * s.small_size))
         if self.wanted("model", "model"):
@@ -936,7 +1013,10 @@ class Bench:
                 f"{human_size(s.shard)}, nginx limit_rate 10m per connection", keep([
                     Variant("aria2c -j8 -x8", "aria2c", self.aria2c(ca, "-j8", "-x8", listfile=lst), "aria2c"),
                     Variant("aria2c -j8 -x8 -s8 -k1M", "aria2c", self.aria2c(ca, "-j8", "-x8", "-s8", "-k1M", listfile=lst), "aria2c-s8"),
+                    Variant("aria2c -j8 -x16 -s16 -k1M", "aria2c",
+                            self.aria2c(ca, "-j8", "-x16", "-s16", "-k1M", listfile=lst), "aria2c-best"),
                     Variant("ferry get -j 8 -x 8", "ferry", self.ferry_get(ca, "-j", "8", "-x", "8", listfile=lst), "ferry"),
+                    Variant("ferry get -j 8", "ferry", self.ferry_get(ca, "-j", "8", listfile=lst), "ferry-default"),
                 ]), exp, sum(e.size for e in exp)))
         if self.wanted("many", "many"):
             if "ferry" not in T:
@@ -958,6 +1038,13 @@ class Bench:
                     ], [Expected(p.rsplit("/", 1)[1], size, digests[p]) for p, size in paths],
                     sum(size for _, size in paths), count_port=origin.port)
                 sc.info["transfers"] = s.many_count
+                # ferry holds a socket and a .part per transfer: 2 descriptors each, plus a few.
+                import resource
+                nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+                sc.info["nofile_limit"] = nofile
+                if nofile < 2 * s.many_count + 256:
+                    log(f"bench: note: many needs about {2 * s.many_count + 256} open files in ferry (a socket and "
+                        f"a .part per transfer), the limit is {nofile}: transfers beyond it fail")
                 out.append(sc)
         if self.wanted("limit", "limit"):
             url = ng.url("limit.bin")
@@ -967,11 +1054,70 @@ class Bench:
                     Variant(f"curl --limit-rate {r}", "curl", self.curl(ca, url, "limit.bin", "--limit-rate", r), "curl"),
                     Variant(f"aria2c --max-overall-download-limit={r}", "aria2c",
                             self.aria2c(ca, f"--max-overall-download-limit={r}", urls=[url]), "aria2c"),
+                    Variant(f"aria2c -x16 -s16 -k1M --max-overall-download-limit={r}", "aria2c",
+                            self.aria2c(ca, "-x16", "-s16", "-k1M", f"--max-overall-download-limit={r}", urls=[url]),
+                            "aria2c-best"),
                     Variant(f"ferry get --limit-rate {r}", "ferry", self.ferry_get(ca, "--limit-rate", r, urls=[url]), "ferry"),
                 ]), self.expected(["limit.bin"]), s.limit, sample=True, rate_limit=parse_rate(r))
             sc.info["limit_mib_s"] = parse_rate(r) / MiB
             out.append(sc)
+        out += self.wan_scenarios()
         return [sc for sc in out if sc.variants]
+
+    def wan_scenarios(self) -> list[Scenario]:
+        """big, model and small through ferry-relay in front of nginx's uncapped server, at each RTT:
+        every connection gets the relay's window and rate, every request a round trip."""
+        s, ca = self.sizes, self.pki.ca
+        T = self.tools
+        out: list[Scenario] = []
+
+        def keep(vs: list[Variant]) -> list[Variant]:
+            return [v for v in vs if v.tool in T]
+
+        for what in ("big", "model", "small"):
+            for rtt in s.wan_rtts:
+                name = f"wan-{what}-{rtt}ms"
+                if not self.wanted(name, "wan"):
+                    continue
+                relay = self.relay(rtt)
+                if relay is None:
+                    self.skipped[name] = f"no ferry-relay at {self.relay_binary} (build the ferry-relay target)"
+                    continue
+                cap = min(parse_rate(s.wan_rate), parse_rate(s.wan_window) * 1000 // rtt) / MiB
+                where = (f"relay: +{rtt} ms RTT, {s.wan_window} window and {s.wan_rate}/s per connection "
+                         f"(at most {cap:.0f} MiB/s each), uncapped nginx behind it")
+                if what == "big":
+                    url = relay.url("wan/big.bin")
+                    sc = Scenario(name, "wan", f"one {human_size(s.wan_big)} file; {where}", keep([
+                        Variant("aria2c -x16 -s16 -k1M", "aria2c", self.aria2c(ca, "-x16", "-s16", "-k1M", urls=[url]), "aria2c"),
+                        Variant("ferry get -x 16", "ferry", self.ferry_get(ca, "-x", "16", urls=[url]), "ferry-x16"),
+                        Variant("ferry get", "ferry", self.ferry_get(ca, urls=[url]), "ferry"),
+                    ]), self.expected(["wan/big.bin"]), s.wan_big)
+                elif what == "model":
+                    rels = ["wan-model/config.json", "wan-model/tokenizer.json"] + [
+                        f"wan-model/model-{i:05d}-of-{s.shards:05d}.safetensors" for i in range(1, s.shards + 1)]
+                    lst = self.write_list(name, [relay.url(r) for r in rels])
+                    exp = self.expected(rels)
+                    sc = Scenario(name, "wan", f"config.json, a {human_size(s.tokenizer)} tokenizer.json and {s.shards} "
+                                  f"shards of {human_size(s.wan_shard)}; {where}", keep([
+                        Variant("aria2c -j8 -x16 -s16 -k1M", "aria2c",
+                                self.aria2c(ca, "-j8", "-x16", "-s16", "-k1M", listfile=lst), "aria2c"),
+                        Variant("ferry get -j 8", "ferry", self.ferry_get(ca, "-j", "8", listfile=lst), "ferry"),
+                    ]), exp, sum(e.size for e in exp))
+                else:
+                    rels = [f"small/f{i:04d}.bin" for i in range(s.wan_small_count)]
+                    urls = [relay.url(r) for r in rels]
+                    names = [r.rsplit("/", 1)[1] for r in rels]
+                    lst = self.write_list(name, urls)
+                    sc = Scenario(name, "wan", f"{s.wan_small_count} files of {human_size(s.small_size)}; {where}", keep([
+                        Variant("curl --parallel --parallel-max 16", "curl", self.curl_parallel(ca, urls, names, name), "curl"),
+                        Variant("aria2c -j16 -x16 -s16 -k1M", "aria2c",
+                                self.aria2c(ca, "-j16", "-x16", "-s16", "-k1M", listfile=lst), "aria2c"),
+                        Variant("ferry get -j 16", "ferry", self.ferry_get(ca, "-j", "16", listfile=lst), "ferry"),
+                    ]), self.expected(rels), s.wan_small_count * s.small_size)
+                sc.info.update({"rtt_ms": rtt, "window": s.wan_window, "rate": s.wan_rate, "relay_port": relay.port})
+                out.append(sc)
+        return out
 
     # -- driving ----------------------------------------------------------------------------------
     def run(self) -> dict:
@@ -1022,6 +1168,7 @@ class Bench:
             "command": "bench/run.sh " + " ".join(sys.argv[1:]),
             "quick": self.args.quick,
             "runs": self.args.runs,
+            "short_runs": self.args.short_runs,
             "machine": machine_info(self.ferry),
             "scenarios": self.results,
             "skipped": self.skipped,
@@ -1033,7 +1180,10 @@ class Bench:
         log(f"\n== {sc.name}: {sc.description}")
         runs: dict[str, list[dict]] = {v.label: [] for v in sc.variants}
         gave_up: set[str] = set()
-        for rep in range(1, self.args.runs + 1):
+        reps = self.args.runs
+        rep = 0
+        while rep < reps:
+            rep += 1
             for v in sc.variants:  # alternate: A B C A B C ...
                 if v.label in gave_up:  # bounded time: a run that hit the time limit is not repeated
                     runs[v.label].append({"rep": rep, "ok": False, "error": "not run: an earlier run timed out"})
@@ -1054,6 +1204,12 @@ class Bench:
                         f"rss {r.get('rss_mib', 0):7.1f} MiB  {r.get('rate_mib_s') or 0:7.1f} MiB/s{extra}")
                 else:
                     log(f"  [{rep}] {v.label:<40} FAILED: {r['error'][:400]}")
+            if rep == 1 and reps < self.args.short_runs:
+                # A scenario under a second is noisy: at least --short-runs runs, min and max shown.
+                walls = [runs[v.label][0].get("wall") for v in sc.variants]
+                if all(runs[v.label][0]["ok"] for v in sc.variants) and max(walls) < 1.0:
+                    reps = self.args.short_runs
+                    log(f"  (every run under a second: {reps} runs)")
         variants = {}
         for v in sc.variants:
             ok = [r for r in runs[v.label] if r["ok"]]
@@ -1064,7 +1220,8 @@ class Bench:
                 if vals:
                     med[key] = median(vals)
             variants[v.label] = {"tool": v.tool, "role": v.role, "ok": len(ok), "runs": len(runs[v.label]),
-                                 "median": med, "all": runs[v.label]}
+                                 "median": med, "all": runs[v.label],
+                                 "spread": {k: spread([r.get(k) for r in ok]) for k in ("wall", "cpu", "rss_mib")}}
         return {"description": sc.description, "bytes": sc.total_bytes, "info": sc.info,
                 "files": len(sc.expected), "on_disk": sc.on_disk, "variants": variants}
 
@@ -1123,6 +1280,29 @@ def med(report: dict, scenario: str, role: str, key: str):
     return None
 
 
+def best_peer(sc: dict) -> tuple[str, dict] | None:
+    """The peers' (curl's, aria2c's) fastest variant in a scenario: (label, variant) by median
+    wall; None when no peer ran it."""
+    peers = [(label, v) for label, v in sc["variants"].items()
+             if v["tool"] in ("curl", "aria2c") and v["median"].get("wall")]
+    return min(peers, key=lambda p: p[1]["median"]["wall"]) if peers else None
+
+
+def default_ferry(sc: dict) -> tuple[str, dict] | None:
+    """ferry at its defaults in a scenario (only -j, the scenario's files in flight): the variant
+    with role ferry-default, else ferry."""
+    for role in ("ferry-default", "ferry"):
+        for label, v in sc["variants"].items():
+            if v["role"] == role:
+                return label, v
+    return None
+
+
+# Issue 15: default `ferry get` at most this many times the best peer configuration's wall time.
+BEST_PEER_TARGET = 0.8
+BEST_PEER_SCENARIOS = ["capped", "small", "model"] + WAN_SCENARIOS
+
+
 def evaluate_targets(report: dict) -> list[dict]:
     targets = []
 
@@ -1175,7 +1355,7 @@ def evaluate_targets(report: dict) -> list[dict]:
         add("many", f"{n} concurrent complete, peak RSS ≤ 256 MiB", measured,
             all_ok and rss is not None and rss <= 256 and conns is not None and conns >= 0.9 * n)
     else:
-        add("many", "5000 concurrent complete, peak RSS ≤ 256 MiB", None, None)
+        add("many", "10000 concurrent complete, peak RSS ≤ 256 MiB", None, None)
     sc = report["scenarios"].get("limit")
     if sc:
         lim = None
@@ -1192,6 +1372,18 @@ def evaluate_targets(report: dict) -> list[dict]:
                 dev <= 0.10 if dev is not None else None)
         else:
             add("limit", "overall within 2%, worst 1-s window within 10%", None, None)
+    for name in BEST_PEER_SCENARIOS:
+        sc = report["scenarios"].get(name)
+        if not sc:
+            continue
+        peer, ferry = best_peer(sc), default_ferry(sc)
+        f = ferry and ferry[1]["median"].get("wall")
+        if not peer or not f:
+            add(name, f"default ferry get wall ≤ {BEST_PEER_TARGET} × best peer", None, None)
+            continue
+        r = f / peer[1]["median"]["wall"]
+        add(name, f"`{ferry[0]}` wall ≤ {BEST_PEER_TARGET} × best peer",
+            f"{r:.2f} × `{peer[0]}`", r <= BEST_PEER_TARGET)
     return targets
 
 
@@ -1202,23 +1394,29 @@ def fmt(v, digits=2, suffix=""):
 
 
 def results_table(report: dict) -> list[str]:
-    rows = ["| scenario | tool | ok | wall s | CPU s | server CPU s | peak RSS MiB | MiB/s | wall ÷ curl | wall ÷ aria2c | CPU ÷ curl | CPU ÷ aria2c |",
-            "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    rows = ["| scenario | tool | ok | wall s | wall min–max | CPU s | server CPU s | peak RSS MiB | MiB/s | wall ÷ curl | wall ÷ aria2c | wall ÷ best peer | CPU ÷ curl | CPU ÷ aria2c |",
+            "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for name, sc in report["scenarios"].items():
         vs = sc["variants"]
+        peer = None if "limit_mib_s" in sc["info"] else best_peer(sc)  # under a rate limit, faster is not better
         ref = {}
         for v in vs.values():
             if v["tool"] in ("curl", "aria2c") and v["tool"] not in ref:
                 ref[v["tool"]] = v["median"]
         for label, v in vs.items():
             m = v["median"]
-            cells = [name, f"`{label}`", f"{v['ok']}/{v['runs']}", fmt(m.get("wall")), fmt(m.get("cpu")),
+            w = (v.get("spread") or {}).get("wall")
+            cells = [name, f"`{label}`", f"{v['ok']}/{v['runs']}", fmt(m.get("wall")),
+                     f"{w['min']:.2f}–{w['max']:.2f}" if w else "–", fmt(m.get("cpu")),
                      fmt(m.get("server_cpu")), fmt(m.get("rss_mib"), 1), fmt(m.get("rate_mib_s"), 1)]
             for key in ("wall", "cpu"):
                 for tool in ("curl", "aria2c"):
                     r = None
                     if v["tool"] == "ferry" and tool in ref and m.get(key) and ref[tool].get(key):
                         r = m[key] / ref[tool][key]
+                    cells.append(fmt(r))
+                if key == "wall":
+                    r = m["wall"] / peer[1]["median"]["wall"] if v["tool"] == "ferry" and peer and m.get("wall") else None
                     cells.append(fmt(r))
             rows.append("| " + " | ".join(cells) + " |")
     return rows
@@ -1254,6 +1452,7 @@ def failures(report: dict) -> list[str]:
 def print_summary(report: dict) -> None:
     print()
     print(f"ferry benchmark, {report['date']}, medians of {report['runs']} runs"
+          f" ({max(report['runs'], report.get('short_runs', 0))} for scenarios under a second)"
           + (" (--quick sizes)" if report["quick"] else ""))
     for line in results_table(report):
         print(line)
@@ -1262,7 +1461,7 @@ def print_summary(report: dict) -> None:
         print("\nlimit:")
         for line in lt:
             print(line)
-    print("\ntargets (issue 5):")
+    print("\ntargets (issues 5 and 15):")
     for t in report["targets"]:
         print(f"  {t['status']:<5} {t['scenario']:<24} {t['target']:<48} {t['measured']}")
     f = failures(report)
@@ -1287,7 +1486,8 @@ def write_docs(report: dict, path: Path) -> None:
         "<!-- Generated by bench/run.sh (bench/bench.py) down to the marker line below; edits above it are lost. -->",
         "",
         f"Latest run: **{report['date']}**, `{report['command'].strip()}`, medians of {report['runs']} runs per tool "
-        f"(runs alternate the tools), {int(report['duration_s'] // 60)} min {int(report['duration_s'] % 60)} s in all."
+        f"({max(report['runs'], report.get('short_runs', 0))} where every first run took under a second; "
+        f"runs alternate the tools), {int(report['duration_s'] // 60)} min {int(report['duration_s'] % 60)} s in all."
         + (" **Quick (smoke) sizes**, not the figures of record." if report["quick"] else ""),
         "",
         "Machine:",
@@ -1304,7 +1504,9 @@ def write_docs(report: dict, path: Path) -> None:
         "",
         "Wall, CPU (user + sys) and peak RSS come from `/usr/bin/time -v`; MiB/s is the payload over the "
         "wall time. Ratios are ferry's median over curl's or aria2c's median in the same run (below 1 is "
-        "better for ferry). Every run's files were verified by sha256; failed runs are not timed.",
+        "better for ferry); wall ÷ best peer is against the fastest curl or aria2c variant of the scenario. "
+        "Server CPU includes ferry-relay's in the WAN scenarios. Every run's files were verified by sha256; "
+        "failed runs are not timed.",
         "",
         *results_table(report),
         "",
@@ -1323,7 +1525,7 @@ def write_docs(report: dict, path: Path) -> None:
             *lt,
             "",
         ]
-    lines += ["## Targets (issue 5)", "", "| scenario | target | measured (medians) | status |", "| --- | --- | --- | --- |"]
+    lines += ["## Targets (issues 5 and 15)", "", "| scenario | target | measured (medians) | status |", "| --- | --- | --- | --- |"]
     for t in report["targets"]:
         lines.append(f"| {t['scenario']} | {t['target']} | {t['measured']} | {t['status']} |")
     lines.append("")
@@ -1337,7 +1539,8 @@ def write_docs(report: dict, path: Path) -> None:
         "",
         "## Method",
         "",
-        "- `bench/run.sh [--runs N] [--quick] [--only big,capped,...]` (or `make bench`). It makes a throwaway CA "
+        "- `bench/run.sh [--runs N] [--short-runs 9] [--quick] [--only big,capped,wan-big-20ms,...]` (or `make bench`); "
+        "`--only` also takes the groups `wan`, `wan-big`, `wan-model`, `wan-small`, `wan-20ms` and `wan-100ms`. It makes a throwaway CA "
         "and a `localhost` certificate with `openssl`, generates the test files from `/dev/urandom` "
         "(sha256 computed once), and starts nginx (Debian nginx-light, `worker_processes 1`, HTTP/1.1, TLS "
         "1.2/1.3) on free ports of 127.0.0.1: one server block uncapped, one with `limit_rate 10m`.",
@@ -1353,6 +1556,16 @@ def write_docs(report: dict, path: Path) -> None:
         "none` plus the flags shown. The model scenario also shows aria2c with `-s8 -k1M`, because with "
         "`-x8` alone aria2c splits a file into at most 5 pieces of at least 20 MiB (`-s 5 -k 20M` are its "
         "defaults); the target is against the issue's `-j8 -x8`.",
+        "- Every scenario with a peer also runs aria2c at its best, `-x16 -s16 -k1M` (with the scenario's `-j`), "
+        "and the issue 15 targets compare default `ferry get` with the fastest peer variant of the scenario. "
+        "A scenario whose first runs all took under a second is run `--short-runs` times (9); the table shows "
+        "min and max beside the median. many has no peer (aria2c at `-j 10000` is not a configuration anyone runs).",
+        "- WAN scenarios (`wan-*`): `ferry-relay` (tools/relay, built next to ferry) sits between the tools and "
+        "nginx's uncapped server on 127.0.0.1 and adds the round-trip time (each chunk delivered RTT/2 after it "
+        "was read, each way; a new connection's first bytes leave one RTT after the accept), a window of "
+        "bytes in flight per connection and direction (so a connection moves at most window ÷ RTT) and a rate "
+        "per connection and direction. Sizes are smaller than on loopback; curl runs only where it can "
+        "parallelise (small), since one connection is bounded by the relay.",
         "- many: peak connections are counted on the server side (established sockets on the origin's "
         "port in `/proc/net/tcp`, sampled every second). A run that hits the time limit is not repeated.",
         "- Raw numbers for every run: `bench/results/latest.json` and its timestamped copies.",
@@ -1373,7 +1586,11 @@ def main() -> int:
     p = argparse.ArgumentParser(prog="bench/run.sh", description="ferry vs curl vs aria2c, side by side (issue 5)")
     p.add_argument("--runs", type=int, default=3, help="repetitions per tool (default 3)")
     p.add_argument("--quick", action="store_true", help="about 8x smaller sizes, for a smoke run")
-    p.add_argument("--only", default="", help="comma list of scenarios or groups: " + ",".join(ALL_SCENARIOS))
+    p.add_argument("--only", default="", help="comma list of scenarios or groups: " + ",".join(ALL_SCENARIOS + GROUPS))
+    p.add_argument("--short-runs", type=int, default=9,
+                   help="runs per tool of a scenario whose first runs all took under a second (default 9)")
+    p.add_argument("--relay", default=os.environ.get("FERRY_RELAY"),
+                   help="ferry-relay binary for the WAN scenarios (default $FERRY_RELAY, or next to the ferry binary)")
     p.add_argument("--tools", default="curl,aria2c,ferry", help="comma list of tools to run (default all)")
     p.add_argument("--ferry", default=os.environ.get("FERRY", str(REPO / "build" / "ferry")),
                    help="ferry binary (default $FERRY or build/ferry)")
@@ -1388,9 +1605,9 @@ def main() -> int:
     if args.runs < 1:
         p.error("--runs must be at least 1")
     if args.only:
-        unknown = set(args.only.split(",")) - set(ALL_SCENARIOS)
+        unknown = set(args.only.split(",")) - set(ALL_SCENARIOS) - set(GROUPS)
         if unknown:
-            p.error(f"unknown scenario(s) {','.join(sorted(unknown))}; known: {','.join(ALL_SCENARIOS)}")
+            p.error(f"unknown scenario(s) {','.join(sorted(unknown))}; known: {','.join(ALL_SCENARIOS + GROUPS)}")
     for tool in ("nginx", "curl", "aria2c", "openssl"):
         if not shutil.which(tool):
             p.error(f"{tool} not found: run `sh tools/install-deps.sh`")

@@ -31,8 +31,10 @@ if [ -n "$missing" ]; then
     sh tools/install-deps.sh
 fi
 
-# The many scenario keeps 5,000 connections open (plus the origin's side of them); so does serve
-# (wrk or node on one side, the daemon on the other), which fails clearly when it gets too few.
+# The many scenario keeps 10,000 transfers open: a socket and a .part each in ferry, a socket each in
+# the origin. Where the hard limit is lower (20,000 on some containers), the highest allowed is used.
+# serve holds 5,000 clients (wrk or node on one side, the daemon on the other) and fails clearly when
+# it gets too few.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 if [ "${1:-}" = serve ] && [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 6100 ]; then
     echo "bench serve: needs 6,100 open files per process, ulimit -n gives $(ulimit -n) (hard limit $(ulimit -Hn))" >&2
