@@ -47,12 +47,43 @@ constexpr const char* serve_usage =
     "      --save-session FILE     keep the unfinished downloads in FILE (aria2's format), saved at\n"
     "                              every change; a restart (even after kill -9) resumes them\n";
 
+/// The value of the only `"method"` in `text` when it is followed by `:` and a string without
+/// escapes; nullopt otherwise.
+std::optional<std::string_view> sole_method_name(std::string_view text) {
+    constexpr std::string_view key = "\"method\"";
+    auto at = text.find(key);
+    if (at == std::string_view::npos || text.find(key, at + 1) != std::string_view::npos)
+        return std::nullopt;
+    auto rest = text.substr(at + key.size());
+    auto skip_space = [&rest] {
+        while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t' || rest.front() == '\n' || rest.front() == '\r'))
+            rest.remove_prefix(1);
+    };
+    skip_space();
+    if (rest.empty() || rest.front() != ':')
+        return std::nullopt;
+    rest.remove_prefix(1);
+    skip_space();
+    if (rest.empty() || rest.front() != '"')
+        return std::nullopt;
+    rest.remove_prefix(1);
+    auto end = rest.find_first_of("\"\\");
+    if (end == std::string_view::npos || rest[end] != '"')
+        return std::nullopt;
+    return rest.substr(0, end);
+}
+
 /// The request queue's class of a JSON-RPC text: reads are status calls, anything else control.
 /// A long poll sent alone (ferry.waitModel) bypasses the queue: it would hold one of the queue's
 /// running slots for its whole timeout, and a few clients waiting on models would then starve
 /// every poll. What it holds is bounded by the connection cap and the calls per WebSocket; in a
 /// batch it counts as a status call and holds its slot until the batch is answered.
 std::optional<request_class> classify_rpc(std::string_view text) {
+    // The common case, one status poll, without parsing the whole text a second time: a text that
+    // names "method" once, with a plain string after it. Anything else is parsed. (A crafted text
+    // can only change the class of its own call, as naming another method would.)
+    if (auto method = sole_method_name(text); method && !serve::rpc_dispatch::is_long_poll(*method))
+        return serve::rpc_dispatch::is_status_call(*method) ? request_class::status : request_class::control;
     boost::system::error_code ec;
     json::parse_options options;
     options.max_depth = 32;

@@ -123,7 +123,8 @@ std::optional<fs::path> resolve_download_dir(const fs::path& base, const std::st
 aria2_service::aria2_service(asio::any_io_executor executor, ferry::engine& engine, aria2_service_config config,
                              std::function<void(std::string)> notify, std::function<void()> shutdown)
     : executor_(std::move(executor)), engine_(engine), config_(std::move(config)), notify_(std::move(notify)),
-      shutdown_(std::move(shutdown)), session_written_(executor_, asio::steady_timer::time_point::max()) {
+      shutdown_(std::move(shutdown)), snapshot_taken_(executor_, asio::steady_timer::time_point::max()),
+      session_written_(executor_, asio::steady_timer::time_point::max()) {
     std::random_device random;
     for (int i = 0; i < 5; ++i) {
         char word[9];
@@ -160,7 +161,7 @@ void aria2_service::notify(const char* method, const std::string& gid) {
 }
 
 void aria2_service::on_event(const event& e) {
-    recent_.reset();
+    changed();
     auto it = downloads_.find(e.model);
     if (it == downloads_.end())
         return;
@@ -219,13 +220,27 @@ void aria2_service::stopped(aria2_download& d, model_state how) {
 }
 
 asio::awaitable<aria2_service::snapshot_ptr> aria2_service::stats() {
-    auto now = std::chrono::steady_clock::now();
-    if (recent_ && now - recent_->taken < snapshot_max_age)
+    auto fresh = [this] {
+        return recent_ && recent_->generation == changes_ &&
+               std::chrono::steady_clock::now() - recent_->taken < snapshot_max_age;
+    };
+    while (!fresh() && taking_snapshot_)
+        co_await snapshot_taken_.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (fresh())
         co_return recent_;
-    auto all = co_await engine_.stats();
+    taking_snapshot_ = true;
+    struct done_taking {
+        aria2_service* self;
+        ~done_taking() {
+            self->taking_snapshot_ = false;
+            self->snapshot_taken_.cancel(); // wakes the calls waiting for it
+        }
+    } done{this};
     auto s = std::make_shared<snapshot>();
+    s->generation = changes_;
+    s->taken = std::chrono::steady_clock::now();
+    auto all = co_await engine_.stats();
     s->speed = all.speed;
-    s->taken = now;
     for (auto& m : all.models)
         s->models.emplace(m.id, std::move(m));
     recent_ = s;
@@ -911,16 +926,23 @@ asio::awaitable<std::string> aria2_service::restore_session() {
     co_return std::string();
 }
 
+aria2_service::result aria2_service::control(result (aria2_service::*method)(params), params p) {
+    // Before: the call's own lookups see the state as it is. After: a snapshot the call took
+    // before its change took effect serves nobody.
+    changed();
+    auto running = (this->*method)(std::move(p));
+    auto answer = co_await std::move(running);
+    changed();
+    co_return answer;
+}
+
 void aria2_service::register_methods(rpc_dispatch& rpc) {
     // A call that may change something drops the shared snapshot first (see stats()).
     auto bind = [this](result (aria2_service::*m)(params)) {
         return [this, m](params p) { return (this->*m)(std::move(p)); };
     };
     auto bind_control = [this](result (aria2_service::*m)(params)) {
-        return [this, m](params p) {
-            recent_.reset();
-            return (this->*m)(std::move(p));
-        };
+        return [this, m](params p) { return control(m, std::move(p)); };
     };
     rpc.add("aria2.addUri", bind_control(&aria2_service::add_uri));
     rpc.add("aria2.remove", bind_control(&aria2_service::remove));

@@ -75,6 +75,7 @@ private:
         model_map models;
         double speed = 0;
         std::chrono::steady_clock::time_point taken;
+        std::uint64_t generation = 0; ///< changes_ when it was asked for
     };
     using snapshot_ptr = std::shared_ptr<const snapshot>;
 
@@ -140,8 +141,18 @@ private:
     std::uint64_t stops_ = 0;          ///< downloads stopped so far (numStoppedTotal)
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
     std::string session_id_; ///< getSessionInfo: random, one per process
-    snapshot_ptr recent_;    ///< the last snapshot, while young and nothing changed
+    // The shared snapshot: the last one taken, whether one is being taken (calls then wait for it
+    // rather than take their own), and the changes counted so far (a snapshot asked for before the
+    // latest change is not used after it).
+    snapshot_ptr recent_;
+    bool taking_snapshot_ = false;
+    std::uint64_t changes_ = 0;
+    boost::asio::steady_timer snapshot_taken_;
     static constexpr std::chrono::milliseconds snapshot_max_age{100};
+    /// Runs a method that may change something (see changed()).
+    result control(result (aria2_service::*method)(params), params p);
+    /// A change happened: the shared snapshot no longer serves.
+    void changed() noexcept { ++changes_; }
     // The session writer: generations asked for and written; `session_written_` wakes waiters.
     std::uint64_t session_wanted_ = 0, session_saved_ = 0;
     bool session_writing_ = false;
