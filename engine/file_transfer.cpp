@@ -109,13 +109,16 @@ asio::awaitable<file_result> file_transfer::run() {
                     fail(make_error_code(file_error::changed_too_often));
                     break;
                 }
+                co_await sink_.settle();
                 start_over();
                 continue;
             }
-            if (failure_ && !cancelled_ && bytes_done() == 0)
+            if (failure_ && !cancelled_ && bytes_done() == 0) {
+                co_await sink_.settle();
                 sink_.discard(); // nothing written: nothing to resume, no empty .part left behind
-            else
-                save_journal(true);
+            } else {
+                co_await save_journal_now();
+            }
             break;
         }
     }
@@ -360,7 +363,7 @@ asio::awaitable<std::optional<file_transfer::open_response>> file_transfer::open
         io.request_end = std::min(*end, *size_);
         // A file that this one response completes needs no journal.
         if (io.request_end < *size_ || resumed_bytes_ > 0)
-            save_journal(true);
+            co_await save_journal_now();
         co_return io;
     }
 
@@ -689,7 +692,7 @@ error_code file_transfer::store(std::uint64_t offset, const std::byte* data, std
         last_progress_ = now;
         emit(event::kind::progress);
     }
-    save_journal(false);
+    save_journal();
     return {};
 }
 
@@ -727,6 +730,7 @@ asio::awaitable<bool> file_transfer::back_off(const error_code& ec, std::optiona
 }
 
 asio::awaitable<bool> file_transfer::finish_file() {
+    co_await sink_.settle(); // a journal written after the commit would outlive the .part
     std::uint64_t size = size_.value_or(streamed_);
     if (spec_.size && *spec_.size != size) {
         fail(make_error_code(file_error::size_mismatch),
@@ -750,16 +754,13 @@ asio::awaitable<bool> file_transfer::finish_file() {
     co_return true;
 }
 
-void file_transfer::save_journal(bool force) {
+std::optional<journal_record> file_transfer::journal_now() const {
     // Only ranges make a journal worth keeping: a file without them starts over in a new run.
     if (!plan_ || !size_ || !sink_.is_open())
-        return;
+        return std::nullopt;
     auto validators = mirrors_->validators();
     if (validators.empty())
-        return;
-    auto done = plan_->bytes_done();
-    if (!force && (plan_->complete() || !sink_.checkpoint_due(done)))
-        return; // complete: the commit comes next, a journal would only be deleted again
+        return std::nullopt;
     journal_record record;
     record.url = (*mirrors_)[0].original.redacted();
     record.size = *size_;
@@ -767,7 +768,23 @@ void file_transfer::save_journal(bool force) {
     record.last_modified = validators.front().last_modified;
     record.mirrors = std::move(validators);
     record.done = plan_->done();
-    sink_.checkpoint(record, done);
+    return record;
+}
+
+void file_transfer::save_journal() {
+    // Complete: the commit comes next, a journal would only be deleted again.
+    if (!plan_ || plan_->complete() || !sink_.checkpoint_due(plan_->bytes_done()))
+        return;
+    if (auto record = journal_now())
+        sink_.checkpoint(*record, plan_->bytes_done(), ctx_.blocking);
+}
+
+asio::awaitable<void> file_transfer::save_journal_now() {
+    auto record = journal_now();
+    if (!record)
+        co_return;
+    auto saving = sink_.checkpoint_now(std::move(*record), plan_->bytes_done(), ctx_.blocking);
+    co_await std::move(saving);
 }
 
 void file_transfer::fail(error_code ec, std::string message) {

@@ -104,7 +104,12 @@ private:
     bool retiring() const;
     exchange_request first_request(std::size_t mirror, std::uint64_t begin, std::optional<std::uint64_t> end) const;
     boost::asio::awaitable<bool> finish_file();
-    void save_journal(bool force);
+    /// The journal of what is on disk now, when the file has one (ranges and validators).
+    std::optional<journal_record> journal_now() const;
+    /// A checkpoint when one is due, in the background (part_sink::checkpoint).
+    void save_journal();
+    /// A checkpoint now, returning once it is written.
+    boost::asio::awaitable<void> save_journal_now();
     void fail(boost::system::error_code ec, std::string message = {});
     std::string describe_write_error(const boost::system::error_code& ec) const;
     void emit(event::kind what, std::string message = {});

@@ -5,6 +5,14 @@
 #include "memory/git_blob_id.hpp"
 #include "net/error.hpp"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <unistd.h>
+
 
 namespace ferry {
 
@@ -55,17 +63,66 @@ error_code part_sink::write(std::uint64_t offset, const std::byte* data, std::si
 }
 
 bool part_sink::checkpoint_due(std::uint64_t bytes_done) const {
+    if (checkpointing_->load(std::memory_order_acquire))
+        return false;
     return std::chrono::steady_clock::now() - last_journal_ >= options_.journal_interval ||
            bytes_done - std::min(bytes_done, journaled_bytes_) >= options_.journal_bytes;
 }
 
-void part_sink::checkpoint(const journal_record& record, std::uint64_t bytes_done) {
+namespace {
+
+/// What a checkpoint does off the loop: the data first, then the journal that claims it.
+struct checkpoint_work {
+    int sync_fd; ///< -1: nothing to sync
+    std::filesystem::path journal;
+    journal_record record;
+    void operator()() const {
+        bool synced = sync_fd < 0 || ::fdatasync(sync_fd) == 0;
+        if (sync_fd >= 0)
+            ::close(sync_fd);
+        // The journal must never claim bytes the disk does not hold yet.
+        if (synced)
+            write_journal(journal, record);
+    }
+};
+
+} // namespace
+
+void part_sink::checkpoint(const journal_record& record, std::uint64_t bytes_done, boost::asio::any_io_executor blocking) {
+    if (checkpointing_->load(std::memory_order_acquire))
+        return;
     last_journal_ = std::chrono::steady_clock::now();
     journaled_bytes_ = bytes_done;
-    // The journal must never claim bytes the disk does not hold yet.
-    if (options_.durable && part_.sync_data())
+    checkpoint_work work{options_.durable ? part_.sync_handle() : -1, journal_, record};
+    if (!blocking) {
+        work();
         return;
-    write_journal(journal_, record);
+    }
+    checkpointing_->store(true, std::memory_order_release);
+    boost::asio::post(blocking, [work = std::move(work), flag = checkpointing_] {
+        work();
+        flag->store(false, std::memory_order_release);
+    });
+}
+
+boost::asio::awaitable<void> part_sink::checkpoint_now(journal_record record, std::uint64_t bytes_done,
+                                                       boost::asio::any_io_executor blocking) {
+    co_await settle();
+    last_journal_ = std::chrono::steady_clock::now();
+    journaled_bytes_ = bytes_done;
+    checkpoint_work work{options_.durable ? part_.sync_handle() : -1, journal_, std::move(record)};
+    co_await run_blocking(blocking, std::move(work));
+}
+
+boost::asio::awaitable<void> part_sink::settle() {
+    if (!checkpointing_->load(std::memory_order_acquire))
+        co_return;
+    // A sync rarely takes long; look again every few milliseconds meanwhile (the loop runs on).
+    boost::asio::steady_timer wait(co_await boost::asio::this_coro::executor);
+    while (checkpointing_->load(std::memory_order_acquire)) {
+        wait.expires_after(std::chrono::milliseconds(2));
+        co_await wait.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    }
 }
 
 void part_sink::restart() {

@@ -5,12 +5,15 @@
 #include "memory/resume_journal.hpp"
 #include "memory/sha256.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/system/error_code.hpp>
@@ -56,11 +59,20 @@ public:
     /// Writes at `offset`; the running sha256 takes the bytes that continue its prefix.
     boost::system::error_code write(std::uint64_t offset, const std::byte* data, std::size_t size);
 
-    /// Whether a checkpoint is due with `bytes_done` bytes written in all.
+    /// Whether a checkpoint is due with `bytes_done` bytes written in all (never while one runs).
     bool checkpoint_due(std::uint64_t bytes_done) const;
-    /// Syncs the data (when durable) and replaces the journal with `record`. A failure to write
-    /// the journal is not an error of the download: the next checkpoint tries again.
-    void checkpoint(const journal_record& record, std::uint64_t bytes_done);
+    /// Syncs the data (when durable) and then replaces the journal with `record`, on `blocking`
+    /// while writes go on here: an fdatasync behind a busy disk takes seconds, which the event
+    /// loop must not wait for. One at a time. A failure to sync or write the journal is not an
+    /// error of the download: the next checkpoint tries again. With a null `blocking`, in place.
+    void checkpoint(const journal_record& record, std::uint64_t bytes_done, boost::asio::any_io_executor blocking);
+    /// The same, now (after the one running, if any), and returns when the journal is written:
+    /// the last checkpoint of a pause, a cancellation or a failure.
+    boost::asio::awaitable<void> checkpoint_now(journal_record record, std::uint64_t bytes_done,
+                                                boost::asio::any_io_executor blocking);
+    /// Returns once no checkpoint runs: call before the journal may go (restart, discard, verify,
+    /// commit), so that a late journal never claims a file that moved on.
+    boost::asio::awaitable<void> settle();
     /// Forgets what was written (a new version of the file): the journal goes, the hash restarts.
     void restart();
 
@@ -95,6 +107,8 @@ private:
     std::uint64_t hashed_ = 0; ///< bytes [0, hashed_) are in hash_
     std::chrono::steady_clock::time_point last_journal_{};
     std::uint64_t journaled_bytes_ = 0;
+    /// Set while a checkpoint runs on the blocking pool (shared with it: the sink may move).
+    std::shared_ptr<std::atomic<bool>> checkpointing_ = std::make_shared<std::atomic<bool>>(false);
 };
 
 } // namespace ferry

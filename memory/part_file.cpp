@@ -320,6 +320,12 @@ error_code part_file::sync_data() {
     return {};
 }
 
+int part_file::sync_handle() const noexcept {
+    if (!is_open() || in_memory_)
+        return -1;
+    return ::fcntl(fd_, F_DUPFD_CLOEXEC, 0);
+}
+
 namespace {
 constexpr const char* etag_attribute = "user.ferry.etag";
 constexpr const char* last_modified_attribute = "user.ferry.last-modified";

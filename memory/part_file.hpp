@@ -63,6 +63,9 @@ public:
     boost::system::error_code sync();
     /// fdatasync (nothing on tmpfs): the data written so far survives a power cut.
     boost::system::error_code sync_data();
+    /// A second descriptor of the file, for fdatasync on another thread while this one writes on
+    /// (the caller closes it); -1 on tmpfs, where there is nothing to sync, or when closed.
+    int sync_handle() const noexcept;
     /// Stores the server's validators with the file (best effort: ignored where the file system
     /// has no user attributes). They move with it at commit().
     void set_validators(const stored_validators& v);

@@ -64,7 +64,7 @@ TEST_CASE("part_sink: written out of order, checkpointed, resumed, verified and 
     record.etag = "\"v1\"";
     record.done = {{8, 16}};
     record.mirrors = {{"https://host/file.bin", "\"v1\"", ""}};
-    sink->checkpoint(record, 8);
+    sink->checkpoint(record, 8, {});
     auto again = part_sink::open(dir, "m/file.bin", opts);
     REQUIRE(again.has_value());
     auto resumed = again->resume();
@@ -97,7 +97,7 @@ TEST_CASE("part_sink: a digest mismatch removes the partial file and its journal
     journal_record record;
     record.size = data.size();
     record.done = {{0, data.size()}};
-    sink->checkpoint(record, data.size());
+    sink->checkpoint(record, data.size(), {});
     REQUIRE(std::filesystem::exists(dir / "bad.bin.part.journal"));
     std::string message;
     auto ec = verify(*sink, data.size(), sha256_digest{}, message);
@@ -115,7 +115,7 @@ TEST_CASE("part_sink: discard_partial removes what a cancelled download left") {
         REQUIRE(sink.has_value());
         journal_record record;
         record.size = 0;
-        sink->checkpoint(record, 0);
+        sink->checkpoint(record, 0, {});
     }
     REQUIRE(std::filesystem::exists(dir / "gone.bin.part"));
     part_sink::discard_partial(dir / "gone.bin");
