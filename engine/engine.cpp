@@ -724,6 +724,8 @@ asio::awaitable<engine_stats> engine::state::stats_on_strand(std::shared_ptr<sta
     out.buffers_allocated = s->buffers.allocated();
     out.buffer_size = s->buffers.buffer_size();
     out.buffers_in_use = s->buffers.in_use();
+    out.limit_rate = s->overall_rate.rate();
+    out.max_files = s->queue.max_files();
     std::vector<std::filesystem::path> dirs;
     for (auto& m : out.models)
         if (m.state == model_state::waiting || m.state == model_state::active || m.state == model_state::paused)

@@ -105,6 +105,8 @@ struct engine_stats {
     std::map<std::string, host_latency> latency;  ///< per origin, as `hosts`
     std::size_t buffers_allocated = 0, buffer_size = 0;
     std::size_t buffers_in_use = 0;
+    std::uint64_t limit_rate = 0; ///< the overall limit now, bytes/s (0: none; set_limit_rate)
+    std::size_t max_files = 0;    ///< files in flight at most now (set_max_files)
     /// CPU, memory, descriptors, cgroup limits, and the free space where the models still in
     /// the queue write (read at most once a second).
     resource_usage resources;

@@ -240,7 +240,10 @@ TEST_CASE("ferry serve: setLimit on a model and on one file holds them back; 0 l
     }
     SUBCASE("the overall limit, and what setLimit refuses") {
         CHECK(f.result("ferry.setLimit", {json::object{{"overall", "20M"}}}) == "OK");
+        // aria2's view of the same limit follows (the engine holds it).
+        CHECK(f.result("aria2.getGlobalOption").at("max-overall-download-limit") == "20971520");
         CHECK(f.result("ferry.setLimit", {json::object{{"overall", 0}}}) == "OK");
+        CHECK(f.result("aria2.getGlobalOption").at("max-overall-download-limit") == "0");
         CHECK(f.error("ferry.setLimit", {json::object{{"overall", "fast"}}}).find("setLimit takes") == 0);
         CHECK(f.error("ferry.setLimit", {json::object{{"model", "nope"}, {"rate", 1}}}) == "Model nope is not found");
         auto id = f.add_model({{"id", "one"}, {"files", json::array{f.file("one.bin", 1000)}}});

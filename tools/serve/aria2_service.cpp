@@ -241,6 +241,8 @@ asio::awaitable<aria2_service::snapshot_ptr> aria2_service::stats() {
     s->taken = std::chrono::steady_clock::now();
     auto all = co_await engine_.stats();
     s->speed = all.speed;
+    s->limit_rate = all.limit_rate;
+    s->max_files = all.max_files;
     for (auto& m : all.models)
         s->models.emplace(m.id, std::move(m));
     recent_ = s;
@@ -659,24 +661,22 @@ aria2_service::result aria2_service::change_global_option(params p) {
             concurrent = static_cast<std::uint64_t>(*n);
         }
     }
-    if (limit) {
-        config_.max_overall_download_limit = *limit;
+    if (limit)
         engine_.set_limit_rate(*limit);
-    }
-    if (concurrent) {
-        config_.max_concurrent_downloads = *concurrent;
+    if (concurrent)
         engine_.set_max_files(*concurrent);
-    }
     co_return rpc_result{json::string("OK"), std::nullopt};
 }
 
 aria2_service::result aria2_service::get_global_option(params) {
+    // The limits as the engine holds them now (ferry.setLimit changes them too).
+    auto now = co_await stats();
     auto b = [](bool v) { return json::string(v ? "true" : "false"); };
     json::object o{
         {"dir", config_.base_dir.string()},
         {"enable-rpc", "true"},
-        {"max-concurrent-downloads", std::to_string(config_.max_concurrent_downloads)},
-        {"max-overall-download-limit", std::to_string(config_.max_overall_download_limit)},
+        {"max-concurrent-downloads", std::to_string(now->max_files)},
+        {"max-overall-download-limit", std::to_string(now->limit_rate)},
         {"max-download-limit", "0"},
         {"rpc-allow-origin-all", b(config_.allow_origin_all)},
         {"rpc-listen-all", b(config_.listen_all)},
@@ -926,53 +926,43 @@ asio::awaitable<std::string> aria2_service::restore_session() {
     co_return std::string();
 }
 
-aria2_service::result aria2_service::control(result (aria2_service::*method)(params), params p) {
-    // Before: the call's own lookups see the state as it is. After: a snapshot the call took
-    // before its change took effect serves nobody.
-    changed();
-    auto running = (this->*method)(std::move(p));
-    auto answer = co_await std::move(running);
-    changed();
-    co_return answer;
-}
-
 void aria2_service::register_methods(rpc_dispatch& rpc) {
-    // A call that may change something drops the shared snapshot first (see stats()).
+    // A call that may change something (of any service) drops the shared snapshot, before it
+    // runs (its own lookups see the state as it is) and after (a snapshot it took before its
+    // change took effect serves nobody).
+    rpc.on_change([this] { changed(); });
     auto bind = [this](result (aria2_service::*m)(params)) {
         return [this, m](params p) { return (this->*m)(std::move(p)); };
     };
-    auto bind_control = [this](result (aria2_service::*m)(params)) {
-        return [this, m](params p) { return control(m, std::move(p)); };
-    };
-    rpc.add("aria2.addUri", bind_control(&aria2_service::add_uri));
-    rpc.add("aria2.remove", bind_control(&aria2_service::remove));
-    rpc.add("aria2.forceRemove", bind_control(&aria2_service::remove));
-    rpc.add("aria2.pause", bind_control(&aria2_service::pause));
-    rpc.add("aria2.forcePause", bind_control(&aria2_service::pause));
-    rpc.add("aria2.pauseAll", bind_control(&aria2_service::pause_all));
-    rpc.add("aria2.forcePauseAll", bind_control(&aria2_service::pause_all));
-    rpc.add("aria2.unpause", bind_control(&aria2_service::unpause));
-    rpc.add("aria2.unpauseAll", bind_control(&aria2_service::unpause_all));
+    rpc.add("aria2.addUri", bind(&aria2_service::add_uri));
+    rpc.add("aria2.remove", bind(&aria2_service::remove));
+    rpc.add("aria2.forceRemove", bind(&aria2_service::remove));
+    rpc.add("aria2.pause", bind(&aria2_service::pause));
+    rpc.add("aria2.forcePause", bind(&aria2_service::pause));
+    rpc.add("aria2.pauseAll", bind(&aria2_service::pause_all));
+    rpc.add("aria2.forcePauseAll", bind(&aria2_service::pause_all));
+    rpc.add("aria2.unpause", bind(&aria2_service::unpause));
+    rpc.add("aria2.unpauseAll", bind(&aria2_service::unpause_all));
     rpc.add("aria2.tellStatus", bind(&aria2_service::tell_status));
     rpc.add("aria2.getUris", bind(&aria2_service::get_uris));
     rpc.add("aria2.getFiles", bind(&aria2_service::get_files));
     rpc.add("aria2.tellActive", bind(&aria2_service::tell_active));
     rpc.add("aria2.tellWaiting", bind(&aria2_service::tell_waiting));
     rpc.add("aria2.tellStopped", bind(&aria2_service::tell_stopped));
-    rpc.add("aria2.changePosition", bind_control(&aria2_service::change_position));
+    rpc.add("aria2.changePosition", bind(&aria2_service::change_position));
     rpc.add("aria2.getGlobalStat", bind(&aria2_service::get_global_stat));
-    rpc.add("aria2.changeGlobalOption", bind_control(&aria2_service::change_global_option));
+    rpc.add("aria2.changeGlobalOption", bind(&aria2_service::change_global_option));
     rpc.add("aria2.getGlobalOption", bind(&aria2_service::get_global_option));
     rpc.add("aria2.getVersion", bind(&aria2_service::get_version));
-    rpc.add("aria2.purgeDownloadResult", bind_control(&aria2_service::purge_download_result));
-    rpc.add("aria2.removeDownloadResult", bind_control(&aria2_service::remove_download_result));
-    rpc.add("aria2.changeOption", bind_control(&aria2_service::change_option));
+    rpc.add("aria2.purgeDownloadResult", bind(&aria2_service::purge_download_result));
+    rpc.add("aria2.removeDownloadResult", bind(&aria2_service::remove_download_result));
+    rpc.add("aria2.changeOption", bind(&aria2_service::change_option));
     rpc.add("aria2.getOption", bind(&aria2_service::get_option));
     rpc.add("aria2.getServers", bind(&aria2_service::get_servers));
     rpc.add("aria2.getSessionInfo", bind(&aria2_service::get_session_info));
-    rpc.add("aria2.saveSession", bind_control(&aria2_service::save_session));
-    rpc.add("aria2.shutdown", bind_control(&aria2_service::shutdown));
-    rpc.add("aria2.forceShutdown", bind_control(&aria2_service::shutdown));
+    rpc.add("aria2.saveSession", bind(&aria2_service::save_session));
+    rpc.add("aria2.shutdown", bind(&aria2_service::shutdown));
+    rpc.add("aria2.forceShutdown", bind(&aria2_service::shutdown));
     rpc.add(
         "system.listMethods",
         [&rpc](params) -> result {

@@ -26,11 +26,9 @@ struct aria2_service_config {
     std::filesystem::path base_dir;      ///< every download lands beneath it (absolute, canonical)
     std::uint16_t port = 6800;           ///< reported by getGlobalOption
     bool listen_all = false, allow_origin_all = false;
-    std::size_t max_concurrent_downloads = 5;
     /// Stopped downloads kept for tellStopped/tellStatus (aria2's max-download-result); the oldest
     /// go first. The engine must keep at least as many finished models.
     std::size_t max_download_result = 1000;
-    std::uint64_t max_overall_download_limit = 0;
     /// Headers every download sends (from the command line), before its own.
     std::vector<std::pair<std::string, std::string>> headers;
     /// --save-session: the unfinished downloads (and failed ones, as aria2 keeps them), rewritten
@@ -74,6 +72,8 @@ private:
     struct snapshot {
         model_map models;
         double speed = 0;
+        std::uint64_t limit_rate = 0; ///< the engine's overall limit
+        std::size_t max_files = 0;    ///< the engine's files in flight at most
         std::chrono::steady_clock::time_point taken;
         std::uint64_t generation = 0; ///< changes_ when it was asked for
     };
@@ -149,8 +149,6 @@ private:
     std::uint64_t changes_ = 0;
     boost::asio::steady_timer snapshot_taken_;
     static constexpr std::chrono::milliseconds snapshot_max_age{100};
-    /// Runs a method that may change something (see changed()).
-    result control(result (aria2_service::*method)(params), params p);
     /// A change happened: the shared snapshot no longer serves.
     void changed() noexcept { ++changes_; }
     // The session writer: generations asked for and written; `session_written_` wakes waiters.

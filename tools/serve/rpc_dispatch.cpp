@@ -178,8 +178,15 @@ asio::awaitable<rpc_result> rpc_dispatch::invoke(const std::string& name, json::
     }
     if (has_token)
         params.erase(params.begin());
+    // Whatever may change something is announced before and after it runs (cached views drop).
+    bool control = !is_status_call(name);
+    if (control && on_change_)
+        on_change_();
     auto pending = it->second.method(std::move(params));
-    co_return co_await std::move(pending);
+    auto result = co_await std::move(pending);
+    if (control && on_change_)
+        on_change_();
+    co_return result;
 }
 
 asio::awaitable<rpc_result> rpc_dispatch::multicall(json::array params, bool& unauthorized) {

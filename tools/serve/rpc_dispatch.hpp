@@ -69,6 +69,10 @@ public:
     /// Answers one request text (a call or a batch).
     boost::asio::awaitable<rpc_reply> handle(std::string_view text);
 
+    /// Called before and after every call of a method that is not a status call: views of the
+    /// engine cached for polls drop then. One observer.
+    void on_change(std::function<void()> observer) { on_change_ = std::move(observer); }
+
     /// Whether `method` only reads (a status call): for the request queue.
     static bool is_status_call(std::string_view method) noexcept;
     /// Whether `method` mostly waits (ferry.waitModel): sent alone, it bypasses the request queue,
@@ -94,6 +98,7 @@ private:
     std::map<std::string, entry, std::less<>> methods_;
     std::vector<std::string> order_;
     std::vector<std::string> notifications_;
+    std::function<void()> on_change_;
 };
 
 /// `value` as aria2 reads an integer parameter: a JSON integer, or a string of digits.
