@@ -29,10 +29,11 @@ sanitize: sanitize-address sanitize-thread
 sanitize-address: deps
 	@FERRY_SANITIZE_BUILD=$(ASAN_BUILD) tools/sanitize.sh address
 
-# The multi-threaded embedding test (one io_context run by 4 threads) under ThreadSanitizer.
+# Under ThreadSanitizer: the multi-threaded embedding test (one io_context run by 4 threads) and
+# ferry serve's end-to-end cases (one io_context, two threads).
 sanitize-thread: deps
-	@FERRY_SANITIZE_BUILD=$(TSAN_BUILD) FERRY_BUILD_TARGETS=test_reliability \
-		tools/sanitize.sh thread -R '^reliability_threads$$'
+	@FERRY_SANITIZE_BUILD=$(TSAN_BUILD) FERRY_BUILD_TARGETS="test_reliability ferry test_cli" \
+		tools/sanitize.sh thread -R '^(reliability_threads|serve_threads)$$'
 
 # A 10-minute soak (SOAK_SECONDS=60 for a short one): 1,000 transfers through a faulty origin,
 # memory and descriptors watched (tools/soak, docs/benchmarks.md).
