@@ -30,7 +30,7 @@ sanitize-address: deps
 	@FERRY_SANITIZE_BUILD=$(ASAN_BUILD) tools/sanitize.sh address
 
 # Under ThreadSanitizer: the multi-threaded embedding test (one io_context run by 4 threads) and
-# ferry serve's end-to-end cases (one io_context, two threads).
+# ferry serve's end-to-end cases (its loop and the pool threads it hands work to).
 sanitize-thread: deps
 	@FERRY_SANITIZE_BUILD=$(TSAN_BUILD) FERRY_BUILD_TARGETS="test_reliability ferry test_cli" \
 		tools/sanitize.sh thread -R '^(reliability_threads|serve_threads)$$'

@@ -17,7 +17,6 @@
 #include <filesystem>
 #include <iostream>
 #include <limits>
-#include <thread>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -25,7 +24,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
 
@@ -173,14 +171,10 @@ int run_serve(std::span<const std::string_view> args) {
         return 1;
     }
 
-    // One io_context, run by two threads: the engine's work (TLS, hashing in flight, writes) on its
-    // strand, the server, the RPC services and the lag probe on another. A busy download then
-    // never delays an answer, nor a flood of polls a download, as long as there is a second core.
     asio::io_context io;
     ferry::engine engine(io.get_executor(), config);
-    asio::any_io_executor daemon_executor = asio::make_strand(io);
     daemon_stats daemon;
-    loop_lag_probe lag(daemon_executor);
+    loop_lag_probe lag(io.get_executor());
 
     http_server_config server_config;
     server_config.addresses = listen_all ? std::vector<std::string>{"0.0.0.0"} : std::vector<std::string>{"127.0.0.1"};
@@ -194,7 +188,7 @@ int run_serve(std::span<const std::string_view> args) {
 
     serve::rpc_dispatch rpc({.secret = secret}, &daemon);
     std::unique_ptr<http_server> server;
-    asio::signal_set signals(daemon_executor, SIGINT, SIGTERM);
+    asio::signal_set signals(io, SIGINT, SIGTERM);
     bool stopping = false;
 
     auto stop = [&] {
@@ -208,10 +202,10 @@ int run_serve(std::span<const std::string_view> args) {
         engine.stop();
         // Let the cancelled transfers write their journals, within a bound, then end.
         asio::co_spawn(
-            daemon_executor,
+            io,
             [&]() -> asio::awaitable<void> {
                 using namespace asio::experimental::awaitable_operators;
-                asio::steady_timer bound(daemon_executor, std::chrono::seconds(5));
+                asio::steady_timer bound(io, std::chrono::seconds(5));
                 auto waiting = engine.wait_all();
                 auto timeout = bound.async_wait(asio::use_awaitable);
                 co_await (std::move(waiting) || std::move(timeout));
@@ -232,7 +226,7 @@ int run_serve(std::span<const std::string_view> args) {
         .max_connection_per_server = config.max_connections_per_host,
     };
     serve::aria2_service service(
-        daemon_executor, engine, service_config,
+        io.get_executor(), engine, service_config,
         [&](std::string text) {
             if (server)
                 server->broadcast(std::move(text));
@@ -240,7 +234,7 @@ int run_serve(std::span<const std::string_view> args) {
         stop);
     service.register_methods(rpc);
     auto hub = hub_settings_from(process_environment());
-    serve::ferry_service models(daemon_executor, engine,
+    serve::ferry_service models(io.get_executor(), engine,
                                 {.base_dir = base,
                                  .max_finished_models = max_download_result,
                                  .progress_interval = std::chrono::seconds(1),
@@ -309,7 +303,7 @@ int run_serve(std::span<const std::string_view> args) {
     // cannot be written is found now, not at the first download.
     std::optional<std::string> session_error;
     asio::co_spawn(
-        daemon_executor,
+        io,
         [&]() -> asio::awaitable<void> {
             auto error = co_await service.restore_session();
             if (error.empty())
@@ -325,7 +319,7 @@ int run_serve(std::span<const std::string_view> args) {
         return 1;
     }
 
-    server = std::make_unique<http_server>(daemon_executor, server_config, std::move(app));
+    server = std::make_unique<http_server>(io.get_executor(), server_config, std::move(app));
     if (auto err = server->start()) {
         std::cerr << "ferry serve: cannot listen on port " << port << ": " << err.message() << "\n";
         return 1;
@@ -337,9 +331,7 @@ int run_serve(std::span<const std::string_view> args) {
     });
     std::cerr << "ferry serve: listening on http://" << server_config.addresses.front() << ":" << server->port()
               << "/jsonrpc" << std::endl;
-    std::thread second([&io] { io.run(); });
     io.run();
-    second.join();
     server.reset();
     return 0;
 }
