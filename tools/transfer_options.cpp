@@ -1,9 +1,12 @@
 #include "tools/transfer_options.hpp"
 
 #include "memory/memory_limits.hpp"
+#include "net/descriptor_limit.hpp"
 #include "net/proxy_config.hpp"
+#include "queue/descriptor_budget.hpp"
 
 #include <algorithm>
+#include <iostream>
 #include <limits>
 
 namespace ferry::cli {
@@ -118,6 +121,16 @@ session_options& transfer_options::finish() {
                          std::min(config.max_connections, config.connections_per_file * config.max_files));
     }
     config.max_connections = std::max(config.max_connections, config.max_connections_per_host);
+    // Every file and connection asked for must find its descriptors (the hard limit is taken
+    // first): beyond them, transfers would fail with "Too many open files"; fitted, they wait.
+    auto descriptors = raise_descriptor_limit();
+    if (auto fit = fit_descriptors(config.max_files, config.max_connections, descriptors); fit.reduced) {
+        std::cerr << "ferry: " << descriptors << " open files allowed (ulimit -n): at most " << fit.max_files
+                  << " files and " << fit.max_connections << " connections at once\n";
+        config.max_files = fit.max_files;
+        config.max_connections = fit.max_connections;
+        config.max_connections_per_host = std::min(config.max_connections_per_host, fit.max_connections);
+    }
     // One run, one summary: every model's result is reported at the end.
     config.keep_finished_models = std::numeric_limits<std::size_t>::max();
 

@@ -1,0 +1,34 @@
+#include "queue/descriptor_budget.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace ferry;
+
+TEST_CASE("descriptor budget: what fits is left alone") {
+    auto b = fit_descriptors(8, 64, 1024);
+    CHECK(b.max_files == 8);
+    CHECK(b.max_connections == 64);
+    CHECK_FALSE(b.reduced);
+    // Exactly at the limit: 2 per file, 1 per connection, 64 aside.
+    auto edge = fit_descriptors(100, 200, 100 * 2 + 200 + 64);
+    CHECK_FALSE(edge.reduced);
+}
+
+TEST_CASE("descriptor budget: 10,000 transfers under a 20,000 limit are scaled down together") {
+    auto b = fit_descriptors(10'000, 10'000, 20'000);
+    CHECK(b.reduced);
+    CHECK(b.max_files * descriptors_per_file + b.max_connections + descriptors_reserved <= 20'000);
+    CHECK(b.max_files == b.max_connections); // in proportion
+    CHECK(b.max_files > 6'600);               // and not by more than needed
+    // A soft limit of 1024 and a big ask.
+    auto small = fit_descriptors(5'000, 5'000, 1024);
+    CHECK(small.max_files * 2 + small.max_connections + 64 <= 1024);
+    CHECK(small.max_files >= 300);
+}
+
+TEST_CASE("descriptor budget: never below one file and one connection") {
+    auto b = fit_descriptors(50, 50, 10);
+    CHECK(b.reduced);
+    CHECK(b.max_files == 1);
+    CHECK(b.max_connections == 1);
+}
