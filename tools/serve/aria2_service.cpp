@@ -229,13 +229,18 @@ asio::awaitable<aria2_service::snapshot_ptr> aria2_service::stats() {
     if (fresh())
         co_return recent_;
     taking_snapshot_ = true;
+    // Ends the taking however the frame ends; a frame destroyed with the io_context after the
+    // service is gone touches nothing.
     struct done_taking {
         aria2_service* self;
+        std::shared_ptr<bool> alive;
         ~done_taking() {
+            if (!*alive)
+                return;
             self->taking_snapshot_ = false;
             self->snapshot_taken_.cancel(); // wakes the calls waiting for it
         }
-    } done{this};
+    } done{this, alive_};
     auto s = std::make_shared<snapshot>();
     s->generation = changes_;
     s->taken = std::chrono::steady_clock::now();
