@@ -44,6 +44,8 @@ struct file_transfer::open_response {
     std::size_t mirror = 0;
     std::optional<std::size_t> claim;
     std::uint64_t request_end = 0;  ///< exclusive end of the bytes the open response carries
+    std::chrono::steady_clock::time_point sent_at{}; ///< when the open response's request went out
+    bool flowing = false;           ///< this worker's connections have delivered body bytes
     bool stream = false;            ///< a 200: the whole file from byte 0
     bool empty_file = false;        ///< the file has no bytes: nothing to read
 };
@@ -331,6 +333,8 @@ asio::awaitable<std::optional<file_transfer::open_response>> file_transfer::open
         co_return std::nullopt;
     }
     mirrors_->learn(io.mirror, v, begin > 0 || end.has_value());
+    pipe_.first_byte(answer.first_byte);
+    io.sent_at = std::chrono::steady_clock::now() - answer.first_byte;
 
     bool empty = answer.head->status == 416 || (v.whole_body && v.length_known && v.total == 0) ||
                  (v.whole_body && spec_.size == 0u);
@@ -459,6 +463,15 @@ asio::awaitable<bool> file_transfer::worker(std::size_t index, std::shared_ptr<o
                                             asio::cancellation_signal* stop) {
     co_await asio::this_coro::throw_if_cancelled(false);
     open_response io;
+    // However the worker ends, it no longer counts among those flowing.
+    struct flow_guard {
+        const open_response& io;
+        std::size_t& flowing;
+        ~flow_guard() {
+            if (io.flowing)
+                --flowing;
+        }
+    } guard{io, flowing_};
     bool request_open = false;
     if (first) {
         io = std::move(*first);
@@ -516,6 +529,7 @@ asio::awaitable<std::optional<response_verdict>> file_transfer::fetch_claim(open
     const std::size_t id = *io.claim;
     while (plan_->cursor(id) < plan_->end(id)) {
         std::uint64_t pos = plan_->cursor(id);
+        const std::uint64_t request_begin = pos;
         std::uint64_t request_end;
         if (request_open) {
             request_end = io.request_end;
@@ -525,9 +539,11 @@ asio::awaitable<std::optional<response_verdict>> file_transfer::fetch_claim(open
             if (retiring())
                 co_return std::nullopt; // the rest of the claim goes back to the plan
             // Requests of a quarter of the claim, smaller near the file's end: a steal then
-            // usually splits between requests instead of cutting a response short.
+            // usually splits between requests instead of cutting a response short. Never less
+            // than a few round trips of data, though: each request costs its connection one.
             request_end = pos + request_window(plan_->end(id) - pos, plan_->file_size() - plan_->bytes_done(),
-                                               active_workers_, ctx_.config.min_request, ctx_.config.max_request);
+                                               active_workers_, ctx_.config.min_request, ctx_.config.max_request,
+                                               pipe_.bytes());
             plan_->set_requested(id, request_end);
             exchange_request r;
             r.mirror = io.mirror;
@@ -541,6 +557,8 @@ asio::awaitable<std::optional<response_verdict>> file_transfer::fetch_claim(open
                 co_return std::move(answer.verdict);
             strikes_ = 0;
             mirrors_->learn(io.mirror, answer.verdict, true);
+            pipe_.first_byte(answer.first_byte);
+            io.sent_at = std::chrono::steady_clock::now() - answer.first_byte;
         }
 
         while (pos < request_end && pos < plan_->end(id) && !stopping_) {
@@ -586,6 +604,10 @@ asio::awaitable<std::optional<response_verdict>> file_transfer::fetch_claim(open
                 plan_->advance(id, usable);
                 pos += usable;
                 settle_hedge(id);
+                if (!io.flowing) {
+                    io.flowing = true;
+                    ++flowing_;
+                }
                 maybe_grow();
             }
             if (read_error)
@@ -600,6 +622,13 @@ asio::awaitable<std::optional<response_verdict>> file_transfer::fetch_claim(open
         }
         if (pos < request_end)
             io.conn->poison(); // the rest of this response is not ours to read
+        else
+        {
+            pipe_.body(request_end - request_begin, std::chrono::steady_clock::now() - io.sent_at);
+            // What is left of a response under two pipes' worth ends sooner than a thief's new
+            // request would: not cut (its bytes would be sent twice, its connection lost).
+            plan_->keep_responses_below(2 * pipe_.bytes());
+        }
         if (stopping_)
             co_return stopped();
     }
@@ -704,8 +733,12 @@ bool file_transfer::retiring() const {
 void file_transfer::maybe_grow() {
     if (!growth_ || !growth_->growing())
         return;
-    std::size_t wanted = growth_->workers_wanted(std::chrono::steady_clock::now(), bytes_done(), active_workers_);
-    bool worth_it = plan_->file_size() - plan_->bytes_done() > 8 * ctx_.config.min_piece;
+    std::size_t wanted =
+        growth_->workers_wanted(std::chrono::steady_clock::now(), bytes_done(), active_workers_, flowing_);
+    // A new connection takes round trips (connect, handshake, request) before its first byte:
+    // not worth it when the file's connections will have fetched the rest by about then.
+    std::uint64_t left = plan_->file_size() - plan_->bytes_done();
+    bool worth_it = left > 8 * ctx_.config.min_piece && left > active_workers_ * pipe_.bytes();
     while (worth_it && active_workers_ < wanted)
         start_worker(nullptr);
 }

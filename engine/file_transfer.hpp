@@ -8,6 +8,7 @@
 #include "engine/transfer_context.hpp"
 #include "net/connection_pool.hpp"
 #include "queue/connection_growth.hpp"
+#include "queue/round_trip_window.hpp"
 #include "queue/segment_plan.hpp"
 #include "queue/tail_hedge.hpp"
 
@@ -158,6 +159,10 @@ private:
 
     std::chrono::steady_clock::time_point last_progress_{};
     std::optional<connection_growth> growth_; ///< adaptive connections (no -x), per attempt
+    std::size_t flowing_ = 0; ///< workers whose connection has delivered body bytes (for growth_)
+    /// Round trip and response rate of this file's requests: how long a request must be to keep
+    /// a connection busy across request boundaries.
+    round_trip_window pipe_;
 };
 
 } // namespace ferry

@@ -58,6 +58,7 @@ http_request make_request(const mirror_set::mirror& m, const exchange_request& r
 asio::awaitable<exchange_result> range_exchange(transfer_context& ctx, connection_pool::handle& conn,
                                                 mirror_set& mirrors, const exchange_request& request) {
     const std::size_t i = request.mirror;
+    std::chrono::steady_clock::duration first_byte{};
     for (int redirects = 0;; ++redirects) {
         if (mirrors.needs_fresh_url(i, std::chrono::system_clock::now()))
             mirrors.re_resolve(i);
@@ -74,6 +75,7 @@ asio::awaitable<exchange_result> range_exchange(transfer_context& ctx, connectio
         // Garbage where the head should start (a previous body longer than announced) is the
         // same: the kept-alive connection is to blame, not this request.
         boost::system::result<response_head> head = make_error_code(net_error::body_too_short);
+        std::chrono::steady_clock::time_point sent_at{};
         for (bool fresh_retry_allowed = true;;) {
             if (!conn || !conn->reusable() || conn->origin() != target.origin()) {
                 conn = {};
@@ -84,6 +86,7 @@ asio::awaitable<exchange_result> range_exchange(transfer_context& ctx, connectio
             }
             bool reused = conn.reused() || conn->requests_served() > 0;
             conn.start_request();
+            sent_at = std::chrono::steady_clock::now();
             auto sent = co_await conn->send(target, make_request(mirrors[i], request, mirrors.origin_fields));
             // (No co_await inside a conditional expression: GCC 12 miscompiles its temporaries.)
             if (sent)
@@ -92,6 +95,7 @@ asio::awaitable<exchange_result> range_exchange(transfer_context& ctx, connectio
                 head = co_await conn->read_head();
             if (head) {
                 conn.head_received(head->status);
+                first_byte = std::chrono::steady_clock::now() - sent_at;
                 break;
             }
             conn->poison();
@@ -143,7 +147,7 @@ asio::awaitable<exchange_result> range_exchange(transfer_context& ctx, connectio
             else
                 co_await conn->discard_body();
         }
-        co_return exchange_result{std::move(verdict), head.value()};
+        co_return exchange_result{std::move(verdict), head.value(), first_byte};
     }
 }
 

@@ -5,6 +5,7 @@
 #include "engine/transfer_context.hpp"
 #include "net/connection_pool.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -38,6 +39,9 @@ struct exchange_request {
 struct exchange_result {
     response_verdict verdict;
     std::optional<response_head> head;
+    /// From sending the (last) request to reading its head: a round trip plus the server's time
+    /// (connecting is not in it). Zero without a head.
+    std::chrono::steady_clock::duration first_byte{};
 };
 
 /// The verdict on a request that got no answer (or whose body broke off): `retry` when the

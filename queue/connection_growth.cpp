@@ -8,6 +8,7 @@ connection_growth::connection_growth(settings s, clock::time_point start, std::u
     : settings_(s),
       next_check_(start + s.interval),
       interval_start_(start),
+      last_doubling_(start),
       bytes_at_interval_start_(bytes_done) {
     settings_.ceiling = std::max<std::size_t>(settings_.ceiling, 1);
     settings_.initial = std::clamp<std::size_t>(settings_.initial, 1, settings_.ceiling);
@@ -20,12 +21,12 @@ std::size_t connection_growth::initial_workers() const {
 }
 
 std::size_t connection_growth::workers_wanted(clock::time_point now, std::uint64_t bytes_done,
-                                              std::size_t workers) {
+                                              std::size_t workers, std::size_t flowing) {
     if (limit_) {
         wanted_ = std::min(workers, *limit_);
         return wanted_;
     }
-    wanted_ = grow(now, bytes_done, workers);
+    wanted_ = grow(now, bytes_done, workers, flowing);
     return wanted_;
 }
 
@@ -38,8 +39,19 @@ void connection_growth::on_pushback(clock::time_point now) {
     wanted_ = *limit_;
 }
 
-std::size_t connection_growth::grow(clock::time_point now, std::uint64_t bytes_done, std::size_t workers) {
-    if (!growing_ || now < next_check_)
+std::size_t connection_growth::grow(clock::time_point now, std::uint64_t bytes_done, std::size_t workers,
+                                    std::size_t flowing) {
+    if (!growing_)
+        return workers;
+    // (The first interval with bytes doubles whatever it shows: nothing to wait for.)
+    if (best_rate_ > 0 && flowing < workers && now - last_doubling_ < settings_.settle_limit) {
+        // New connections are still connecting: the interval to judge starts once they flow.
+        interval_start_ = now;
+        next_check_ = now + settings_.interval;
+        bytes_at_interval_start_ = bytes_done;
+        return workers;
+    }
+    if (now < next_check_)
         return workers;
     if (bytes_done == bytes_at_interval_start_) {
         // Nothing has arrived yet (handshakes, a slow first byte): nothing to judge by.
@@ -60,6 +72,8 @@ std::size_t connection_growth::grow(clock::time_point now, std::uint64_t bytes_d
     std::size_t wanted = std::min(settings_.ceiling, std::max<std::size_t>(2 * workers, 1));
     if (wanted >= settings_.ceiling)
         growing_ = false;
+    if (wanted > workers)
+        last_doubling_ = now;
     return std::max(wanted, workers);
 }
 

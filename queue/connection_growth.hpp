@@ -18,6 +18,13 @@ namespace ferry {
 /// interval with bytes always doubles; an interval without any bytes is not judged. Never more
 /// than `ceiling`.
 ///
+/// After the first doubling, an interval is judged only with every worker flowing (its connection has delivered body
+/// bytes): on a path with a long round trip a new connection takes several (connect, TLS
+/// handshake, request) before it can show its rate, and an interval judged before that would
+/// see no rise and end the growth. While some are not flowing, the interval starts over; after
+/// `settle_limit` since the last doubling the judgement goes on without them (a worker waiting for
+/// a pool slot or for work may never flow).
+///
 /// Pushback (on_pushback: the host answered 429 or 503, or reset a connection) halves the workers
 /// wanted (at least 1) and ends the growth for good; from then on workers_wanted() never returns
 /// more than that number, and the caller retires the surplus. Pushback within one `interval` of
@@ -32,6 +39,8 @@ public:
         std::size_t ceiling = 32;
         std::chrono::milliseconds interval{100};
         double rise = 1.25;
+        /// Longest wait for new workers to flow before an interval is judged without them.
+        std::chrono::milliseconds settle_limit{2000};
     };
 
     /// The file's workers start at `start`, when `bytes_done` bytes are already done.
@@ -40,11 +49,12 @@ public:
     /// Workers to start with: min(initial, ceiling), at least 1.
     std::size_t initial_workers() const;
 
-    /// The workers the file should have now that it has `bytes_done` bytes and runs `workers`:
-    /// `workers` itself, or twice as many (within the ceiling) at the end of an interval whose
-    /// rate rose; after pushback, no more than the halved number (fewer than `workers` means:
-    /// retire the rest). Cheap to call on every write.
-    std::size_t workers_wanted(clock::time_point now, std::uint64_t bytes_done, std::size_t workers);
+    /// The workers the file should have now that it has `bytes_done` bytes and runs `workers`,
+    /// `flowing` of which have delivered body bytes: `workers` itself, or twice as many (within
+    /// the ceiling) at the end of an interval whose rate rose; after pushback, no more than the
+    /// halved number (fewer than `workers` means: retire the rest). Cheap to call on every write.
+    std::size_t workers_wanted(clock::time_point now, std::uint64_t bytes_done, std::size_t workers,
+                               std::size_t flowing);
 
     /// The host pushed back at `now`: halves the workers wanted unless it already did so less
     /// than one interval ago, and stops the growth.
@@ -58,11 +68,12 @@ public:
 
 private:
     /// workers_wanted() before any pushback.
-    std::size_t grow(clock::time_point now, std::uint64_t bytes_done, std::size_t workers);
+    std::size_t grow(clock::time_point now, std::uint64_t bytes_done, std::size_t workers, std::size_t flowing);
 
     settings settings_;
     clock::time_point next_check_;
     clock::time_point interval_start_;
+    clock::time_point last_doubling_; ///< or the start
     std::uint64_t bytes_at_interval_start_;
     double best_rate_ = 0;
     bool growing_ = true;

@@ -85,8 +85,18 @@ std::optional<segment_plan::claim> segment_plan::acquire(std::size_t idle_worker
         return steal_uncut();
     std::uint64_t split = victim->end - far_half;
     // Rather split where the victim's request in flight ends, when that still leaves a piece:
-    // then its response is read to the end and its connection stays usable.
-    if (victim->requested > split && victim->requested + min_piece_ <= victim->end)
+    // then its response is read to the end and its connection stays usable. Cutting a response
+    // short costs the bytes in flight (sent twice) and its connection (a new one costs round
+    // trips): only worth it when much of the response is still to come.
+    if (victim->requested > split) {
+        if (victim->requested + min_piece_ > victim->end && victim->requested - victim->cursor < uncut_below_)
+            return steal_uncut();
+        if (victim->requested + min_piece_ <= victim->end)
+            split = victim->requested;
+    }
+    // Just past the request in flight: take the sliver too, so the victim stops where it asked
+    // to (a request of a few bytes would cost it a round trip).
+    if (victim->requested > victim->cursor && split > victim->requested && split - victim->requested < min_piece_)
         split = victim->requested;
     const std::uint64_t end = victim->end;
     victim->end = split; // before add_claim: push_back may move the slots
@@ -113,6 +123,8 @@ std::optional<segment_plan::claim> segment_plan::steal_uncut() {
     victim->end = best_split;
     return add_claim(best_split, end);
 }
+
+void segment_plan::keep_responses_below(std::uint64_t bytes) { uncut_below_ = bytes; }
 
 void segment_plan::set_requested(std::size_t id, std::uint64_t end) {
     auto& c = find(id);
@@ -193,11 +205,15 @@ std::vector<byte_range> segment_plan::done() const {
 }
 
 std::uint64_t request_window(std::uint64_t claim_left, std::uint64_t file_left, std::size_t workers,
-                             std::uint64_t min_request, std::uint64_t max_request) {
-    const std::uint64_t share = file_left / (4 * std::max<std::uint64_t>(workers, 1));
-    std::uint64_t window = std::min(claim_left / 4, share);
+                             std::uint64_t min_request, std::uint64_t max_request, std::uint64_t pipe_bytes) {
+    const std::uint64_t equal_share = file_left / std::max<std::uint64_t>(workers, 1);
+    std::uint64_t window = std::min(claim_left / 4, equal_share / 4);
+    window = std::max(window, std::min(pipe_bytes, equal_share));
     window = std::max(window, min_request);
     window = std::min(window, max_request);
+    // A rest of less than a round trip's data would cost a round trip of its own: take it now.
+    if (claim_left > window && claim_left - window < pipe_bytes / 4 && claim_left <= max_request)
+        window = claim_left;
     return std::min(window, claim_left);
 }
 

@@ -43,7 +43,10 @@ public:
     /// that gap is smaller than min_piece, the claim takes it too, so no sliver is left behind.
     /// Without free space: steals the far half (floor of (end - cursor) / 2) of the claim with the
     /// largest remaining (end - cursor), if that half is at least min_piece; the victim keeps the
-    /// near half and its end() moves to the split point. When no half is that large (the file's
+    /// near half and its end() moves to the split point (moved to the end of the victim's request
+    /// in flight when that is past the middle and leaves a piece, or when the middle is less than
+    /// a piece beyond it). A response in flight with less than keep_responses_below() bytes to
+    /// come is not cut short: the steal is then as at the tail. When no half is that large (the file's
     /// tail), the largest piece that cuts no response in flight: of each claim, what lies beyond
     /// both its middle and its requested end (set_requested), if at least min_uncut_piece.
     /// nullopt when nothing is worth taking (and always for a complete or empty file).
@@ -59,6 +62,11 @@ public:
     /// released, even when its cursor has reached its end. Releasing an unknown or already
     /// released id does nothing.
     void release(std::size_t id);
+
+    /// Responses in flight with fewer than `bytes` still to come are never cut by a steal (0, the
+    /// default: any may be). Cutting one costs the bytes in flight, sent twice, and its
+    /// connection; a short rest ends sooner than a new request on a long path would take over.
+    void keep_responses_below(std::uint64_t bytes);
 
     /// The worker has asked the server for the claim's bytes up to `end`. A steal then prefers to
     /// split there, so the response in flight is not cut short (its connection stays reusable).
@@ -114,6 +122,7 @@ private:
     std::uint64_t min_piece_;
     std::uint64_t min_uncut_piece_;
     std::uint64_t bytes_done_ = 0;
+    std::uint64_t uncut_below_ = 0;
     std::vector<byte_range> done_; // merged; excludes bytes of active claims
     std::vector<byte_range> free_; // merged, sorted
     std::vector<slot> claims_;     // active claims, in the order they were made
@@ -125,7 +134,13 @@ private:
 /// the claim, and no more than a quarter of an equal share of the file, within [min_request,
 /// max_request] and never past the claim. Requests thus shrink towards the end of the file, where
 /// an idle worker can take the unrequested rest of a claim without cutting a response short.
+///
+/// `pipe_bytes` (round_trip_window::bytes(): several round trips of data at a connection's rate)
+/// raises a smaller window up to it, though never beyond an equal share of what is left: on a
+/// path with real latency a request shorter than that leaves its connection idle for much of its
+/// time, and the file's last requests then end at most a few round trips apart. A rest of the
+/// claim below a quarter of `pipe_bytes` (about one round trip of data) joins the request.
 std::uint64_t request_window(std::uint64_t claim_left, std::uint64_t file_left, std::size_t workers,
-                             std::uint64_t min_request, std::uint64_t max_request);
+                             std::uint64_t min_request, std::uint64_t max_request, std::uint64_t pipe_bytes = 0);
 
 } // namespace ferry

@@ -26,7 +26,7 @@ struct simulated_file {
     std::size_t interval(double rate) {
         now += 100ms;
         bytes += static_cast<std::uint64_t>(rate / 10);
-        workers = growth.workers_wanted(now, bytes, workers);
+        workers = growth.workers_wanted(now, bytes, workers, workers);
         return workers;
     }
 };
@@ -66,15 +66,15 @@ TEST_CASE("the rate is compared with the best interval so far, not the last one"
 TEST_CASE("nothing is decided before the interval ends or while no byte has arrived") {
     auto start = connection_growth::clock::time_point{} + 1h;
     connection_growth g({.initial = 4, .ceiling = 32, .interval = 100ms, .rise = 1.25}, start, 10 * MiB);
-    CHECK(g.workers_wanted(start + 50ms, 20 * MiB, 4) == 4); // mid-interval
-    CHECK(g.workers_wanted(start + 100ms, 10 * MiB, 4) == 4); // handshakes still running
+    CHECK(g.workers_wanted(start + 50ms, 20 * MiB, 4, 4) == 4); // mid-interval
+    CHECK(g.workers_wanted(start + 100ms, 10 * MiB, 4, 4) == 4); // handshakes still running
     CHECK(g.growing());
-    CHECK(g.workers_wanted(start + 150ms, 10 * MiB, 4) == 4); // next check is at 200 ms
+    CHECK(g.workers_wanted(start + 150ms, 10 * MiB, 4, 4) == 4); // next check is at 200 ms
     // Bytes at last: measured from the start (a slow first byte counts against the rate, but the
     // first measurement always doubles).
-    CHECK(g.workers_wanted(start + 200ms, 12 * MiB, 4) == 8);
+    CHECK(g.workers_wanted(start + 200ms, 12 * MiB, 4, 4) == 8);
     // 2 MiB in 200 ms was 10 MiB/s; 1 MiB in the next 100 ms is no faster.
-    CHECK(g.workers_wanted(start + 300ms, 13 * MiB, 8) == 8);
+    CHECK(g.workers_wanted(start + 300ms, 13 * MiB, 8, 8) == 8);
     CHECK_FALSE(g.growing());
 }
 
@@ -87,7 +87,7 @@ TEST_CASE("the first count and the ceiling are kept sane") {
     CHECK_FALSE(zero.growing());
     // Workers already above the doubling target (a caller that started more) are never cut.
     connection_growth g({.initial = 1, .ceiling = 4, .interval = 100ms, .rise = 1.25}, {}, 0);
-    CHECK(g.workers_wanted(connection_growth::clock::time_point{} + 100ms, MiB, 6) == 6);
+    CHECK(g.workers_wanted(connection_growth::clock::time_point{} + 100ms, MiB, 6, 6) == 6);
 }
 
 TEST_CASE("pushback halves the workers wanted, stops growing, and halves at most once per interval") {
@@ -101,12 +101,12 @@ TEST_CASE("pushback halves the workers wanted, stops growing, and halves at most
     f.growth.on_pushback(f.now + 10ms);
     CHECK_FALSE(f.growth.growing());
     CHECK(f.growth.pushback_limit() == 8u);
-    CHECK(f.growth.workers_wanted(f.now + 20ms, f.bytes, 16) == 8);
+    CHECK(f.growth.workers_wanted(f.now + 20ms, f.bytes, 16, 16) == 8);
     // The other requests in flight answer 429 too, within the same interval: no second halving.
     f.growth.on_pushback(f.now + 30ms);
     f.growth.on_pushback(f.now + 109ms);
     CHECK(f.growth.pushback_limit() == 8u);
-    CHECK(f.growth.workers_wanted(f.now + 110ms, f.bytes, 8) == 8);
+    CHECK(f.growth.workers_wanted(f.now + 110ms, f.bytes, 8, 8) == 8);
     // A rate that rises again does not grow it back.
     f.workers = 8;
     CHECK(f.interval(100.0 * MiB) == 8);
@@ -114,14 +114,14 @@ TEST_CASE("pushback halves the workers wanted, stops growing, and halves at most
     // One interval after the last halving, pushback halves again: 8 -> 4 -> 2 -> 1 -> 1.
     auto t = f.now;
     f.growth.on_pushback(t);
-    CHECK(f.growth.workers_wanted(t, f.bytes, 8) == 4);
+    CHECK(f.growth.workers_wanted(t, f.bytes, 8, 8) == 4);
     f.growth.on_pushback(t + 100ms);
-    CHECK(f.growth.workers_wanted(t + 100ms, f.bytes, 4) == 2);
+    CHECK(f.growth.workers_wanted(t + 100ms, f.bytes, 4, 4) == 2);
     f.growth.on_pushback(t + 200ms);
-    CHECK(f.growth.workers_wanted(t + 200ms, f.bytes, 2) == 1);
+    CHECK(f.growth.workers_wanted(t + 200ms, f.bytes, 2, 2) == 1);
     f.growth.on_pushback(t + 300ms);
     CHECK(f.growth.pushback_limit() == 1u);
-    CHECK(f.growth.workers_wanted(t + 300ms, f.bytes, 1) == 1);
+    CHECK(f.growth.workers_wanted(t + 300ms, f.bytes, 1, 1) == 1);
 }
 
 TEST_CASE("pushback halves what the file runs, never asks for more than it runs") {
@@ -129,12 +129,12 @@ TEST_CASE("pushback halves what the file runs, never asks for more than it runs"
     // Before any measurement: the initial 4 halve to 2.
     g.on_pushback(connection_growth::clock::time_point{} + 5ms);
     CHECK(g.pushback_limit() == 2u);
-    CHECK(g.workers_wanted(connection_growth::clock::time_point{} + 6ms, 0, 4) == 2);
+    CHECK(g.workers_wanted(connection_growth::clock::time_point{} + 6ms, 0, 4, 4) == 2);
     // Workers that ended on their own (3 -> 1 left) are not brought back up to the cap.
     connection_growth h({.initial = 8, .ceiling = 32, .interval = 100ms, .rise = 1.25}, {}, 0);
     h.on_pushback(connection_growth::clock::time_point{} + 1ms);
-    CHECK(h.workers_wanted(connection_growth::clock::time_point{} + 2ms, 0, 3) == 3);
-    CHECK(h.workers_wanted(connection_growth::clock::time_point{} + 3ms, 0, 1) == 1);
+    CHECK(h.workers_wanted(connection_growth::clock::time_point{} + 2ms, 0, 3, 3) == 3);
+    CHECK(h.workers_wanted(connection_growth::clock::time_point{} + 3ms, 0, 1, 1) == 1);
     // The next halving starts from what it runs now.
     h.on_pushback(connection_growth::clock::time_point{} + 200ms);
     CHECK(h.pushback_limit() == 1u);
@@ -142,5 +142,56 @@ TEST_CASE("pushback halves what the file runs, never asks for more than it runs"
     connection_growth one({.initial = 1, .ceiling = 1, .interval = 100ms, .rise = 1.25}, {}, 0);
     one.on_pushback({});
     CHECK(one.pushback_limit() == 1u);
-    CHECK(one.workers_wanted({}, 0, 1) == 1);
+    CHECK(one.workers_wanted({}, 0, 1, 1) == 1);
+}
+
+TEST_CASE("on a long path, an interval is judged once the new connections flow") {
+    // 100 ms round trips: a new connection shows its first byte some 300 ms after it started
+    // (connect, TLS handshake, request). Each connection is capped at 10 MiB/s.
+    auto start = connection_growth::clock::time_point{} + 1h;
+    connection_growth g({.initial = 4, .ceiling = 32, .interval = 100ms, .rise = 1.25}, start, 0);
+    auto t = start + 100ms;
+    std::uint64_t bytes = 1 * MiB; // the first response's connection only
+    // The first interval with bytes doubles without waiting for the other three.
+    CHECK(g.workers_wanted(t, bytes, 4, 1) == 8);
+    // While the new ones connect, the old ones' rate shows no rise: not judged, not stopped.
+    for (int i = 0; i < 3; ++i) {
+        t += 100ms;
+        bytes += 4 * MiB;
+        CHECK(g.workers_wanted(t, bytes, 8, 4) == 8);
+    }
+    CHECK(g.growing());
+    // All 8 flow: the interval starts now and, 100 ms later, shows twice the rate.
+    CHECK(g.workers_wanted(t, bytes, 8, 8) == 8);
+    t += 100ms;
+    bytes += 8 * MiB;
+    CHECK(g.workers_wanted(t, bytes, 8, 8) == 16);
+    // The 16 flow; the rate no longer rises (the link is full): growth ends.
+    t += 300ms;
+    bytes += 24 * MiB;
+    CHECK(g.workers_wanted(t, bytes, 16, 16) == 16);
+    t += 100ms;
+    bytes += 8 * MiB;
+    CHECK(g.workers_wanted(t, bytes, 16, 16) == 16);
+    CHECK_FALSE(g.growing());
+}
+
+TEST_CASE("workers that never flow hold the judgement up for settle_limit at most") {
+    auto start = connection_growth::clock::time_point{} + 1h;
+    connection_growth g({.initial = 4, .ceiling = 32, .interval = 100ms, .rise = 1.25, .settle_limit = 1000ms},
+                        start, 0);
+    auto t = start + 100ms;
+    std::uint64_t bytes = 4 * MiB;
+    CHECK(g.workers_wanted(t, bytes, 4, 4) == 8); // first interval: doubles
+    // Four of the eight wait for pool slots and never flow; the four flowing double their rate.
+    for (int i = 0; i < 9; ++i) {
+        t += 100ms;
+        bytes += 8 * MiB;
+        CHECK(g.workers_wanted(t, bytes, 8, 4) == 8);
+    }
+    // 1 s after the doubling the interval (restarted at 900 ms) is judged without them: 80 MiB/s
+    // against 40.
+    t += 100ms;
+    bytes += 8 * MiB;
+    CHECK(g.workers_wanted(t, bytes, 8, 4) == 16);
 }

@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <memory>
+
 #include <algorithm>
 #include <optional>
 #include <random>
@@ -675,4 +677,52 @@ TEST_CASE("hedge: a second twin after a first one failed counts the bytes the fi
     plan.release(h2->id);
     plan.release(v->id);
     CHECK(plan.done() == std::vector<byte_range>{{0, 1000}});
+}
+
+TEST_CASE("keep_responses_below: a response in flight with a short rest is not cut by a steal") {
+    constexpr std::uint64_t MiB = 1024 * 1024;
+    // One claim of 16 MiB, all of it asked for in one request.
+    auto asked_to_the_end = [](std::uint64_t keep) {
+        auto plan = std::make_unique<ferry::segment_plan>(16 * MiB, 1 * MiB);
+        auto a = plan->acquire(1);
+        REQUIRE(a);
+        plan->set_requested(a->id, 16 * MiB);
+        plan->advance(a->id, 4 * MiB); // 12 MiB of the response still to come
+        plan->keep_responses_below(keep);
+        return std::make_pair(std::move(plan), a->id);
+    };
+    {
+        // By default (and below the rest) the far half is taken: the response is cut at 10 MiB.
+        auto [plan, id] = asked_to_the_end(12 * MiB);
+        auto b = plan->acquire(1);
+        REQUIRE(b);
+        CHECK(b->begin == 10 * MiB);
+        CHECK(plan->end(id) == 10 * MiB);
+    }
+    {
+        // A rest under the threshold ends sooner than a new request would take over: nothing
+        // beyond the request to take, nothing taken.
+        auto [plan, id] = asked_to_the_end(12 * MiB + 1);
+        CHECK_FALSE(plan->acquire(1));
+        CHECK(plan->end(id) == 16 * MiB);
+    }
+    {
+        // A request that leaves a piece beyond it: split there, as always.
+        ferry::segment_plan plan(16 * MiB, 1 * MiB);
+        plan.keep_responses_below(64 * MiB);
+        auto a = plan.acquire(1);
+        REQUIRE(a);
+        plan.set_requested(a->id, 12 * MiB);
+        auto b = plan.acquire(1);
+        REQUIRE(b);
+        CHECK(b->begin == 12 * MiB);
+        // Just past the request (less than a piece): the sliver goes with the thief too.
+        ferry::segment_plan near(16 * MiB, 1 * MiB);
+        auto c = near.acquire(1);
+        REQUIRE(c);
+        near.set_requested(c->id, 8 * MiB - 1000);
+        auto d = near.acquire(1);
+        REQUIRE(d);
+        CHECK(d->begin == 8 * MiB - 1000);
+    }
 }

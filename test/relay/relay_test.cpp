@@ -6,6 +6,7 @@
 #include "origin/test_client.hpp"
 
 #include "tools/origin/origin_server.hpp"
+#include "relay/running_relay.hpp"
 #include "tools/relay/relay_server.hpp"
 
 #include <doctest/doctest.h>
@@ -23,6 +24,7 @@ using namespace ferry::origin::testing;
 using namespace std::chrono_literals;
 using ferry::relay::relay_options;
 using ferry::relay::relay_server;
+using ferry::relay::testing::running_relay;
 using steady = std::chrono::steady_clock;
 
 namespace {
@@ -42,33 +44,6 @@ struct started_origin {
         c.seed = seed;
         return c;
     }
-};
-
-/// The relay on an io_context of its own, run by one thread until destruction.
-class running_relay {
-public:
-    running_relay(std::uint16_t origin_port, relay_options o) : work_(io_.get_executor()) {
-        o.to_host = "127.0.0.1";
-        o.to_port = origin_port;
-        relay_.emplace(io_, o);
-        relay_->start();
-        thread_ = std::thread([this] { io_.run(); });
-    }
-    ~running_relay() {
-        boost::asio::post(io_, [this] { relay_->stop(); });
-        work_.reset();
-        io_.stop();
-        thread_.join();
-        relay_.reset();
-    }
-    std::uint16_t port() const { return relay_->port(); }
-    ferry::relay::relay_stats stats() const { return relay_->stats(); }
-
-private:
-    boost::asio::io_context io_;
-    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
-    std::optional<relay_server> relay_;
-    std::thread thread_;
 };
 
 client_options through(const running_relay& relay, const origin_server& origin) {

@@ -1,0 +1,98 @@
+// The engine through ferry-relay (in-process, on its own thread) in front of the origin fixture:
+// on a path with a long round trip, requests are sized from the measured round trip and rate, so
+// a file takes fewer, longer requests than on loopback, and no byte is fetched twice. Asserts
+// what the origin saw (requests, bytes sent), never how long it took: the machine may be loaded.
+#include "engine/engine_fixture.hpp"
+
+#include "relay/running_relay.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+
+using namespace std::chrono_literals;
+using ferry::relay::relay_options;
+using ferry::relay::testing::running_relay;
+
+namespace {
+
+constexpr std::uint64_t MiB = 1024 * 1024;
+constexpr std::uint64_t file_size = 24 * MiB + 5;
+
+/// What the origin saw of one download.
+struct seen {
+    std::uint64_t body_bytes = 0;
+    std::vector<std::uint64_t> request_sizes; ///< of each ranged GET, in bytes
+};
+
+std::uint64_t range_size(const std::string& range) {
+    // "bytes=A-B" (the engine always names both ends).
+    auto eq = range.find('='), dash = range.find('-');
+    REQUIRE(eq != std::string::npos);
+    REQUIRE(dash != std::string::npos);
+    return std::stoull(range.substr(dash + 1)) - std::stoull(range.substr(eq + 1, dash - eq - 1)) + 1;
+}
+
+/// Downloads the file with `connections` connections through a relay adding `rtt` (none: straight
+/// to the origin) and a window of 512 KiB per connection.
+seen download(std::optional<std::chrono::milliseconds> rtt, std::size_t connections) {
+    ferry::test::engine_fixture f;
+    auto m = f.model({{"wan.bin", file_size}});
+    std::optional<running_relay> relay;
+    if (rtt) {
+        relay_options o;
+        o.rtt = *rtt;
+        o.window = 512 * 1024;
+        relay.emplace(f.server.port(), o);
+        m.files.front().urls = {"https://localhost:" + std::to_string(relay->port()) + "/wan.bin"};
+    }
+    auto c = f.config();
+    c.connections_per_file = connections;
+    c.min_piece = 256 * 1024;
+    c.timeouts.stall = 10s; // a loaded machine behind a slow path
+    c.timeouts.first_byte = 10s;
+    f.server.reset_stats();
+    auto result = f.run(c, m);
+    const auto& file = ferry::test::only_file(result);
+    REQUIRE(file.outcome == ferry::file_outcome::done);
+    CHECK(f.matches_synthetic("wan.bin", file_size));
+
+    seen s;
+    auto stats = f.server.stats();
+    s.body_bytes = stats.body_bytes_sent;
+    for (const auto& r : stats.log)
+        if (r.method == "GET" && !r.range.empty())
+            s.request_sizes.push_back(range_size(r.range));
+    CHECK(s.request_sizes.size() == stats.requests);
+    return s;
+}
+
+std::uint64_t median(std::vector<std::uint64_t> v) {
+    REQUIRE_FALSE(v.empty());
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+}
+
+} // namespace
+
+TEST_CASE("engine through the relay: requests grow with the round trip, nothing is fetched twice") {
+    auto loopback = download(std::nullopt, 4);
+    auto wan = download(60ms, 4);
+    MESSAGE("loopback: " << loopback.request_sizes.size() << " requests, median " << median(loopback.request_sizes)
+                         << " bytes; +60 ms: " << wan.request_sizes.size() << " requests, median "
+                         << median(wan.request_sizes) << " bytes");
+    // Every byte sent once: no response was cut short by a steal, no range asked for twice.
+    CHECK(loopback.body_bytes == file_size);
+    CHECK(wan.body_bytes == file_size);
+    // At 60 ms and 512 KiB in flight (8.5 MiB/s a connection), four round trips of data are some
+    // 2 MiB: the 24 MiB take a dozen or so requests of 4 connections, each costing a round trip.
+    CHECK(wan.request_sizes.size() <= 24);
+    CHECK(median(wan.request_sizes) >= 1 * MiB);
+    // On loopback the round trip costs nothing and requests stay short (easy to split late).
+    CHECK(median(wan.request_sizes) > median(loopback.request_sizes));
+}
