@@ -19,6 +19,13 @@ json::string number(std::uint64_t n) { return json::string(std::to_string(n)); }
 
 } // namespace
 
+std::optional<model_stats> find_stats(const std::map<std::string, model_stats>& snapshot, const std::string& gid) {
+    auto it = snapshot.find(gid);
+    if (it == snapshot.end())
+        return std::nullopt;
+    return it->second;
+}
+
 int aria2_error_code(const boost::system::error_code& ec) noexcept {
     namespace aerr = boost::asio::error;
     if (auto status = http_status_of(ec)) {

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -43,6 +44,9 @@ struct aria2_download {
 /// 6 network problem, 8 no resume, 9 disk full, 19 name resolution, 22 unexpected response, 23 too
 /// many redirects, 24 authorization, 29 server overloaded (503), 32 checksum; 1 for anything else.
 int aria2_error_code(const boost::system::error_code& ec) noexcept;
+
+/// The engine's numbers of `gid` in a snapshot, if it has them.
+std::optional<model_stats> find_stats(const std::map<std::string, model_stats>& snapshot, const std::string& gid);
 
 /// aria2's status names: active, waiting, paused, error, complete, removed.
 const char* aria2_status_name(model_state state) noexcept;
