@@ -181,7 +181,12 @@ asio::awaitable<boost::system::result<response_head>> connection::read_head() {
                 co_return ec;
             }
         }
-        if (!co_await st.fill(ec, head_read_size)) {
+        // Thousands of connections wait for their responses: none holds a buffer meanwhile.
+        // (`ec` may still say need_more from a head that came in pieces.)
+        ec = {};
+        if (st.buffer.size() == 0)
+            ec = co_await st.stream.wait_readable();
+        if (ec || !co_await st.fill(ec, head_read_size)) {
             broken_ = true;
             co_return ec == asio::error::eof || ec == asio::ssl::error::stream_truncated
                 ? make_error_code(http::error::partial_message)

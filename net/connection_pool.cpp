@@ -2,6 +2,9 @@
 
 #include "net/error.hpp"
 
+#include <algorithm>
+#include <vector>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -254,10 +257,24 @@ asio::awaitable<std::optional<connection_pool::grant>> connection_pool::wait_tur
 void connection_pool::serve_waiters() {
     if (shut_down_)
         return;
-    for (auto it = waiters_.begin(); it != waiters_.end();) {
+    // What an origin's first waiter in line was refused, its later ones would be too (serving
+    // others only takes room): each origin is asked until it refuses, and the pass ends when every
+    // origin in line has. With thousands in line for one host (a load test's VUs queueing for its
+    // connections), a release costs a look or two instead of one per waiter.
+    std::size_t origins_waiting = 0;
+    for (auto& [origin, host] : hosts_)
+        origins_waiting += host.waiting > 0 ? 1 : 0;
+    std::vector<const std::string*> refused;
+    for (auto it = waiters_.begin(); it != waiters_.end() && refused.size() < origins_waiting;) {
         auto& w = *it->second;
+        if (std::find_if(refused.begin(), refused.end(), [&](const std::string* o) { return *o == w.origin; }) !=
+            refused.end()) {
+            ++it;
+            continue;
+        }
         w.granted = take_free(w.origin, host_of(w.origin));
         if (!w.granted) {
+            refused.push_back(&w.origin);
             ++it;
             continue;
         }

@@ -297,6 +297,32 @@ asio::awaitable<boost::system::result<std::size_t>> socket_stream::read_some(voi
     }
 }
 
+asio::awaitable<error_code> socket_stream::wait_readable() {
+    for (;;) {
+        direction d = direction::read;
+        if (ssl_) {
+            if (SSL_has_pending(ssl_) || (bio_state_ && bio_state_->begin != bio_state_->end))
+                co_return error_code{};
+            // Decrypts a record into OpenSSL's buffer, where the next read finds it.
+            ERR_clear_error();
+            unsigned char byte = 0;
+            std::size_t got = 0;
+            int result = SSL_peek_ex(ssl_, &byte, 1, &got);
+            if (result == 1)
+                co_return error_code{};
+            if (auto ec = tls_failure(result, d))
+                co_return ec;
+        } else {
+            char byte = 0;
+            if (::recv(socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) >= 0 ||
+                (errno != EAGAIN && errno != EWOULDBLOCK))
+                co_return error_code{}; // data, the end, or an error: the read says which
+        }
+        if (auto ec = co_await wait(d))
+            co_return ec;
+    }
+}
+
 asio::awaitable<error_code> socket_stream::write_all(const void* data, std::size_t size) {
     auto* next = static_cast<const unsigned char*>(data);
     while (size > 0) {

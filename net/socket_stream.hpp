@@ -61,6 +61,10 @@ public:
     /// first, so that a fast stream does not hold the event loop (timers, other sockets) for as
     /// long as its peer keeps the socket full.
     boost::asio::awaitable<boost::system::result<std::size_t>> read_some(void* data, std::size_t size);
+    /// Waits until a read would find data (or the end of the stream, or an error, which the read
+    /// then reports) without taking a buffer: a connection waiting for a response holds none.
+    /// Errors it meets itself (a TLS alert, the deadline) come back as read_some's would.
+    boost::asio::awaitable<boost::system::error_code> wait_readable();
     static constexpr std::size_t yield_after = 256 * 1024;
     boost::asio::awaitable<boost::system::error_code> write_all(const void* data, std::size_t size);
 

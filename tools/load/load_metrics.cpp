@@ -19,6 +19,7 @@ void combine(series_point& a, const series_point& b) {
     a.vus = std::max(a.vus, b.vus);
     a.p50 = std::max(a.p50, b.p50);
     a.p90 = std::max(a.p90, b.p90);
+    a.p95 = std::max(a.p95, b.p95);
     a.p99 = std::max(a.p99, b.p99);
     a.p99_uncorrected = std::max(a.p99_uncorrected, b.p99_uncorrected);
     a.t = b.t;

@@ -55,7 +55,7 @@ struct metric_set {
 struct series_point {
     double t = 0;        ///< seconds since the run started, end of the span
     double seconds = 1;  ///< span length
-    double p50 = 0, p90 = 0, p99 = 0, p99_uncorrected = 0; ///< milliseconds
+    double p50 = 0, p90 = 0, p95 = 0, p99 = 0, p99_uncorrected = 0; ///< milliseconds
     double requests_per_s = 0, bytes_per_s = 0;
     double errors_per_s = 0;
     double vus = 0;

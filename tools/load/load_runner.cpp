@@ -133,8 +133,14 @@ load_runner::load_runner(asio::io_context& io, const load_spec& spec, runner_opt
     pool_ = std::make_unique<connection_pool>(io.get_executor(), tls_, std::move(config));
 
     std::uint64_t sum = 0;
-    for (auto& r : spec.requests)
+    for (auto& r : spec.requests) {
         cumulative_weights_.push_back(sum += r.weight);
+        targets_.push_back(parse_url(r.url));
+        http_request req;
+        req.method = r.method;
+        req.fields = r.headers;
+        prepared_.push_back(std::move(req));
+    }
     for (auto& s : spec.scenarios) {
         auto report = std::make_unique<scenario_report>();
         report->spec = &s;
@@ -230,6 +236,7 @@ void load_runner::report(clock::time_point now) {
             const auto& d = s->interval.of(trend::duration);
             p.p50 = double(d.value_at_percentile(50)) / 1000.0;
             p.p90 = double(d.value_at_percentile(90)) / 1000.0;
+            p.p95 = double(d.value_at_percentile(95)) / 1000.0;
             p.p99 = double(d.value_at_percentile(99)) / 1000.0;
             p.p99_uncorrected = double(s->interval.of(trend::duration_uncorrected).value_at_percentile(99)) / 1000.0;
             p.requests_per_s = double(s->interval.requests) / span;
@@ -456,7 +463,7 @@ asio::awaitable<void> load_runner::iteration(scenario_run& s, vu& v, clock::time
 }
 
 asio::awaitable<void> load_runner::request(vu& v, const request_spec& r, std::size_t index, request_sample& sample) {
-    auto target = parse_url(r.url);
+    const auto& target = targets_[index];
     auto fail = [&](const boost::system::error_code& ec) {
         sample.failed = true;
         sample.error_class = error_class(ec);
@@ -468,11 +475,12 @@ asio::awaitable<void> load_runner::request(vu& v, const request_spec& r, std::si
         fail(target.error());
         co_return;
     }
-    http_request req;
-    req.method = r.method;
-    req.fields = r.headers;
-    if (r.range.how != range_spec::kind::none)
-        req.fields.emplace_back("Range", range_field(r, index));
+    std::optional<http_request> ranged;
+    if (r.range.how != range_spec::kind::none) {
+        ranged.emplace(prepared_[index]);
+        ranged->fields.emplace_back("Range", range_field(r, index));
+    }
+    const http_request& req = ranged ? *ranged : prepared_[index];
 
     // A kept-alive connection the server closed meanwhile fails before any answer: once, the
     // request goes again on a new connection (as a browser or k6 would).
@@ -522,6 +530,8 @@ asio::awaitable<void> load_runner::request(vu& v, const request_spec& r, std::si
                 if (*n == 0)
                     break;
                 sample.bytes += *n;
+                if (handle->body_remaining() == std::optional<std::uint64_t>(0))
+                    break; // the whole body: no call just to hear that
             }
         }
         v.in_flight = nullptr;

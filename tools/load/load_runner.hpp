@@ -1,6 +1,7 @@
 #pragma once
 
 #include "net/connection_pool.hpp"
+#include "net/url.hpp"
 #include "net/proxy_config.hpp"
 #include "tools/load/load_metrics.hpp"
 #include "tools/load/load_scenario.hpp"
@@ -126,6 +127,10 @@ private:
     std::mt19937_64 random_;
     std::vector<std::uint64_t> cumulative_weights_;
     std::vector<std::optional<std::uint64_t>> sizes_; ///< per request: the file size once learnt
+    /// Per request, made once: its parsed URL and its method and headers (a Range is added per
+    /// request where it has one). Parsing the URL each time was 5% of a 1 KiB closed-model run.
+    std::vector<boost::system::result<url>> targets_;
+    std::vector<http_request> prepared_;
     std::vector<char> sink_;                           ///< every body goes here, unread
     std::chrono::steady_clock::time_point start_{};
     std::chrono::system_clock::time_point start_wall_{};
