@@ -132,8 +132,11 @@ double hdr_histogram::mean() const noexcept {
 std::int64_t hdr_histogram::value_at_percentile(double percentile) const noexcept {
     if (total_ == 0)
         return 0;
-    const double requested = std::clamp(percentile, 0.0, 100.0);
-    auto wanted = std::uint64_t(requested / 100.0 * double(total_) + 0.5);
+    // As HdrHistogram counts since 2.1.10 (hdr-histogram-js too): the count at the percentile is
+    // rounded up, from a percentile nudged just below the one asked for, so that 99 % of 300
+    // is the 297th value and not, by floating-point error, the 298th.
+    const double requested = std::clamp(std::nextafter(percentile, -1.0), 0.0, 100.0);
+    auto wanted = static_cast<std::uint64_t>(std::ceil(requested / 100.0 * double(total_)));
     wanted = std::max<std::uint64_t>(wanted, 1);
     std::uint64_t running = 0;
     for (std::size_t i = 0; i < counts_.size(); ++i) {

@@ -126,3 +126,15 @@ TEST_CASE("hdr_log_writer: header, legend and tagged interval lines") {
     CHECK(text.find("\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"\n") != std::string::npos);
     CHECK(text.find("Tag=http_req_duration,1.000,1.000,1.500,HISTFAAA") != std::string::npos);
 }
+
+TEST_CASE("hdr_histogram: the count at a percentile is rounded up, as HdrHistogram and hdr-histogram-js count it") {
+    hdr_histogram h;
+    for (int v = 1; v <= 160; ++v)
+        h.record(v);
+    CHECK(h.value_at_percentile(99) == 159); // 99 % of 160 is 158.4: the 159th value
+    CHECK(h.value_at_percentile(50) == 80);  // exactly the 80th, not the 81st
+    hdr_histogram three;
+    for (int v = 1; v <= 300; ++v)
+        three.record(v);
+    CHECK(three.value_at_percentile(99) == 297); // 297.00000000000006 in floating point
+}
