@@ -18,13 +18,15 @@ throughout. Then, against that daemon:
    `checksum` option (sha-256), downloaded, verified and committed (synced and renamed) on disk,
    then added again so that the daemon hashes the files already there. The event-loop lag
    histogram of /metrics (ferry_event_loop_lag_seconds) before and after gives the phase's p99.
+   --lag-limit RATE caps each of those downloads (aria2's max-download-limit), so that the loop
+   is not saturated by the transfers themselves and the lag is that of verifying and committing.
 
 The daemons' CPU seconds (utime + stime from /proc) and resident memory (sampled every 0.2 s)
 are taken per phase; the download's speed per phase is the origin's body_bytes_sent over the
 phase's time. Daemons alternate within each round (--runs rounds).
 
 Usage: bench/run.sh serve [--runs 2] [--clients 5000] [--seconds 15] [--tools ferry,aria2c]
-       [--rate 40M] [--burst 4000] [--lag-files 6] [--lag-size 128M] [--report JSON]
+       [--rate 40M] [--burst 4000] [--lag-files 6] [--lag-size 128M] [--lag-limit RATE] [--report JSON]
 Writes bench/results/serve-latest.json (and a timestamped copy) and prints Markdown tables.
 """
 
@@ -400,7 +402,10 @@ def lag_phase(args, daemon: Daemon, lag_origin: StatsOrigin, digests: dict, lag_
         h0 = lag_histogram(port)
         t0 = time.monotonic()
         cpu0 = daemon.cpu()
-        gids = [rpc(port, "aria2.addUri", [[lag_origin.url(p)], {"dir": lag_dir, "out": Path(p).name,
+        options = {"dir": lag_dir}
+        if args.lag_limit != "0":
+            options["max-download-limit"] = args.lag_limit
+        gids = [rpc(port, "aria2.addUri", [[lag_origin.url(p)], {**options, "out": Path(p).name,
                                                                   "checksum": f"sha-256={d}"}])
                 for p, d in digests.items()]
         states = wait_for(port, gids, 180)
@@ -616,6 +621,9 @@ def main() -> int:
     p.add_argument("--rate", default="40M", help="the origin's cap per connection, bytes/s (default 40M)")
     p.add_argument("--lag-files", type=int, default=6, help="files of the lag phase (default 6; 0: none)")
     p.add_argument("--lag-size", default="128M", help="size of each (default 128M)")
+    p.add_argument("--lag-limit", default="0",
+                   help="max-download-limit of each lag file, e.g. 16M: the loop not saturated by the downloads "
+                        "themselves, so the lag is that of verifying and committing (default 0: uncapped)")
     p.add_argument("--wrk-threads", type=int, default=2, help="wrk's threads (default 2)")
     p.add_argument("--tools", default=",".join(TOOLS), help="comma list of ferry, aria2c (default both)")
     p.add_argument("--dir", default="/var/tmp", help="where the daemons' downloads go: on disk (default /var/tmp)")
