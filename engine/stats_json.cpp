@@ -48,17 +48,15 @@ boost::json::object to_json(const pool_stats& connections, const host_latency& l
     return o;
 }
 
-} // namespace
-
-static boost::json::object to_json(const resource_usage& r) {
+boost::json::object to_json(const resource_usage& r) {
+    auto maybe = [](const auto& v) { return v ? boost::json::value(*v) : boost::json::value(nullptr); };
     boost::json::object o;
     o["cpu_seconds"] = r.cpu_seconds;
-    o["cpu_load"] = r.cpu_load ? boost::json::value(*r.cpu_load) : boost::json::value(nullptr);
+    o["cpu_load"] = maybe(r.cpu_load);
     o["cpus"] = r.cpus;
     o["resident_bytes"] = r.resident_bytes;
     o["open_fds"] = r.open_fds;
     o["max_fds"] = r.max_fds;
-    auto maybe = [](const auto& v) { return v ? boost::json::value(*v) : boost::json::value(nullptr); };
     o["cgroup"] = {{"memory_max", maybe(r.cgroup.memory_max)},
                    {"memory_used", maybe(r.cgroup.memory_used)},
                    {"cpu_cores", maybe(r.cgroup.cpu_cores)}};
@@ -68,6 +66,8 @@ static boost::json::object to_json(const resource_usage& r) {
     o["disks"] = std::move(disks);
     return o;
 }
+
+} // namespace
 
 boost::json::object to_json(const model_stats& m) {
     boost::json::object mo;

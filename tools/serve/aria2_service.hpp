@@ -153,6 +153,7 @@ private:
     void changed() noexcept { ++changes_; }
     // The session writer: generations asked for and written; `session_written_` wakes waiters.
     std::uint64_t session_wanted_ = 0, session_saved_ = 0;
+    std::string session_error_; ///< why the last write failed, or empty
     bool session_writing_ = false;
     boost::asio::steady_timer session_written_;
     boost::asio::thread_pool session_thread_{1};

@@ -72,7 +72,6 @@ asio::awaitable<std::string> aria2_service::persist() {
     if (config_.session_file.empty())
         co_return std::string();
     const auto wanted = ++session_wanted_;
-    std::string error;
     while (session_saved_ < wanted) {
         if (session_writing_) {
             // The text being written may predate this call: wait for it, then write again.
@@ -83,12 +82,13 @@ asio::awaitable<std::string> aria2_service::persist() {
         const auto generation = session_wanted_;
         auto text = co_await session_text();
         auto write = [file = config_.session_file, text = std::move(text)] { return replace_file_durably(file, text); };
-        error = co_await run_blocking(session_thread_.get_executor(), std::move(write));
+        session_error_ = co_await run_blocking(session_thread_.get_executor(), std::move(write));
         session_writing_ = false;
         session_saved_ = generation;
         session_written_.cancel();
     }
-    co_return error;
+    // The outcome of the write that covered this call, whichever call made it.
+    co_return session_error_;
 }
 
 void aria2_service::persist_later() {
