@@ -1,7 +1,9 @@
 #include "net/connection.hpp"
 
+#include "net/block_recycler.hpp"
 #include "net/error.hpp"
 #include "net/happy_eyeballs.hpp"
+#include "net/head_parser.hpp"
 #include "net/proxy_tunnel.hpp"
 #include "net/socket_stream.hpp"
 
@@ -12,8 +14,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
-#include <boost/beast/http/buffer_body.hpp>
-#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/error.hpp>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
@@ -29,7 +30,6 @@ namespace {
 
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t header_limit = 64 * 1024;
-constexpr std::size_t field_count_limit = 100;
 constexpr std::size_t head_read_size = 4096; ///< per read while looking for the end of a head
 
 /// Header names and values go on the wire as they are: a line break in one would start a header
@@ -61,8 +61,9 @@ struct connection::impl {
 
     socket_stream stream;
     connection_timeouts timeouts;
-    beast::flat_buffer buffer{header_limit + 16 * 1024};
-    std::optional<http::response_parser<http::buffer_body>> parser;
+    beast::basic_flat_buffer<block_recycler<char>> buffer{header_limit + 16 * 1024};
+    std::optional<head_parser> parser;
+    response_head head; ///< the current response's, filled by `parser`
     // Body state of the current response.
     std::optional<std::uint64_t> remaining; ///< fast path: bytes left of a Content-Length body
     bool body_done = true;
@@ -148,11 +149,8 @@ asio::awaitable<error_code> connection::send(const url& target, const http_reque
     }
     text.append("\r\n");
 
-    auto& p = impl_->parser.emplace();
-    p.header_limit(header_limit);
-    p.body_limit(boost::none);
-    if (request.method == "HEAD")
-        p.skip(true);
+    impl_->head = response_head{};
+    impl_->parser.emplace(impl_->head, request.method == "HEAD", std::uint32_t(header_limit));
     impl_->remaining.reset();
     impl_->body_done = false;
     ++requests_;
@@ -194,34 +192,11 @@ asio::awaitable<boost::system::result<response_head>> connection::read_head() {
         }
     }
 
-    const auto& res = p.get();
-    if (static_cast<std::size_t>(std::distance(res.begin(), res.end())) > field_count_limit) {
-        broken_ = true;
-        co_return make_error_code(http::error::header_limit);
-    }
-    response_head head;
-    head.status = res.result_int();
+    auto& head = st.head;
     head.chunked = p.chunked();
     head.keep_alive = p.keep_alive();
     if (auto length = p.content_length())
         head.content_length = *length;
-    auto field = [&](http::field f) { return std::string(res[f]); };
-    head.content_range = field(http::field::content_range);
-    head.etag = field(http::field::etag);
-    head.last_modified = field(http::field::last_modified);
-    head.location = field(http::field::location);
-    head.retry_after = field(http::field::retry_after);
-    head.accept_ranges = field(http::field::accept_ranges);
-    head.ratelimit = std::string(res["RateLimit"]);
-    head.ratelimit_policy = std::string(res["RateLimit-Policy"]);
-    head.ratelimit_remaining = std::string(res["RateLimit-Remaining"]);
-    head.ratelimit_reset = std::string(res["RateLimit-Reset"]);
-    for (const auto& f : res) {
-        auto name = f.name_string();
-        if (beast::iequals(name.substr(0, 2), "x-") || f.name() == http::field::link)
-            head.extension_fields.emplace_back(std::string(name), std::string(f.value()));
-    }
-
     st.keep_alive = head.keep_alive;
     if (st.buffer.size() == 0)
         st.buffer.shrink_to_fit(); // thousands of slow connections: no idle head buffer each
@@ -232,7 +207,7 @@ asio::awaitable<boost::system::result<response_head>> connection::read_head() {
         st.stream.clear_deadline();
     } else if (head.content_length && !head.chunked)
         st.remaining = *head.content_length; // fast path: straight from the socket
-    co_return head;
+    co_return std::move(head);
 }
 
 asio::awaitable<boost::system::result<std::size_t>> connection::read_body(void* data, std::size_t size) {
@@ -278,11 +253,9 @@ asio::awaitable<boost::system::result<std::size_t>> connection::read_body(void* 
     for (;;) {
         error_code ec;
         if (st.buffer.size() > 0) {
-            p.get().body().data = data;
-            p.get().body().size = size;
-            p.get().body().more = true;
+            p.body_into(data, size);
             st.buffer.consume(p.put(st.buffer.data(), ec));
-            std::size_t got = size - p.get().body().size;
+            std::size_t got = p.body_copied();
             if (ec && ec != http::error::need_more && ec != http::error::need_buffer)
                 co_return body_error(ec);
             if (p.is_done()) {
