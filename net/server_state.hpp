@@ -81,9 +81,10 @@ public:
     bool timed_out() { return entry().timed_out; }
 
 private:
-    connection_entry& entry() { return state_.connections[id_]; }
+    connection_entry& entry() noexcept { return *entry_; }
     http_server::state& state_;
     std::uint64_t id_;
+    connection_entry* entry_; ///< in state_.connections (a node map: the address holds)
 };
 
 using request_message = boost::beast::http::request<boost::beast::http::string_body>;

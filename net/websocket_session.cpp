@@ -1,6 +1,7 @@
 // One WebSocket of the server: a reader that hands text messages to the application (several at
 // once, up to a bound), a writer that sends replies and pushed notifications in order. The only
 // translation unit that instantiates Beast's WebSocket templates.
+#include "net/block_recycler.hpp"
 #include "net/server_state.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -90,7 +91,7 @@ public:
 
 private:
     asio::awaitable<void> read_loop() {
-        beast::flat_buffer buffer;
+        beast::basic_flat_buffer<block_recycler<char>> buffer;
         for (;;) {
             while (calls_ >= std::max<std::size_t>(state_->config.websocket_calls_per_socket, 1)) {
                 calls_signal_.expires_at(asio::steady_timer::time_point::max());
@@ -113,7 +114,7 @@ private:
             ++state_->counters.websocket_messages;
             std::string text = beast::buffers_to_string(buffer.data());
             buffer.consume(buffer.size());
-            buffer.shrink_to_fit(); // messages may be large, the time between them long
+            buffer.shrink_to_fit(); // messages may be large, the time between them long (freed blocks are reused)
             ++calls_;
             asio::co_spawn(state_->executor, handle(shared_from_this(), std::move(text)), asio::detached);
         }

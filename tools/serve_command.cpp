@@ -67,8 +67,8 @@ std::optional<std::string_view> sole_method_name(std::string_view text) {
     if (rest.empty() || rest.front() != '"')
         return std::nullopt;
     rest.remove_prefix(1);
-    auto end = rest.find_first_of("\"\\");
-    if (end == std::string_view::npos || rest[end] != '"')
+    auto end = rest.find('"');
+    if (end == std::string_view::npos || rest.substr(0, end).find('\\') != std::string_view::npos)
         return std::nullopt;
     return rest.substr(0, end);
 }

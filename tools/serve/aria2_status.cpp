@@ -131,40 +131,48 @@ json::object status_object(const aria2_download& download, const std::optional<m
     model_state state = stats ? stats->state : download.final_state.value_or(model_state::removed);
     std::uint64_t done = stats ? stats->bytes_done : 0, total = stats ? stats->bytes_total : 0;
     constexpr std::uint64_t piece = 1024 * 1024;
-    json::object all{
-        {"completedLength", number(done)},
-        {"connections", number(stats && state == model_state::active ? stats->files_running : 0)},
-        {"dir", download.dir.string()},
-        // Only a running download has a speed (as aria2c says "0" for a finished one).
-        {"downloadSpeed", number(stats && state == model_state::active ? static_cast<std::uint64_t>(stats->speed) : 0)},
-        {"files", files_array(download, stats)},
-        {"gid", download.gid},
-        {"numPieces", number(total ? (total + piece - 1) / piece : 0)},
-        {"pieceLength", number(piece)},
-        {"status", aria2_status_name(state)},
-        {"totalLength", number(total)},
-        {"uploadLength", "0"},
-        {"uploadSpeed", "0"},
+    // Only a running download has a speed and connections (as aria2c says "0" for a finished one).
+    const bool active = stats && state == model_state::active;
+    const bool ended = state == model_state::error || state == model_state::complete || state == model_state::removed;
+    auto wanted = [&](std::string_view key) {
+        return keys.empty() || std::find(keys.begin(), keys.end(), key) != keys.end();
     };
-    if (total)
-        all["bitfield"] = piece_bitfield(done, total, piece);
-    if (state == model_state::error) {
-        all["errorCode"] = std::to_string(download.error_code);
-        all["errorMessage"] = download.error_message.empty() ? "download failed" : download.error_message;
-    } else if (state == model_state::complete || state == model_state::removed) {
-        all["errorCode"] = "0";
-        all["errorMessage"] = "";
-    }
-    // aria2 lists keys in name order, whatever order a filter asked for them in.
-    std::vector<std::string_view> names;
-    for (auto& [k, v] : all)
-        if (keys.empty() || std::find(keys.begin(), keys.end(), std::string_view(k)) != keys.end())
-            names.push_back(k);
-    std::sort(names.begin(), names.end());
-    json::object picked;
-    for (auto k : names)
-        picked[k] = all.at(k);
-    return picked;
+    // Only what the filter asks for is made (a status poll asks for a few keys; the bitfield of a
+    // large file alone is kilobytes), in name order, as aria2 lists them.
+    json::object out;
+    if (total && wanted("bitfield"))
+        out["bitfield"] = piece_bitfield(done, total, piece);
+    if (wanted("completedLength"))
+        out["completedLength"] = number(done);
+    if (wanted("connections"))
+        out["connections"] = number(active ? stats->files_running : 0);
+    if (wanted("dir"))
+        out["dir"] = download.dir.string();
+    if (wanted("downloadSpeed"))
+        out["downloadSpeed"] = number(active ? static_cast<std::uint64_t>(stats->speed) : 0);
+    if (ended && wanted("errorCode"))
+        out["errorCode"] = state == model_state::error ? std::to_string(download.error_code) : "0";
+    if (ended && wanted("errorMessage"))
+        out["errorMessage"] = state != model_state::error       ? ""
+                              : download.error_message.empty() ? "download failed"
+                                                               : download.error_message;
+    if (wanted("files"))
+        out["files"] = files_array(download, stats);
+    if (wanted("gid"))
+        out["gid"] = download.gid;
+    if (wanted("numPieces"))
+        out["numPieces"] = number(total ? (total + piece - 1) / piece : 0);
+    if (wanted("pieceLength"))
+        out["pieceLength"] = number(piece);
+    if (wanted("status"))
+        out["status"] = aria2_status_name(state);
+    if (wanted("totalLength"))
+        out["totalLength"] = number(total);
+    if (wanted("uploadLength"))
+        out["uploadLength"] = "0";
+    if (wanted("uploadSpeed"))
+        out["uploadSpeed"] = "0";
+    return out;
 }
 
 std::vector<std::size_t> aria2_window(std::size_t count, std::int64_t offset, std::int64_t num) {

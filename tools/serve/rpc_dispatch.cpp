@@ -131,7 +131,7 @@ asio::awaitable<rpc_reply> rpc_dispatch::handle(std::string_view text) {
     co_return answer;
 }
 
-asio::awaitable<json::object> rpc_dispatch::call(const json::value& request, bool& unauthorized) {
+asio::awaitable<json::object> rpc_dispatch::call(json::value& request, bool& unauthorized) {
     if (!request.is_object())
         co_return error_answer(nullptr, -32600, "Invalid Request.");
     auto& object = request.get_object();
@@ -142,7 +142,7 @@ asio::awaitable<json::object> rpc_dispatch::call(const json::value& request, boo
     auto* params = object.if_contains("params");
     if (!method || !method->is_string() || (params && !params->is_array() && !params->is_null()))
         co_return error_answer(id, -32600, "Invalid Request.");
-    json::array args = params && params->is_array() ? params->get_array() : json::array{};
+    json::array args = params && params->is_array() ? std::move(params->get_array()) : json::array{};
 
     auto started = std::chrono::steady_clock::now();
     std::string name(method->get_string());

@@ -88,7 +88,7 @@ private:
         bool needs_token = true;
     };
     /// One call object → its answer object (with id and jsonrpc); sets `unauthorized`.
-    boost::asio::awaitable<boost::json::object> call(const boost::json::value& request, bool& unauthorized);
+    boost::asio::awaitable<boost::json::object> call(boost::json::value& request, bool& unauthorized);
     /// Runs method `name` with `params` (token still in): the result or error.
     boost::asio::awaitable<rpc_result> invoke(const std::string& name, boost::json::array params, bool& unauthorized);
     boost::asio::awaitable<rpc_result> multicall(boost::json::array params, bool& unauthorized);
