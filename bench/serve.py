@@ -567,7 +567,7 @@ def markdown(report: dict) -> str:
                      f"{fmt(b['daemon_rss_peak_mib'])} → {fmt(b['rss_after_mib'])} |")
     if "ferry" in s and "lag" in s["ferry"]:
         lag = s["ferry"]["lag"]
-        lines += ["", "| event-loop lag of `ferry serve` (ferry_event_loop_lag_seconds, 100 ms probe) | files | "
+        lines += ["", "| event-loop lag of `ferry serve` (ferry_event_loop_lag_seconds, 10 ms probe) | files | "
                   "samples | p99 ≤ ms (bucket bound) | worst ≤ ms | target p99 < 5 ms |",
                   "| --- | ---: | ---: | ---: | ---: | --- |"]
         for step, label in (("download", "download, verify (sha-256 checksum), sync and rename"),

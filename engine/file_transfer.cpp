@@ -345,7 +345,7 @@ asio::awaitable<std::optional<file_transfer::open_response>> file_transfer::open
             plan_->release(*io.claim);
         size_ = 0;
         plan_.emplace(0, ctx_.config.min_piece);
-        if (auto ec = sink_.prepare(0)) {
+        if (auto ec = co_await sink_.prepare(0, ctx_.blocking)) {
             fail(ec, describe_write_error(ec));
             co_return std::nullopt;
         }
@@ -359,7 +359,7 @@ asio::awaitable<std::optional<file_transfer::open_response>> file_transfer::open
             size_ = v.total;
             plan_.emplace(*size_, ctx_.config.min_piece, std::vector<byte_range>{}, ctx_.config.min_request);
             io.claim = plan_->acquire(std::numeric_limits<std::size_t>::max())->id;
-            if (auto ec = sink_.prepare(*size_)) {
+            if (auto ec = co_await sink_.prepare(*size_, ctx_.blocking)) {
                 fail(ec, describe_write_error(ec));
                 co_return std::nullopt;
             }
@@ -380,7 +380,7 @@ asio::awaitable<std::optional<file_transfer::open_response>> file_transfer::open
         if (!plan_ || plan_->file_size() != v.total) {
             size_ = v.total;
             plan_.emplace(*size_, ctx_.config.min_piece);
-            if (auto ec = sink_.prepare(*size_)) {
+            if (auto ec = co_await sink_.prepare(*size_, ctx_.blocking)) {
                 fail(ec, describe_write_error(ec));
                 co_return std::nullopt;
             }

@@ -47,7 +47,14 @@ std::optional<journal_record> part_sink::resume() const {
     return record;
 }
 
-error_code part_sink::prepare(std::uint64_t size) { return part_.preallocate(size); }
+boost::asio::awaitable<error_code> part_sink::prepare(std::uint64_t size, boost::asio::any_io_executor blocking) {
+    constexpr std::uint64_t reserved_in_place = 8 * 1024 * 1024; // quick: not worth a thread hop
+    if (size <= reserved_in_place)
+        co_return part_.preallocate(size);
+    auto reserve = [this, size] { return part_.preallocate(size); };
+    auto reserving = run_blocking(std::move(blocking), std::move(reserve));
+    co_return co_await std::move(reserving);
+}
 
 error_code part_sink::prepare_stream() { return part_.resize(0); }
 

@@ -52,8 +52,9 @@ public:
     /// The journal of an earlier run, when it agrees with the .part on disk (size).
     std::optional<journal_record> resume() const;
 
-    /// Sizes the .part for a file of `size` bytes (preallocated where that is cheap).
-    boost::system::error_code prepare(std::uint64_t size);
+    /// Sizes the .part for a file of `size` bytes (preallocated where that is cheap). A large one
+    /// is reserved on `blocking`: a file system can take tens of milliseconds over it.
+    boost::asio::awaitable<boost::system::error_code> prepare(std::uint64_t size, boost::asio::any_io_executor blocking);
     /// A body of unknown length: the .part starts empty and grows.
     boost::system::error_code prepare_stream();
     /// Writes at `offset`; the running sha256 takes the bytes that continue its prefix.

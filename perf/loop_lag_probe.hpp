@@ -13,13 +13,15 @@ namespace ferry {
 /// Measures how late the event loop runs a timer: every `interval` a timer is due, and how long
 /// after its due time the loop gets to it (the loop's lag: time spent in handlers that did not
 /// yield, hashing or syncing on the loop) goes into a latency histogram, exported as a metric.
+/// The default interval, 10 ms, is the resolution of Node's monitorEventLoopDelay: a hundred
+/// samples a second, so that a percentile is one of many samples rather than the worst of a few.
 ///
 /// Not thread-safe: use it (and read it) on its executor. The measuring coroutine holds its own
 /// state, so the probe may be destroyed at any time; it stops then.
 class loop_lag_probe {
 public:
     explicit loop_lag_probe(boost::asio::any_io_executor executor,
-                            std::chrono::milliseconds interval = std::chrono::milliseconds(100));
+                            std::chrono::milliseconds interval = std::chrono::milliseconds(10));
     ~loop_lag_probe();
     loop_lag_probe(const loop_lag_probe&) = delete;
     loop_lag_probe& operator=(const loop_lag_probe&) = delete;

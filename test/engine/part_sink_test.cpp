@@ -32,6 +32,18 @@ boost::system::error_code verify(part_sink& sink, std::uint64_t size, std::optio
     return *result;
 }
 
+/// part_sink::prepare, the same way.
+boost::system::error_code prepare(part_sink& sink, std::uint64_t size) {
+    boost::asio::io_context io;
+    boost::asio::thread_pool blocking(1);
+    std::optional<boost::system::error_code> result;
+    boost::asio::co_spawn(io, sink.prepare(size, blocking.get_executor()),
+                          [&](std::exception_ptr, boost::system::error_code ec) { result = ec; });
+    io.run();
+    REQUIRE(result.has_value());
+    return *result;
+}
+
 /// part_sink::commit, the same way.
 boost::system::error_code commit(part_sink& sink, const stored_validators& validators, std::string& message) {
     boost::asio::io_context io;
@@ -54,7 +66,7 @@ TEST_CASE("part_sink: written out of order, checkpointed, resumed, verified and 
     REQUIRE(sink.has_value());
     const std::string text = "0123456789abcdef";
     auto data = bytes_of(text);
-    REQUIRE_FALSE(sink->prepare(text.size()));
+    REQUIRE_FALSE(prepare(*sink, text.size()));
     REQUIRE_FALSE(sink->write(8, data.data() + 8, 8)); // the second half first: not hashed yet
     CHECK_FALSE(sink->resume().has_value());           // no journal before a checkpoint
 
@@ -92,7 +104,7 @@ TEST_CASE("part_sink: a digest mismatch removes the partial file and its journal
     auto sink = part_sink::open(dir, "bad.bin", {});
     REQUIRE(sink.has_value());
     auto data = bytes_of("not what was promised");
-    REQUIRE_FALSE(sink->prepare(data.size()));
+    REQUIRE_FALSE(prepare(*sink, data.size()));
     REQUIRE_FALSE(sink->write(0, data.data(), data.size()));
     journal_record record;
     record.size = data.size();
@@ -132,7 +144,7 @@ TEST_CASE("part_sink: a git blob id is checked from disk; a mismatch removes the
     for (bool right : {true, false}) {
         auto sink = part_sink::open(dir, right ? "README.md" : "other.md", opts);
         REQUIRE(sink.has_value());
-        REQUIRE_FALSE(sink->prepare(text.size()));
+        REQUIRE_FALSE(prepare(*sink, text.size()));
         REQUIRE_FALSE(sink->write(0, text.data(), text.size()));
         std::string message;
         auto id = right ? "8e2e871357bef652084a73f7173adc5eb8859a33" : "0000000000000000000000000000000000000000";
@@ -145,5 +157,23 @@ TEST_CASE("part_sink: a git blob id is checked from disk; a mismatch removes the
             CHECK(message.find("git blob id mismatch") != std::string::npos);
             CHECK_FALSE(std::filesystem::exists(dir / "other.md.part"));
         }
+    }
+}
+
+TEST_CASE("part_sink: a large .part is reserved on the blocking pool, a small one in place; both get their size") {
+    auto dir = test::make_temp_dir();
+    part_sink::options opts;
+    opts.durable = false;
+    for (std::uint64_t size : {std::uint64_t(4096), std::uint64_t(64) * 1024 * 1024}) {
+        auto name = "m/file-" + std::to_string(size) + ".bin";
+        auto sink = part_sink::open(dir, name, opts);
+        REQUIRE(sink.has_value());
+        REQUIRE_FALSE(prepare(*sink, size));
+        const std::string text = "tail";
+        auto data = bytes_of(text);
+        REQUIRE_FALSE(sink->write(size - text.size(), data.data(), data.size()));
+        std::error_code ec;
+        CHECK(std::filesystem::file_size(dir / (name + ".part"), ec) == size);
+        CHECK_FALSE(ec);
     }
 }
