@@ -63,6 +63,14 @@ struct engine_config {
     /// resumed one not hashed in flight), the syncs and rename of a commit — so that the event
     /// loop is never held up by a disk. 0: that work runs on the engine's strand.
     std::size_t blocking_threads = 2;
+    /// Threads that write body bytes into the .part files and hash them in flight (one file's
+    /// writes in order, one at a time): a write into the page cache can wait for the disk (a page
+    /// under writeback, dirty-page throttling) for tens of milliseconds, and hashing 256 KiB
+    /// takes a fraction of one; neither holds up the loop. 0: writes run on the engine's strand,
+    /// which costs a dedicated downloader (ferry get) less CPU and time (a thread hop per buffer,
+    /// the bytes hashed on another core): set it where the loop serves others too (ferry serve,
+    /// an embedding server).
+    std::size_t write_threads = 0;
 };
 
 } // namespace ferry

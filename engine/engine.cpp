@@ -114,16 +114,22 @@ struct engine::state : std::enable_shared_from_this<state> {
           overall_rate(strand, config.limit_rate),
           pressure_limit(config.memory_pressure_limit ? config.memory_pressure_limit : memory_limit() / 10 * 8),
           pressure_timer(strand),
-          context{strand, config, pool, buffers, overall_rate, [this](const event& e) { observe(e); }, {}},
+          context{strand, config, pool, buffers, overall_rate, [this](const event& e) { observe(e); }, {}, {}},
           queue(config.max_files, config.max_files_per_model),
           arrival_signal(strand, asio::steady_timer::time_point::max()) {
         if (config.blocking_threads > 0) {
             blocking_pool = std::make_unique<asio::thread_pool>(config.blocking_threads);
             context.blocking = blocking_pool->get_executor();
         }
+        if (config.write_threads > 0) {
+            write_pool = std::make_unique<asio::thread_pool>(config.write_threads);
+            context.writes = write_pool->get_executor();
+        }
     }
-    // Slow file work still running refers to transfers: it ends before anything else goes.
+    // Slow file work and writes still running refer to transfers: they end before anything else goes.
     ~state() {
+        if (write_pool)
+            write_pool->join();
         if (blocking_pool)
             blocking_pool->join();
     }
@@ -399,6 +405,7 @@ struct engine::state : std::enable_shared_from_this<state> {
     std::uint64_t generated_ids = 0;
 
     std::unique_ptr<asio::thread_pool> blocking_pool; ///< slow file work (config.blocking_threads)
+    std::unique_ptr<asio::thread_pool> write_pool;    ///< body writes (config.write_threads)
 };
 
 model_queue::file_ref engine::state::file_entry::ref() const {

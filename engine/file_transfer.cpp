@@ -10,6 +10,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/system_error.hpp>
@@ -54,7 +55,10 @@ file_transfer::file_transfer(transfer_context& context, std::string model, std::
                              rate_limiter* model_rate)
     : ctx_(context), model_(std::move(model)), dir_(std::move(dir)), spec_(std::move(spec)),
       file_rate_(ctx_.executor, spec_.limit_rate), limiters_{&ctx_.overall_rate, model_rate, &file_rate_},
-      workers_done_(ctx_.executor) {}
+      workers_done_(ctx_.executor) {
+    if (ctx_.writes)
+        write_lane_ = asio::make_strand(ctx_.writes);
+}
 
 file_transfer::~file_transfer() = default;
 
@@ -597,10 +601,13 @@ asio::awaitable<std::optional<response_verdict>> file_transfer::fetch_claim(open
             // Bytes that arrived before an error are good: keep them.
             std::size_t usable = static_cast<std::size_t>(std::min<std::uint64_t>(filled, plan_->end(id) - pos));
             if (usable > 0) {
-                if (auto ec = store(pos, io.buffer.data(), usable)) {
+                auto storing = store(pos, io.buffer.data(), usable);
+                if (auto ec = co_await std::move(storing)) {
                     fail(ec, describe_write_error(ec));
                     co_return stopped();
                 }
+                // A thief may have cut the claim meanwhile: advance() keeps to its new end (the
+                // bytes past it, the same ones, are the thief's to write and count).
                 plan_->advance(id, usable);
                 pos += usable;
                 settle_hedge(id);
@@ -688,13 +695,17 @@ asio::awaitable<std::optional<response_verdict>> file_transfer::fetch_stream(ope
         result_.bytes_fetched += *n;
         if (plan_) {
             // Bytes written before (other ranges, an earlier stream) are not written again.
-            for (auto part : plan_->take_free({pos, pos + *n}))
-                if (auto ec = store(part.begin, io.buffer.data() + (part.begin - pos), static_cast<std::size_t>(part.size()))) {
+            for (auto part : plan_->take_free({pos, pos + *n})) {
+                auto storing =
+                    store(part.begin, io.buffer.data() + (part.begin - pos), static_cast<std::size_t>(part.size()));
+                if (auto ec = co_await std::move(storing)) {
                     fail(ec, describe_write_error(ec));
                     co_return stopped();
                 }
+            }
         } else {
-            if (auto ec = store(streamed_, io.buffer.data(), *n)) {
+            auto storing = store(streamed_, io.buffer.data(), *n);
+            if (auto ec = co_await std::move(storing)) {
                 fail(ec, describe_write_error(ec));
                 co_return stopped();
             }
@@ -713,16 +724,17 @@ asio::awaitable<boost::system::result<std::size_t>> file_transfer::grant(std::si
     }
 }
 
-error_code file_transfer::store(std::uint64_t offset, const std::byte* data, std::size_t size) {
-    if (auto ec = sink_.write(offset, data, size))
-        return ec;
+asio::awaitable<error_code> file_transfer::store(std::uint64_t offset, const std::byte* data, std::size_t size) {
+    auto writing = sink_.write_on(write_lane_, offset, data, size);
+    if (auto ec = co_await std::move(writing))
+        co_return ec;
     auto now = std::chrono::steady_clock::now();
     if (now - last_progress_ >= progress_interval) {
         last_progress_ = now;
         emit(event::kind::progress);
     }
     save_journal();
-    return {};
+    co_return error_code{};
 }
 
 bool file_transfer::retiring() const {

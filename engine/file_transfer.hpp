@@ -98,7 +98,9 @@ private:
     boost::asio::awaitable<std::optional<response_verdict>> fetch_stream(open_response& io);
     /// Tokens for up to `want` bytes from every limiter; operation_aborted when cancelled.
     boost::asio::awaitable<boost::system::result<std::size_t>> grant(std::size_t want);
-    boost::system::error_code store(std::uint64_t offset, const std::byte* data, std::size_t size);
+    /// Writes bytes of the body (on the file's write lane) and then notes the progress.
+    boost::asio::awaitable<boost::system::error_code> store(std::uint64_t offset, const std::byte* data,
+                                                            std::size_t size);
     void maybe_grow();
     /// Whether this connection should stop: the host pushed back and the file has more
     /// connections than it may keep.
@@ -126,6 +128,8 @@ private:
 
     std::optional<mirror_set> mirrors_;
     part_sink sink_;
+    /// A strand of the engine's write threads: this file's writes, in order (null: in place).
+    boost::asio::any_io_executor write_lane_;
     std::optional<retry_policy> retry_;
 
     // What is known of the file.

@@ -58,6 +58,15 @@ boost::asio::awaitable<error_code> part_sink::prepare(std::uint64_t size, boost:
 
 error_code part_sink::prepare_stream() { return part_.resize(0); }
 
+boost::asio::awaitable<error_code> part_sink::write_on(boost::asio::any_io_executor lane, std::uint64_t offset,
+                                                       const std::byte* data, std::size_t size) {
+    if (!lane)
+        co_return write(offset, data, size);
+    auto work = [this, offset, data, size] { return write(offset, data, size); };
+    auto writing = run_blocking(std::move(lane), std::move(work));
+    co_return co_await std::move(writing);
+}
+
 error_code part_sink::write(std::uint64_t offset, const std::byte* data, std::size_t size) {
     if (auto ec = part_.write_at(offset, data, size))
         return ec;

@@ -30,7 +30,7 @@ namespace ferry {
 /// the disk lost; the file and its directory are synced around the final rename. Journals are
 /// written at most every `journal_interval` or `journal_bytes` of progress, whichever first.
 ///
-/// Not thread-safe: the file's coroutine owns it.
+/// Not thread-safe: the file's coroutine owns it (and hands writes to its lane, write_on).
 class part_sink {
 public:
     struct options {
@@ -59,6 +59,12 @@ public:
     boost::system::error_code prepare_stream();
     /// Writes at `offset`; the running sha256 takes the bytes that continue its prefix.
     boost::system::error_code write(std::uint64_t offset, const std::byte* data, std::size_t size);
+    /// The same on `lane`, a strand of the engine's write threads (run_blocking), so that a write
+    /// the disk holds up and the hashing do not hold up the loop; in place with a null `lane`.
+    /// All of a file's writes go through one lane, and nothing else touches the sink while one
+    /// runs (restart, verify, commit and discard come after the writers ended).
+    boost::asio::awaitable<boost::system::error_code> write_on(boost::asio::any_io_executor lane, std::uint64_t offset,
+                                                               const std::byte* data, std::size_t size);
 
     /// Whether a checkpoint is due with `bytes_done` bytes written in all (never while one runs).
     bool checkpoint_due(std::uint64_t bytes_done) const;

@@ -20,6 +20,9 @@ struct transfer_context {
     std::function<void(const event&)> emit; ///< progress events, called on the strand
     /// Where slow file work runs (run_blocking); null: on the strand.
     boost::asio::any_io_executor blocking;
+    /// Where body bytes are written and hashed (each file through a strand of its own); null: on
+    /// the strand.
+    boost::asio::any_io_executor writes;
 };
 
 } // namespace ferry

@@ -77,7 +77,7 @@ public:
             return false;
         }
         outbox_.push_back(std::move(text));
-        send_signal_.cancel();
+        wake_writer();
         return true;
     }
 
@@ -86,7 +86,7 @@ public:
         if (closing_ || done_)
             return;
         closing_ = code;
-        send_signal_.cancel();
+        wake_writer();
     }
 
 private:
@@ -95,7 +95,9 @@ private:
         for (;;) {
             while (calls_ >= std::max<std::size_t>(state_->config.websocket_calls_per_socket, 1)) {
                 calls_signal_.expires_at(asio::steady_timer::time_point::max());
+                reader_waiting_ = true;
                 co_await calls_signal_.async_wait(use_nothrow);
+                reader_waiting_ = false;
                 if (done_)
                     co_return;
             }
@@ -115,24 +117,28 @@ private:
             std::string text = beast::buffers_to_string(buffer.data());
             buffer.consume(buffer.size());
             buffer.shrink_to_fit(); // messages may be large, the time between them long (freed blocks are reused)
+            std::optional<request_class> what = request_class::status;
+            if (state_->app.classify_message)
+                what = state_->app.classify_message(text);
             ++calls_;
-            asio::co_spawn(state_->executor, handle(shared_from_this(), std::move(text)), asio::detached);
+            asio::co_spawn(state_->executor, handle(shared_from_this(), std::move(text), what), asio::detached);
         }
     }
 
-    static asio::awaitable<void> handle(std::shared_ptr<websocket_session> self, std::string text) {
+    /// One call: its turn in the request queue (`what`; none for a long poll), the application's
+    /// answer, the reply queued.
+    static asio::awaitable<void> handle(std::shared_ptr<websocket_session> self, std::string text,
+                                        std::optional<request_class> what) {
         auto& s = *self->state_;
         struct call_done {
             websocket_session& session;
             ~call_done() {
                 --session.calls_;
-                session.calls_signal_.cancel();
+                if (session.reader_waiting_)
+                    session.calls_signal_.cancel();
             }
         } done{*self};
 
-        std::optional<request_class> what = request_class::status;
-        if (s.app.classify_message)
-            what = s.app.classify_message(text);
         request_gate::pass turn;
         if (what) {
             turn = co_await s.gate.enter(*what);
@@ -168,7 +174,9 @@ private:
                     co_return;
                 }
                 self->send_signal_.expires_at(asio::steady_timer::time_point::max());
+                self->writer_waiting_ = true;
                 co_await self->send_signal_.async_wait(use_nothrow);
+                self->writer_waiting_ = false;
                 continue;
             }
             auto text = self->outbox_.front();
@@ -180,6 +188,13 @@ private:
             }
             self->outbox_.pop_front();
         }
+    }
+
+    /// Timers as condition variables: cancelled only when someone waits (a cancel takes the
+    /// reactor's lock and, with a wait pending, a round through the scheduler).
+    void wake_writer() {
+        if (writer_waiting_)
+            send_signal_.cancel();
     }
 
     /// The reader ended: the socket is closed or closing; nothing more is sent or handled.
@@ -200,6 +215,8 @@ private:
     asio::steady_timer send_signal_;  ///< wakes the writer: something to send, or closing
     asio::steady_timer calls_signal_; ///< wakes the reader: a call finished
     std::size_t calls_ = 0;
+    bool writer_waiting_ = false; ///< the writer waits on send_signal_
+    bool reader_waiting_ = false; ///< the reader waits on calls_signal_
     std::optional<websocket::close_code> closing_;
     bool done_ = false;
 };

@@ -161,6 +161,9 @@ int run_serve(std::span<const std::string_view> args) {
     // the engine's models with room to spare so that every result listed still has its numbers.
     const std::size_t max_download_result = 1000;
     config.keep_finished_models = 2 * max_download_result;
+    // The loop answers clients too: body writes (which the disk can hold up) and their hashing go
+    // to threads of their own.
+    config.write_threads = 2;
 
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);

@@ -14,11 +14,21 @@ namespace {
 
 constexpr std::uint64_t MiB = 1024 * 1024;
 
+/// Runs the test case twice: body writes on the engine's strand (ferry get) and on write threads of
+/// their own (ferry serve); returns the engine_config::write_threads of this run.
+std::size_t write_threads_of_this_run() {
+    std::size_t threads = 0;
+    SUBCASE("writes on the loop") {}
+    SUBCASE("writes on write threads") { threads = 2; }
+    return threads;
+}
+
 } // namespace
 
 TEST_CASE("files of every boundary size arrive byte-identical") {
     engine_fixture f;
     auto c = f.config();
+    c.write_threads = write_threads_of_this_run();
     c.connections_per_file = 4;
     c.min_piece = 64 * 1024;
     const std::uint64_t piece = c.min_piece;
@@ -116,6 +126,7 @@ TEST_CASE("a server that ignores Range is read as one stream") {
     ignore.ignore_range = true;
     f.server.add_fault("/norange.bin", ignore);
     auto c = f.config();
+    c.write_threads = write_threads_of_this_run();
     c.connections_per_file = 4;
     auto r = only_file(f.run(c, f.model({{"norange.bin", 6 * MiB + 5}})));
     CHECK(r.outcome == file_outcome::done);
@@ -254,6 +265,7 @@ TEST_CASE("a file that changes on the server mid-download restarts and ends as t
     changed.skip = 3; // the first requests see version 0, later ones version 1
     f.server.add_fault("/moving.bin", changed);
     auto c = f.config();
+    c.write_threads = write_threads_of_this_run();
     c.connections_per_file = 4;
     c.min_piece = 256 * 1024;
     c.max_request = 512 * 1024;
@@ -272,6 +284,7 @@ TEST_CASE("one slow connection does not hold the file back: its range is stolen"
     slow.times = 1;
     f.server.add_fault("/tail.bin", slow);
     auto c = f.config();
+    c.write_threads = write_threads_of_this_run();
     c.connections_per_file = 4;
     c.min_piece = 64 * 1024;
     const std::uint64_t size = 16 * MiB;
