@@ -179,6 +179,31 @@ void socket_stream::clear_deadline() {
     }
 }
 
+asio::awaitable<error_code> socket_stream::wait_to_read(direction d) {
+    if (d != direction::read || !bio_state_ || bio_state_->capacity == 0) {
+        auto waiting = wait(d);
+        co_return co_await std::move(waiting);
+    }
+    // OpenSSL wants bytes and the read-ahead buffer is empty (the BIO asks for a retry only
+    // then): receive into it. Waiting for readiness instead costs the reactor an epoll_ctl each
+    // time (a wait re-arms the edge-triggered descriptor), one system call per response.
+    auto& st = *bio_state_;
+    if (watchdog_->expired)
+        co_return make_error_code(watchdog_->error);
+    if (!st.buffer)
+        st.buffer = std::make_unique<char[]>(st.capacity);
+    st.begin = st.end = 0;
+    auto [ec, n] = co_await socket_.async_receive(asio::buffer(st.buffer.get(), st.capacity), use_nothrow);
+    if (watchdog_->expired)
+        co_return make_error_code(watchdog_->error);
+    st.end = n;
+    // The end of the stream is OpenSSL's to judge (close_notify or truncation): its next read
+    // of the socket finds it again.
+    if (ec == asio::error::eof)
+        co_return error_code{};
+    co_return ec;
+}
+
 asio::awaitable<error_code> socket_stream::wait(direction d) {
     if (watchdog_->expired)
         co_return make_error_code(watchdog_->error);
@@ -256,7 +281,7 @@ asio::awaitable<error_code> socket_stream::handshake(SSL_CTX* context, const std
         direction d = direction::read;
         if (auto ec = tls_failure(result, d))
             co_return ec;
-        if (auto ec = co_await wait(d))
+        if (auto ec = co_await wait_to_read(d))
             co_return ec;
     }
 }
@@ -292,7 +317,7 @@ asio::awaitable<boost::system::result<std::size_t>> socket_stream::read_some(voi
                 co_return ec;
         }
         read_without_yield_ = 0; // the wait below suspends
-        if (auto ec = co_await wait(d))
+        if (auto ec = co_await wait_to_read(d))
             co_return ec;
     }
 }
@@ -318,7 +343,7 @@ asio::awaitable<error_code> socket_stream::wait_readable() {
                 (errno != EAGAIN && errno != EWOULDBLOCK))
                 co_return error_code{}; // data, the end, or an error: the read says which
         }
-        if (auto ec = co_await wait(d))
+        if (auto ec = co_await wait_to_read(d))
             co_return ec;
     }
 }

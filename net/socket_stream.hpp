@@ -87,6 +87,8 @@ private:
     enum class direction { read, write };
 
     boost::asio::awaitable<boost::system::error_code> wait(direction d);
+    /// wait() for what a TLS read needs: with read-ahead, receives into the read-ahead buffer.
+    boost::asio::awaitable<boost::system::error_code> wait_to_read(direction d);
     /// What an OpenSSL call's failure `result` means: 0 for "wait" (`d` says for what), else the
     /// error.
     boost::system::error_code tls_failure(int result, direction& d);
