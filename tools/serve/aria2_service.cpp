@@ -214,10 +214,15 @@ void aria2_service::stopped(aria2_download& d, model_state how) {
 }
 
 asio::awaitable<aria2_service::snapshot_ptr> aria2_service::stats() {
-    auto fresh = [this] {
-        return recent_ && recent_->generation == changes_ &&
-               std::chrono::steady_clock::now() - recent_->taken < snapshot_max_age;
+    auto younger_than = [this](std::chrono::steady_clock::duration age) {
+        return recent_ && recent_->generation == changes_ && std::chrono::steady_clock::now() - recent_->taken < age;
     };
+    auto fresh = [&] { return younger_than(snapshot_max_age); };
+    // While the next snapshot is taken, the one before answers if nothing changed since and it is
+    // not much older: polls do not pile up behind the taking (in the request queue's running
+    // slots, then in its waiting room), only the call that takes it waits.
+    if (taking_snapshot_ && younger_than(2 * snapshot_max_age))
+        co_return recent_;
     while (!fresh() && taking_snapshot_)
         co_await snapshot_taken_.async_wait(asio::as_tuple(asio::use_awaitable));
     if (fresh())

@@ -112,9 +112,10 @@ private:
     using download_action = std::function<rpc_result(aria2_download&, const std::optional<model_stats>&)>;
     result on_download(params p, download_action action);
 
-    /// A snapshot at most `snapshot_max_age` old: thousands of clients polling at once cost one
-    /// engine snapshot per interval, not one each. Any change (a control call, an engine event)
-    /// drops it, so that a call never reads a state older than the last change it could see.
+    /// A snapshot at most `snapshot_max_age` old (twice that while the next one is being taken):
+    /// thousands of clients polling at once cost one engine snapshot per interval, not one each.
+    /// Any change (a control call, an engine event) drops it, so that a call never reads a state
+    /// older than the last change it could see.
     boost::asio::awaitable<snapshot_ptr> stats();
     /// The download a GID parameter names, or the error to answer.
     aria2_download* resolve(const params& p, std::size_t index, std::optional<rpc_error>& error);
