@@ -12,8 +12,8 @@ namespace ferry {
 inline constexpr std::size_t exposed_bound_stride = 5;
 
 /// A latency histogram as a Prometheus histogram in seconds. Its `le` bounds are some of the
-/// histogram's own (every exposed_bound_stride-th), so each cumulative count is exact, not an
-/// estimate; the sum is exact too.
-histogram_snapshot seconds_histogram(const latency_histogram& h);
+/// histogram's own (every `stride`-th: 20 / stride per decade), so each cumulative count is
+/// exact, not an estimate; the sum is exact too.
+histogram_snapshot seconds_histogram(const latency_histogram& h, std::size_t stride = exposed_bound_stride);
 
 } // namespace ferry

@@ -55,3 +55,17 @@ TEST_CASE("the bounds as written: plain decimals, to the nanosecond") {
     CHECK(text.find("x_seconds_bucket{le=\"0.316227767\"} 0\n") != std::string::npos);
     CHECK(text.find("x_seconds_bucket{le=\"100\"} 0\n") != std::string::npos);
 }
+
+TEST_CASE("seconds_histogram: a finer stride exposes tenths of a decade, 5.01 ms among them") {
+    latency_histogram lh;
+    lh.record(3900us); // ≤ 3.98 ms
+    lh.record(4500us); // ≤ 5.01 ms
+    lh.record(5500us); // ≤ 6.31 ms
+    auto h = seconds_histogram(lh, 2);
+    REQUIRE(h.buckets.size() == 61);
+    CHECK(h.buckets[16].first == doctest::Approx(0.003981).epsilon(0.001));
+    CHECK(h.buckets[17].first == doctest::Approx(0.005012).epsilon(0.001));
+    CHECK(h.buckets[16].second == 1);
+    CHECK(h.buckets[17].second == 2);
+    CHECK(h.buckets[18].second == 3);
+}
