@@ -320,7 +320,7 @@ TEST_CASE("a cancelled download resumes and fetches only what was missing") {
     const std::uint64_t size = 8 * MiB;
     auto m = f.model({{"resume.bin", size}});
 
-    auto first = only_file(f.run(c, m, engine_fixture::stop_at(2 * MiB)));
+    auto first = only_file(f.run(c, m, engine_fixture::stop_at(4 * MiB)));
     CHECK(first.outcome == file_outcome::cancelled);
     CHECK(std::filesystem::exists(f.out / "resume.bin.part"));
     auto journal = read_journal(f.out / "resume.bin.part.journal");
@@ -328,7 +328,7 @@ TEST_CASE("a cancelled download resumes and fetches only what was missing") {
     std::uint64_t saved = 0;
     for (auto& range : journal->done)
         saved += range.size();
-    CHECK(saved >= 2 * MiB);
+    CHECK(saved >= 4 * MiB);
 
     f.server.clear_faults();
     f.server.reset_stats();
@@ -337,8 +337,9 @@ TEST_CASE("a cancelled download resumes and fetches only what was missing") {
     CHECK(second.bytes_resumed == saved);
     CHECK(second.bytes_fetched == size - saved);
     // What the origin sent beyond the missing bytes is only what a steal cut short (data in
-    // flight in socket buffers), far less than the saved part it did not send again.
-    CHECK(f.server.stats().body_bytes_sent <= size - saved + 1 * MiB);
+    // flight in socket buffers, which loopback autotuning grows past a MiB on a slow client),
+    // less than the saved part it did not send again.
+    CHECK(f.server.stats().body_bytes_sent <= size - saved + 2 * MiB);
     CHECK(f.matches_synthetic("resume.bin", size));
     CHECK_FALSE(f.leftovers("resume.bin"));
     // Every resumed range asked for the version the journal holds: a server with another one
@@ -358,7 +359,7 @@ TEST_CASE("a resumed file whose server has a new version starts over as that ver
     c.connections_per_file = 2;
     const std::uint64_t size = 8 * MiB;
     auto m = f.model({{"moved-on.bin", size}}, false);
-    auto first = only_file(f.run(c, m, engine_fixture::stop_at(2 * MiB)));
+    auto first = only_file(f.run(c, m, engine_fixture::stop_at(4 * MiB)));
     REQUIRE(first.outcome == file_outcome::cancelled);
     f.server.clear_faults();
     origin::fault changed;
