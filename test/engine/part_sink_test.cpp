@@ -160,7 +160,7 @@ TEST_CASE("part_sink: a git blob id is checked from disk; a mismatch removes the
     }
 }
 
-TEST_CASE("part_sink: a large .part is reserved on the blocking pool, a small one in place; both get their size") {
+TEST_CASE("part_sink: a .part prepared small (in place) or large (through the blocking pool) gets its size") {
     auto dir = test::make_temp_dir();
     part_sink::options opts;
     opts.durable = false;
