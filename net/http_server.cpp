@@ -305,27 +305,51 @@ void refuse_connection(tcp::socket& socket) {
     socket.close(ignored);
 }
 
+/// Takes one accepted connection: refused when the server is full, otherwise served by its own
+/// coroutine.
+void admit_connection(const std::shared_ptr<http_server::state>& s, tcp::socket socket) {
+    ++s->counters.connections_accepted;
+    if (s->connections.size() >= s->config.max_connections) {
+        ++s->counters.connections_refused;
+        refuse_connection(socket);
+        return;
+    }
+    error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    asio::co_spawn(s->executor, run_connection(s, std::move(socket)), asio::detached);
+}
+
+/// At most this many connections are taken from the listen queue in one turn of the loop.
+constexpr int accepts_per_turn = 256;
+
 asio::awaitable<void> accept_loop(std::shared_ptr<http_server::state> s, tcp::acceptor& acceptor) {
     asio::steady_timer backoff(s->executor);
+    error_code ec;
+    // Non-blocking, so that after a wake-up the rest of the listen queue is taken at once: one
+    // connection per turn of a loop busy with thousands of clients let a storm of connections
+    // overflow the kernel's queue (the dropped ones came back a second later).
+    acceptor.non_blocking(true, ec);
     while (!s->stopped) {
-        auto [ec, socket] = co_await acceptor.async_accept(use_nothrow);
-        if (s->stopped || ec == asio::error::operation_aborted)
+        auto [accept_ec, socket] = co_await acceptor.async_accept(use_nothrow);
+        if (s->stopped || accept_ec == asio::error::operation_aborted)
             co_return;
+        ec = accept_ec;
+        if (!ec) {
+            admit_connection(s, std::move(socket));
+            for (int taken = 1; taken < accepts_per_turn && !ec; ++taken) {
+                tcp::socket next(s->executor);
+                acceptor.accept(next, ec);
+                if (!ec)
+                    admit_connection(s, std::move(next));
+            }
+            if (ec == asio::error::would_block || ec == asio::error::try_again)
+                ec = {};
+        }
         if (ec) {
             // Out of descriptors and the like: wait a little rather than spin.
             backoff.expires_after(std::chrono::milliseconds(20));
             co_await backoff.async_wait(use_nothrow);
-            continue;
         }
-        ++s->counters.connections_accepted;
-        if (s->connections.size() >= s->config.max_connections) {
-            ++s->counters.connections_refused;
-            refuse_connection(socket);
-            continue;
-        }
-        error_code ignored;
-        socket.set_option(tcp::no_delay(true), ignored);
-        asio::co_spawn(s->executor, run_connection(s, std::move(socket)), asio::detached);
     }
 }
 
@@ -342,6 +366,7 @@ asio::awaitable<void> sweep_deadlines(std::shared_ptr<http_server::state> s) {
                 entry.socket->close(ignored);
             }
         }
+        check_idle_websockets(*s, now);
     }
 }
 
@@ -368,7 +393,7 @@ void connection_slot::upgraded(tcp::socket& socket) {
     auto& e = entry();
     e.socket = &socket;
     e.websocket = true;
-    e.deadline = clock::time_point::max(); // the WebSocket stream keeps its own timeouts
+    e.deadline = clock::time_point::max(); // the WebSocket session keeps its own timeouts
 }
 
 } // namespace server_detail
@@ -376,7 +401,8 @@ void connection_slot::upgraded(tcp::socket& socket) {
 http_server::state::state(asio::any_io_executor ex, http_server_config c, http_application a)
     : executor(std::move(ex)), config(std::move(c)), app(std::move(a)), cors(config.cors),
       gate(executor, config.queue), sweep_timer(executor) {
-    auto shortest = std::min(config.idle_timeout, config.io_timeout);
+    auto shortest = std::min({config.idle_timeout, config.io_timeout,
+                              std::chrono::duration_cast<std::chrono::milliseconds>(config.websocket_idle_timeout / 2)});
     sweep_tick = std::clamp<clock::duration>(shortest / 4, std::chrono::milliseconds(10), std::chrono::seconds(1));
 }
 

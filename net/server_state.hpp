@@ -96,6 +96,10 @@ boost::asio::awaitable<void> run_websocket(std::shared_ptr<http_server::state> s
 /// Closes every open WebSocket with going_away (websocket_session.cpp).
 void close_websockets(http_server::state& s);
 
+/// Pings the WebSockets silent for half the idle timeout, closes those silent for all of it
+/// (websocket_session.cpp; called by the deadline sweep).
+void check_idle_websockets(http_server::state& s, clock::time_point now);
+
 } // namespace server_detail
 
 } // namespace ferry

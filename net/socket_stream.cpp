@@ -1,6 +1,7 @@
 #include "net/socket_stream.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -145,6 +146,7 @@ socket_stream::socket_stream(asio::any_io_executor executor)
 }
 
 socket_stream::~socket_stream() {
+    set_full(false);
     watchdog_->socket = nullptr;
     watchdog_->timer.cancel();
     if (!ssl_)
@@ -286,12 +288,33 @@ asio::awaitable<error_code> socket_stream::handshake(SSL_CTX* context, const std
     }
 }
 
+namespace {
+/// Streams (of every thread) whose last turn ended with their socket still full.
+std::atomic<std::size_t> full_streams{0};
+} // namespace
+
+std::size_t socket_stream::turn_bytes(std::size_t full) noexcept {
+    constexpr std::size_t alone = 1024 * 1024, shared_round = 512 * 1024, least = 64 * 1024;
+    return full <= 1 ? alone : std::max(shared_round / full, least);
+}
+
+void socket_stream::set_full(bool full) noexcept {
+    if (full == full_)
+        return;
+    full_ = full;
+    if (full)
+        full_streams.fetch_add(1, std::memory_order_relaxed);
+    else
+        full_streams.fetch_sub(1, std::memory_order_relaxed);
+}
+
 asio::awaitable<boost::system::result<std::size_t>> socket_stream::read_some(void* data, std::size_t size) {
-    if (read_without_yield_ >= yield_after) {
+    if (read_without_yield_ >= turn_bytes(full_streams.load(std::memory_order_relaxed))) {
         // The peer keeps the socket full: every read so far completed at once, and the loop has
         // run nothing else since. Let the handlers that are ready (timers, other connections,
         // RPC calls of a daemon) run before the next slice.
         read_without_yield_ = 0;
+        set_full(true);
         co_await asio::post(asio::use_awaitable);
     }
     for (;;) {
@@ -317,6 +340,7 @@ asio::awaitable<boost::system::result<std::size_t>> socket_stream::read_some(voi
                 co_return ec;
         }
         read_without_yield_ = 0; // the wait below suspends
+        set_full(false);
         if (auto ec = co_await wait_to_read(d))
             co_return ec;
     }

@@ -1,5 +1,5 @@
 // socket_stream::read_some on a socket its peer keeps full: reads complete without suspending,
-// and the stream still lets the loop's other handlers run every yield_after bytes.
+// and the stream still lets the loop's other handlers run every turn's bytes.
 #include "net/socket_stream.hpp"
 
 #include <doctest/doctest.h>
@@ -57,7 +57,17 @@ asio::awaitable<void> tick(reading& r) {
 
 } // namespace
 
-TEST_CASE("socket_stream: a stream whose peer keeps it full yields to the loop every yield_after bytes") {
+TEST_CASE("socket_stream: a turn is 1 MiB for one full stream; several share 512 KiB, 64 KiB each at least") {
+    using ferry::socket_stream;
+    CHECK(socket_stream::turn_bytes(0) == 1024 * 1024);
+    CHECK(socket_stream::turn_bytes(1) == 1024 * 1024);
+    CHECK(socket_stream::turn_bytes(2) == 256 * 1024);
+    CHECK(socket_stream::turn_bytes(6) == 512 * 1024 / 6);
+    CHECK(socket_stream::turn_bytes(8) == 64 * 1024);
+    CHECK(socket_stream::turn_bytes(5000) == 64 * 1024);
+}
+
+TEST_CASE("socket_stream: a stream whose peer keeps it full yields to the loop after each turn") {
     asio::io_context io;
     tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
     tcp::socket client(io);
@@ -89,7 +99,8 @@ TEST_CASE("socket_stream: a stream whose peer keeps it full yields to the loop e
     CHECK(r.error.empty());
     CHECK_FALSE(writer_failed);
     CHECK(r.total == total);
-    // Between two runs of the other coroutine: at most yield_after bytes plus one read's worth.
-    CHECK(r.most_between_ticks <= ferry::socket_stream::yield_after + 64 * 1024);
-    CHECK(r.ticks > total / (ferry::socket_stream::yield_after + 64 * 1024));
+    // Between two runs of the other coroutine: at most a turn plus one read's worth.
+    auto turn = ferry::socket_stream::turn_bytes(1);
+    CHECK(r.most_between_ticks <= turn + 64 * 1024);
+    CHECK(r.ticks > total / (turn + 64 * 1024));
 }

@@ -1,6 +1,7 @@
 // The WebSocket side of http_server, with Beast's WebSocket client against a real server on
 // 127.0.0.1 port 0: messages and replies, pushed notifications to all or one, the message cap,
-// refused upgrades, the queue's busy reply, and close frames when the server stops.
+// refused upgrades, the queue's busy reply, close frames when the server stops, idle pings and
+// the idle timeout.
 
 #include "server_harness.hpp"
 
@@ -10,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -237,4 +240,43 @@ TEST_CASE("websocket: stop() sends going_away to open sockets and closes idle HT
     }()));
     CHECK(sockets.closed == sockets.opened);
     CHECK(s.server.stats().connections_open == 0);
+}
+
+TEST_CASE("websocket: a silent socket is pinged after half the idle timeout; one that does not answer is closed") {
+    echo_sockets sockets;
+    http_server_config config;
+    config.websocket_idle_timeout = 1000ms;
+    served s(sockets.app(), config);
+    CHECK(run_until_done(s.io, [&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        auto alive = co_await open_socket(s.endpoint());
+        auto silent = co_await open_socket(s.endpoint()); // never reads: its pongs never go out
+        int pings = 0;
+        alive.control_callback([&](websocket::frame_type kind, beast::string_view) {
+            pings += kind == websocket::frame_type::ping;
+        });
+        std::string reply;
+        bool replied = false;
+        // A pending read answers the server's pings.
+        asio::co_spawn(ex, [&]() -> asio::awaitable<void> {
+            reply = co_await hear(alive);
+            replied = true;
+        }, asio::detached);
+        asio::steady_timer wait(ex);
+        wait.expires_after(2500ms);
+        co_await wait.async_wait(use_nothrow);
+        CHECK(pings >= 2);
+        CHECK(s.server.stats().timeouts == 1);
+        CHECK(s.server.stats().websockets_open == 1);
+        beast::flat_buffer buffer;
+        auto [ec, n] = co_await silent.async_read(buffer, use_nothrow); // sees the ping, then the end
+        CHECK(ec);
+        CHECK(ec != websocket::error::closed); // no close frame: the socket was just closed
+        co_await say(alive, "still here");
+        while (!replied) {
+            wait.expires_after(1ms);
+            co_await wait.async_wait(use_nothrow);
+        }
+        CHECK(reply == "re:still here");
+    }()));
 }
