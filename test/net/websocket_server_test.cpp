@@ -280,3 +280,47 @@ TEST_CASE("websocket: a silent socket is pinged after half the idle timeout; one
         CHECK(reply == "re:still here");
     }()));
 }
+
+TEST_CASE("websocket: a client's ping gets a pong; a message in fragments is put together") {
+    echo_sockets sockets;
+    served s(sockets.app());
+    CHECK(run_until_done(s.io, [&]() -> asio::awaitable<void> {
+        auto ws = co_await open_socket(s.endpoint());
+        int pongs = 0;
+        ws.control_callback([&](websocket::frame_type kind, beast::string_view payload) {
+            pongs += kind == websocket::frame_type::pong && payload == "are you there";
+        });
+        websocket::ping_data ping("are you there");
+        auto [ec] = co_await ws.async_ping(ping, use_nothrow);
+        REQUIRE_FALSE(ec);
+        const std::string head = "one message, ", middle = "sent in ", tail = "three frames";
+        for (const std::string* part : {&head, &middle, &tail}) {
+            auto [wec, n] = co_await ws.async_write_some(part == &tail, asio::buffer(*part), use_nothrow);
+            REQUIRE_FALSE(wec);
+        }
+        co_await expect(ws, "re:one message, sent in three frames"); // the pong came before it
+        CHECK(pongs == 1);
+    }()));
+    CHECK(s.server.stats().websocket_messages == 1);
+}
+
+TEST_CASE("websocket: a binary message closes with 1003, text that is not UTF-8 with 1007") {
+    echo_sockets sockets;
+    served s(sockets.app());
+    CHECK(run_until_done(s.io, [&]() -> asio::awaitable<void> {
+        {
+            auto ws = co_await open_socket(s.endpoint());
+            ws.binary(true);
+            co_await say(ws, "binary");
+            auto code = co_await hear_close(ws);
+            CHECK(code == websocket::close_code::unknown_data);
+        }
+        {
+            auto ws = co_await open_socket(s.endpoint());
+            co_await say(ws, "caf\xc3");
+            auto code = co_await hear_close(ws);
+            CHECK(code == websocket::close_code::bad_payload);
+        }
+    }()));
+    CHECK(s.server.stats().websocket_messages == 0);
+}
