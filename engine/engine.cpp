@@ -14,9 +14,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <deque>
+#include <latch>
 #include <mutex>
 #include <set>
+
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -53,6 +58,22 @@ std::string check_model(const model_spec& model) {
                 return prefix + "file '" + name + "': bad URL '" + u + "': " + parsed.error().message();
     }
     return {};
+}
+
+/// Lowers the scheduling priority of each of a pool's `threads` threads (nice +5): on a machine
+/// with every core busy, the event loop's thread gets the CPU first, so that hashing and writes
+/// do not make timers and calls wait. Each task holds its thread until all have run, so every
+/// thread takes one.
+void yield_to_the_loop(asio::thread_pool& pool, std::size_t threads) {
+    auto all = std::make_shared<std::latch>(static_cast<std::ptrdiff_t>(threads));
+    for (std::size_t i = 0; i < threads; ++i)
+        asio::post(pool, [all] {
+            errno = 0;
+            int current = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
+            if (errno == 0)
+                setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), std::min(current + 5, 19));
+            all->arrive_and_wait();
+        });
 }
 
 /// Seconds until a model's known bytes are done at its current speed: 0 once it has finished,
@@ -119,10 +140,12 @@ struct engine::state : std::enable_shared_from_this<state> {
           arrival_signal(strand, asio::steady_timer::time_point::max()) {
         if (config.blocking_threads > 0) {
             blocking_pool = std::make_unique<asio::thread_pool>(config.blocking_threads);
+            yield_to_the_loop(*blocking_pool, config.blocking_threads);
             context.blocking = blocking_pool->get_executor();
         }
         if (config.write_threads > 0) {
             write_pool = std::make_unique<asio::thread_pool>(config.write_threads);
+            yield_to_the_loop(*write_pool, config.write_threads);
             context.writes = write_pool->get_executor();
         }
     }

@@ -72,7 +72,7 @@ unsigned status_for_read_error(const error_code& ec) {
     return 0;
 }
 
-http_call make_call(const request_message& req, const tcp::socket& socket, std::uint64_t connection) {
+http_call make_call(const request_message& req, const tcp::endpoint& peer, std::uint64_t connection) {
     http_call call;
     call.method = std::string(req.method_string());
     call.target = std::string(req.target());
@@ -82,8 +82,7 @@ http_call make_call(const request_message& req, const tcp::socket& socket, std::
         call.query = call.target.substr(question + 1);
     for (const auto& field : req)
         call.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
-    error_code ignored;
-    call.peer = socket.remote_endpoint(ignored);
+    call.peer = peer;
     call.connection = connection;
     return call;
 }
@@ -218,6 +217,8 @@ constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
 asio::awaitable<void> run_connection(std::shared_ptr<http_server::state> s, tcp::socket socket) {
     connection_slot slot(*s, socket);
     beast::basic_flat_buffer<block_recycler<char>> buffer;
+    error_code no_peer;
+    const auto peer = socket.remote_endpoint(no_peer); // once: a system call
     for (;;) {
         // Between requests a connection holds its socket and nothing else: no read buffer until
         // the peer sends a byte (thousands of idle keep-alive clients cost next to nothing).
@@ -247,7 +248,7 @@ asio::awaitable<void> run_connection(std::shared_ptr<http_server::state> s, tcp:
 
         if (!s->config.websocket_path.empty() && beast::websocket::is_upgrade(req) &&
             req.target().substr(0, req.target().find('?')) == s->config.websocket_path) {
-            auto call = make_call(req, socket, slot.id());
+            auto call = make_call(req, peer, slot.id());
             if (s->stopped || (s->app.accept_websocket && !s->app.accept_websocket(call))) {
                 auto refusing = refuse_and_close(*s, socket, slot, 403, "websocket refused\n");
                 co_await std::move(refusing);
@@ -274,7 +275,7 @@ asio::awaitable<void> run_connection(std::shared_ptr<http_server::state> s, tcp:
             }
         }
 
-        auto call = make_call(req, socket, slot.id());
+        auto call = make_call(req, peer, slot.id());
         call.body = std::move(parser.get().body());
         slot.expires_never(); // the application takes its time; the queue bounds how much of it
         auto answering = answer_call(*s, call);
