@@ -87,10 +87,7 @@ public:
     void close(frame::close_code code) {
         if (closing_ || done_)
             return;
-        std::string payload{static_cast<char>(code >> 8), static_cast<char>(code & 0xff)};
-        outbox_.push_back({frame::opcode::close, nullptr, std::move(payload)});
-        closing_ = true;
-        send_queued();
+        send_close({static_cast<char>(code >> 8), static_cast<char>(code & 0xff)});
     }
 
     /// Called by the server's sweep: a socket silent for half the idle timeout is pinged, one
@@ -248,9 +245,7 @@ private:
             if (closing_) {
                 drop();
             } else {
-                closing_ = true;
-                outbox_.push_back({frame::opcode::close, nullptr, std::string(payload, std::min<std::size_t>(length, 2))});
-                send_queued();
+                send_close(std::string(payload, std::min<std::size_t>(length, 2)));
             }
             return false;
         }
@@ -324,6 +319,13 @@ private:
         }
         outbox_.push_back(std::move(item));
         return true;
+    }
+
+    /// Queues the close frame (a code, or none) after what is queued; nothing is queued after it.
+    void send_close(std::string payload) {
+        outbox_.push_back({frame::opcode::close, nullptr, std::move(payload)});
+        closing_ = true;
+        send_queued();
     }
 
     /// Sends what is queued: at once while the socket takes it, the rest by a writer coroutine.
