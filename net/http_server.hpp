@@ -72,6 +72,10 @@ struct http_application {
     std::function<bool(const http_call& upgrade)> accept_websocket;
     /// One text message from socket `socket`; a nonempty result is sent back on that socket.
     std::function<boost::asio::awaitable<std::string>(std::uint64_t socket, std::string message)> on_message;
+    /// The reply to a message when the application has it at once (a status poll of fresh
+    /// numbers); nullopt: on_message answers. Asked only when the queue lets the call run now,
+    /// without waiting and ahead of nobody. Unset: on_message answers every message.
+    std::function<std::optional<std::string>(std::string_view message)> answer_now;
     /// The reply to a message the queue refused (e.g. a JSON-RPC error with the call's id); unset
     /// or empty: no reply.
     std::function<std::string(std::string_view message)> busy_reply;

@@ -66,6 +66,13 @@ asio::awaitable<request_gate::pass> request_gate::enter(request_class what) {
     co_return pass(this);
 }
 
+request_gate::pass request_gate::try_enter(request_class what) {
+    if (queue_.waiting() > 0 || queue_.running() >= queue_.bounds().running)
+        return pass();
+    queue_.arrive(what); // runs: a slot is free and nobody waits
+    return pass(this);
+}
+
 void request_gate::release() noexcept {
     // A started ticket whose waiter is gone hands its turn straight on.
     for (auto next = queue_.finished(); next; next = queue_.finished())

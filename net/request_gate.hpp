@@ -48,6 +48,9 @@ public:
 
     /// Waits for a turn. An empty pass means refused. Cancelling the caller abandons the wait.
     boost::asio::awaitable<pass> enter(request_class what);
+    /// A turn at once if one is free and no call waits for one; else an empty pass (and nothing
+    /// changed: the call may still enter()).
+    pass try_enter(request_class what);
 
     const request_queue& queue() const noexcept { return queue_; }
     std::chrono::seconds retry_after() const noexcept { return settings_.retry_after; }

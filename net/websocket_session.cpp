@@ -267,8 +267,27 @@ private:
         std::optional<request_class> what = request_class::status;
         if (state_->app.classify_message)
             what = state_->app.classify_message(text);
+        if (what && answered_now(*what, text))
+            return;
         ++calls_;
         asio::co_spawn(state_->executor, handle(shared_from_this(), std::move(text), what), asio::detached);
+    }
+
+    /// Replies at once when the queue has a turn free and the application its answer: no
+    /// coroutine for the call.
+    bool answered_now(request_class what, std::string_view text) {
+        auto& s = *state_;
+        if (!s.app.answer_now || s.stopped)
+            return false;
+        auto turn = s.gate.try_enter(what);
+        if (!turn)
+            return false;
+        auto reply = s.app.answer_now(text);
+        if (!reply)
+            return false;
+        if (!reply->empty())
+            push(std::make_shared<const std::string>(std::move(*reply)));
+        return true;
     }
 
     /// One call: its turn in the request queue (`what`; none for a long poll), the application's

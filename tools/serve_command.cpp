@@ -265,9 +265,11 @@ int run_serve(std::span<const std::string_view> args) {
                 answer.body = "{\"error\":\"POST a JSON-RPC request, or open a WebSocket\"}";
                 co_return answer;
             }
-            auto reply = co_await rpc.handle(call.body);
-            answer.status = reply.http_status;
-            answer.body = std::move(reply.text);
+            auto reply = rpc.answer_now(call.body);
+            if (!reply)
+                reply = co_await rpc.handle(call.body);
+            answer.status = reply->http_status;
+            answer.body = std::move(reply->text);
         } else if (call.path == "/metrics" && (call.method == "GET" || call.method == "HEAD")) {
             auto format = negotiate_exposition(call.header("Accept"));
             auto snapshot = co_await engine.stats();
@@ -296,6 +298,11 @@ int run_serve(std::span<const std::string_view> args) {
     app.on_message = [&](std::uint64_t, std::string message) -> asio::awaitable<std::string> {
         auto reply = co_await rpc.handle(message);
         co_return std::move(reply.text);
+    };
+    app.answer_now = [&](std::string_view message) -> std::optional<std::string> {
+        if (auto reply = rpc.answer_now(message))
+            return std::move(reply->text);
+        return std::nullopt;
     };
     app.busy_reply = [](std::string_view) {
         return std::string(R"({"id":null,"jsonrpc":"2.0","error":{"code":1,"message":"Busy: try again later"}})");

@@ -90,3 +90,46 @@ TEST_CASE("request_gate: a cancelled waiting call leaves the queue") {
     }()));
     CHECK(refused);
 }
+
+TEST_CASE("request_gate: try_enter takes a free turn only when nobody waits for one") {
+    asio::io_context io;
+    request_gate gate(io.get_executor(), {.limits = {.running = 2, .waiting = 4}, .max_wait = 10s});
+    CHECK(run_until_done(io, [&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        auto first = gate.try_enter(request_class::status);
+        REQUIRE(first);
+        CHECK(gate.queue().running() == 1);
+        auto second = co_await gate.enter(request_class::status);
+        REQUIRE(second);
+        // Every turn taken: no pass, and nothing queued by asking.
+        CHECK_FALSE(gate.try_enter(request_class::control));
+        CHECK(gate.queue().running() == 2);
+        CHECK(gate.queue().waiting() == 0);
+
+        bool waiter_ran = false;
+        auto waiting = [&]() -> asio::awaitable<void> {
+            auto pass = co_await gate.enter(request_class::status);
+            waiter_ran = static_cast<bool>(pass);
+        };
+        asio::co_spawn(ex, waiting(), asio::detached);
+        asio::steady_timer tick(ex);
+        while (gate.queue().waiting() < 1) {
+            tick.expires_after(1ms);
+            co_await tick.async_wait(use_nothrow);
+        }
+        // A turn frees up and goes to the waiting call, not to a call that asks now.
+        first.reset();
+        CHECK_FALSE(gate.try_enter(request_class::control));
+        while (!waiter_ran) {
+            tick.expires_after(1ms);
+            co_await tick.async_wait(use_nothrow);
+        }
+        CHECK(gate.queue().running() == 1);
+        auto third = gate.try_enter(request_class::status);
+        CHECK(third);
+        CHECK(gate.queue().running() == 2);
+        third.reset();
+        second.reset();
+        CHECK(gate.queue().running() == 0);
+    }()));
+}

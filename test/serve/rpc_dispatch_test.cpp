@@ -97,6 +97,55 @@ TEST_CASE("parse errors, invalid requests, limits, batches, multicall") {
     CHECK_FALSE(rpc_dispatch::is_long_poll("ferry.tellModel"));
 }
 
+TEST_CASE("answer_now: a status call with an answer at hand, else handle() answers") {
+    ferry::daemon_stats stats;
+    auto rpc = echo_dispatch("pw", &stats);
+    int runs = 0;
+    bool fresh = true;
+    rpc.add("aria2.tellStatus", [&](json::array p) -> asio::awaitable<rpc_result> {
+        ++runs;
+        co_return rpc_result{json::array{"waited", p.size()}, {}};
+    });
+    rpc.add_instant("aria2.tellStatus", [&](json::array& p) -> std::optional<rpc_result> {
+        if (!fresh)
+            return std::nullopt;
+        return rpc_result{json::array{"now", p.size()}, {}};
+    });
+    auto now = [&](std::string text) { return rpc.answer_now(text); };
+    auto call = R"({"jsonrpc":"2.0","id":"s","method":"aria2.tellStatus","params":["token:pw","2089b05ecca3d829"]})";
+    auto at_once = now(call);
+    REQUIRE(at_once);
+    CHECK(at_once->text == R"({"id":"s","jsonrpc":"2.0","result":["now",1]})"); // token stripped
+    CHECK(at_once->http_status == 200);
+    CHECK(stats.rpc.at("aria2.tellStatus").duration.count() == 1);
+    // No answer at hand: the method runs through handle().
+    fresh = false;
+    CHECK_FALSE(now(call));
+    CHECK(answer(rpc, call) == R"({"id":"s","jsonrpc":"2.0","result":["waited",1]})");
+    CHECK(runs == 1);
+    fresh = true;
+    // A wrong token waits in handle() (its delay); so do batches, methods without an instant
+    // form and unknown ones.
+    CHECK_FALSE(now(R"({"id":1,"method":"aria2.tellStatus","params":["token:no"]})"));
+    CHECK_FALSE(now(R"([{"id":1,"method":"aria2.tellStatus","params":["token:pw"]}])"));
+    CHECK_FALSE(now(R"({"id":1,"method":"test.echo","params":["token:pw"]})"));
+    CHECK_FALSE(now(R"({"id":1,"method":"no.such"})"));
+    // What cannot run at all is answered at once, as handle() would.
+    auto bad = now("{");
+    REQUIRE(bad);
+    CHECK(bad->http_status == 500);
+    CHECK(bad->text == answer(rpc, "{"));
+    auto invalid = now(R"({"id":3,"method":5})");
+    REQUIRE(invalid);
+    CHECK(invalid->http_status == 400);
+    CHECK(invalid->text == answer(rpc, R"({"id":3,"method":5})"));
+    // Only status calls may answer at once (nothing announces a change on that path).
+    CHECK_THROWS_AS(rpc.add_instant("test.echo", [](json::array&) -> std::optional<rpc_result> { return {}; }),
+                    std::logic_error);
+    CHECK_THROWS_AS(rpc.add_instant("aria2.tellActive", [](json::array&) -> std::optional<rpc_result> { return {}; }),
+                    std::logic_error);
+}
+
 TEST_CASE("notification names: each service adds its own, in order") {
     rpc_dispatch rpc({});
     CHECK(rpc.notification_names().empty());

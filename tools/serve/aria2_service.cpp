@@ -213,20 +213,25 @@ void aria2_service::stopped(aria2_download& d, model_state how) {
     }
 }
 
-asio::awaitable<aria2_service::snapshot_ptr> aria2_service::stats() {
-    auto younger_than = [this](std::chrono::steady_clock::duration age) {
-        return recent_ && recent_->generation == changes_ && std::chrono::steady_clock::now() - recent_->taken < age;
-    };
-    auto fresh = [&] { return younger_than(snapshot_max_age); };
+aria2_service::snapshot_ptr aria2_service::snapshot_now() const {
+    if (!recent_ || recent_->generation != changes_)
+        return nullptr;
+    auto age = std::chrono::steady_clock::now() - recent_->taken;
     // While the next snapshot is taken, the one before answers if nothing changed since and it is
     // not much older: polls do not pile up behind the taking (in the request queue's running
     // slots, then in its waiting room), only the call that takes it waits.
-    if (taking_snapshot_ && younger_than(2 * snapshot_max_age))
-        co_return recent_;
-    while (!fresh() && taking_snapshot_)
+    if (age < snapshot_max_age || (taking_snapshot_ && age < 2 * snapshot_max_age))
+        return recent_;
+    return nullptr;
+}
+
+asio::awaitable<aria2_service::snapshot_ptr> aria2_service::stats() {
+    if (auto now = snapshot_now())
+        co_return now;
+    while (taking_snapshot_ && !snapshot_now())
         co_await snapshot_taken_.async_wait(asio::as_tuple(asio::use_awaitable));
-    if (fresh())
-        co_return recent_;
+    if (auto now = snapshot_now())
+        co_return now;
     taking_snapshot_ = true;
     // Ends the taking however the frame ends; a frame destroyed with the io_context after the
     // service is gone touches nothing.
@@ -429,19 +434,17 @@ aria2_service::result aria2_service::add(params p, std::string wanted_gid) {
     co_return rpc_result{json::string(gid), std::nullopt};
 }
 
-aria2_service::result aria2_service::on_download(params p, download_action action) {
+rpc_result aria2_service::with_download(const params& p, const snapshot& s, const download_action& action) {
     std::optional<rpc_error> error;
     auto* d = resolve(p, 0, error);
     if (!d)
-        co_return rpc_result{nullptr, error};
-    auto gid = d->gid;
+        return rpc_result{nullptr, error};
+    return action(*d, find_stats(s.models, d->gid));
+}
+
+aria2_service::result aria2_service::on_download(params p, download_action action) {
     auto held = co_await stats();
-    auto& s = held->models;
-    // The download may have been purged while the snapshot was taken.
-    auto it = downloads_.find(gid);
-    if (it == downloads_.end())
-        co_return rpc_result::fail("GID " + gid + " is not found");
-    co_return action(it->second, find_stats(s, gid));
+    co_return with_download(p, *held, action);
 }
 
 aria2_service::result aria2_service::remove(params p) {
@@ -517,61 +520,58 @@ aria2_service::result aria2_service::unpause_all(params) {
     co_return rpc_result{json::string("OK"), std::nullopt};
 }
 
-aria2_service::result aria2_service::tell_status(params p) {
+rpc_result aria2_service::tell_status(params& p, const snapshot& now) {
     std::vector<std::string> keys;
     if (!read_keys(p, 1, keys))
-        return []() -> result { co_return rpc_result::fail(wrong_type(1)); }();
-    return on_download(std::move(p), [keys](aria2_download& d, const std::optional<model_stats>& st) {
+        return rpc_result::fail(wrong_type(1));
+    return with_download(p, now, [&keys](aria2_download& d, const std::optional<model_stats>& st) {
         return rpc_result{status_object(d, st, keys), std::nullopt};
     });
 }
 
-aria2_service::result aria2_service::get_files(params p) {
-    return on_download(std::move(p), [](aria2_download& d, const std::optional<model_stats>& st) {
+rpc_result aria2_service::get_files(params& p, const snapshot& now) {
+    return with_download(p, now, [](aria2_download& d, const std::optional<model_stats>& st) {
         return rpc_result{files_array(d, st), std::nullopt};
     });
 }
 
-aria2_service::result aria2_service::get_uris(params p) {
-    return on_download(std::move(p), [](aria2_download& d, const std::optional<model_stats>& st) {
+rpc_result aria2_service::get_uris(params& p, const snapshot& now) {
+    return with_download(p, now, [](aria2_download& d, const std::optional<model_stats>& st) {
         return rpc_result{uris_array(d, st), std::nullopt};
     });
 }
 
-aria2_service::result aria2_service::tell_active(params p) {
+rpc_result aria2_service::tell_active(params& p, const snapshot& now) {
     std::vector<std::string> keys;
     if (!read_keys(p, 0, keys))
-        co_return rpc_result::fail(wrong_type(0));
-    auto held = co_await stats();
-    auto& s = held->models;
+        return rpc_result::fail(wrong_type(0));
+    auto& s = now.models;
     std::vector<std::pair<std::size_t, std::string>> active;
     for (auto& [gid, d] : downloads_)
         if (auto st = find_stats(s, gid); st && st->state == model_state::active && !d.stopped_order)
             active.emplace_back(st->position.value_or(0), gid);
     list_window all{.offset = 0, .num = INT64_MAX, .keys = {}};
-    co_return rpc_result{statuses(pick(std::move(active), all), s, keys), std::nullopt};
+    return rpc_result{statuses(pick(std::move(active), all), s, keys), std::nullopt};
 }
 
-aria2_service::result aria2_service::tell_waiting(params p) {
+rpc_result aria2_service::tell_waiting(params& p, const snapshot& now) {
     list_window w;
     if (auto error = read_window(p, w))
-        co_return rpc_result::fail(*error);
-    auto held = co_await stats();
-    auto& s = held->models;
+        return rpc_result::fail(*error);
+    auto& s = now.models;
     std::vector<std::pair<std::size_t, std::string>> waiting;
     for (auto& [gid, d] : downloads_)
         if (auto st = find_stats(s, gid);
             st && (st->state == model_state::waiting || st->state == model_state::paused) && !d.stopped_order)
             waiting.emplace_back(st->position.value_or(0), gid);
-    co_return rpc_result{statuses(pick(std::move(waiting), w), s, w.keys), std::nullopt};
+    return rpc_result{statuses(pick(std::move(waiting), w), s, w.keys), std::nullopt};
 }
 
-aria2_service::result aria2_service::tell_stopped(params p) {
+rpc_result aria2_service::tell_stopped(params& p, const snapshot& now) {
     list_window w;
     if (auto error = read_window(p, w))
-        co_return rpc_result::fail(*error);
-    auto held = co_await stats();
-    auto& s = held->models;
+        return rpc_result::fail(*error);
+    auto& s = now.models;
     std::vector<std::pair<std::uint64_t, std::string>> stopped;
     for (auto& [gid, d] : downloads_) {
         auto st = find_stats(s, gid);
@@ -580,7 +580,7 @@ aria2_service::result aria2_service::tell_stopped(params p) {
         else if (!st || is_stopped(st->state))
             stopped.emplace_back(stops_ + 1, gid); // ended without an event yet: after the others
     }
-    co_return rpc_result{statuses(pick(std::move(stopped), w), s, w.keys), std::nullopt};
+    return rpc_result{statuses(pick(std::move(stopped), w), s, w.keys), std::nullopt};
 }
 
 aria2_service::result aria2_service::change_position(params p) {
@@ -614,12 +614,11 @@ aria2_service::result aria2_service::change_position(params p) {
     co_return rpc_result{static_cast<std::int64_t>(*moved), std::nullopt};
 }
 
-aria2_service::result aria2_service::get_global_stat(params) {
-    auto all = co_await stats();
+rpc_result aria2_service::get_global_stat(params&, const snapshot& now) {
     std::size_t active = 0, waiting = 0, stopped = 0;
     for (auto& [gid, d] : downloads_) {
-        auto it = all->models.find(gid);
-        auto state = it == all->models.end() ? model_state::removed : it->second.state;
+        auto it = now.models.find(gid);
+        auto state = it == now.models.end() ? model_state::removed : it->second.state;
         if (d.stopped_order || is_stopped(state))
             ++stopped;
         else if (state == model_state::active)
@@ -628,7 +627,7 @@ aria2_service::result aria2_service::get_global_stat(params) {
             ++waiting;
     }
     auto n = [](std::uint64_t v) { return json::string(std::to_string(v)); };
-    co_return rpc_result{json::object{{"downloadSpeed", n(static_cast<std::uint64_t>(all->speed))},
+    return rpc_result{json::object{{"downloadSpeed", n(static_cast<std::uint64_t>(now.speed))},
                                       {"numActive", n(active)},
                                       {"numStopped", n(stopped)},
                                       {"numStoppedTotal", n(stops_)},
@@ -665,21 +664,20 @@ aria2_service::result aria2_service::change_global_option(params p) {
     co_return rpc_result{json::string("OK"), std::nullopt};
 }
 
-aria2_service::result aria2_service::get_global_option(params) {
+rpc_result aria2_service::get_global_option(params&, const snapshot& now) {
     // The limits as the engine holds them now (ferry.setLimit changes them too).
-    auto now = co_await stats();
     auto b = [](bool v) { return json::string(v ? "true" : "false"); };
     json::object o{
         {"dir", config_.base_dir.string()},
         {"enable-rpc", "true"},
-        {"max-concurrent-downloads", std::to_string(now->max_files)},
-        {"max-overall-download-limit", std::to_string(now->limit_rate)},
+        {"max-concurrent-downloads", std::to_string(now.max_files)},
+        {"max-overall-download-limit", std::to_string(now.limit_rate)},
         {"max-download-limit", "0"},
         {"rpc-allow-origin-all", b(config_.allow_origin_all)},
         {"rpc-listen-all", b(config_.listen_all)},
         {"rpc-listen-port", std::to_string(config_.port)},
     };
-    co_return rpc_result{std::move(o), std::nullopt};
+    return rpc_result{std::move(o), std::nullopt};
 }
 
 aria2_service::result aria2_service::get_version(params) {
@@ -757,8 +755,8 @@ aria2_service::result aria2_service::change_option(params p) {
     co_return rpc_result{json::string("OK"), std::nullopt};
 }
 
-aria2_service::result aria2_service::get_option(params p) {
-    return on_download(std::move(p), [this](aria2_download& d, const std::optional<model_stats>&) {
+rpc_result aria2_service::get_option(params& p, const snapshot& now) {
+    return with_download(p, now, [this](aria2_download& d, const std::optional<model_stats>&) {
         // The options ferry applies, under aria2's names and in its (name) order; `out`, `checksum`
         // and `header` only when given, as aria2 lists them.
         std::map<std::string, std::string> values{
@@ -784,8 +782,8 @@ aria2_service::result aria2_service::get_option(params p) {
     });
 }
 
-aria2_service::result aria2_service::get_servers(params p) {
-    return on_download(std::move(p), [](aria2_download& d, const std::optional<model_stats>& st) {
+rpc_result aria2_service::get_servers(params& p, const snapshot& now) {
+    return with_download(p, now, [](aria2_download& d, const std::optional<model_stats>& st) {
         if (!st || st->state != model_state::active || d.stopped_order)
             return rpc_result::fail("No active download for GID#" + d.gid);
         // The engine spreads a file over its mirrors; aria2's view is one server per URI in use.
@@ -805,6 +803,18 @@ void aria2_service::register_methods(rpc_dispatch& rpc) {
     auto bind = [this](result (aria2_service::*m)(params)) {
         return [this, m](params p) { return (this->*m)(std::move(p)); };
     };
+    // A status call reads one snapshot: at once when a recent one serves, else after taking one.
+    auto add_reader = [this, &rpc](const char* name, reader r) {
+        rpc.add(name, [this, r](params p) -> result {
+            auto now = co_await stats();
+            co_return (this->*r)(p, *now);
+        });
+        rpc.add_instant(name, [this, r](params& p) -> std::optional<rpc_result> {
+            if (auto now = snapshot_now())
+                return (this->*r)(p, *now);
+            return std::nullopt;
+        });
+    };
     rpc.add("aria2.addUri", bind(&aria2_service::add_uri));
     rpc.add("aria2.remove", bind(&aria2_service::remove));
     rpc.add("aria2.forceRemove", bind(&aria2_service::remove));
@@ -814,22 +824,22 @@ void aria2_service::register_methods(rpc_dispatch& rpc) {
     rpc.add("aria2.forcePauseAll", bind(&aria2_service::pause_all));
     rpc.add("aria2.unpause", bind(&aria2_service::unpause));
     rpc.add("aria2.unpauseAll", bind(&aria2_service::unpause_all));
-    rpc.add("aria2.tellStatus", bind(&aria2_service::tell_status));
-    rpc.add("aria2.getUris", bind(&aria2_service::get_uris));
-    rpc.add("aria2.getFiles", bind(&aria2_service::get_files));
-    rpc.add("aria2.tellActive", bind(&aria2_service::tell_active));
-    rpc.add("aria2.tellWaiting", bind(&aria2_service::tell_waiting));
-    rpc.add("aria2.tellStopped", bind(&aria2_service::tell_stopped));
+    add_reader("aria2.tellStatus", &aria2_service::tell_status);
+    add_reader("aria2.getUris", &aria2_service::get_uris);
+    add_reader("aria2.getFiles", &aria2_service::get_files);
+    add_reader("aria2.tellActive", &aria2_service::tell_active);
+    add_reader("aria2.tellWaiting", &aria2_service::tell_waiting);
+    add_reader("aria2.tellStopped", &aria2_service::tell_stopped);
     rpc.add("aria2.changePosition", bind(&aria2_service::change_position));
-    rpc.add("aria2.getGlobalStat", bind(&aria2_service::get_global_stat));
+    add_reader("aria2.getGlobalStat", &aria2_service::get_global_stat);
     rpc.add("aria2.changeGlobalOption", bind(&aria2_service::change_global_option));
-    rpc.add("aria2.getGlobalOption", bind(&aria2_service::get_global_option));
+    add_reader("aria2.getGlobalOption", &aria2_service::get_global_option);
     rpc.add("aria2.getVersion", bind(&aria2_service::get_version));
     rpc.add("aria2.purgeDownloadResult", bind(&aria2_service::purge_download_result));
     rpc.add("aria2.removeDownloadResult", bind(&aria2_service::remove_download_result));
     rpc.add("aria2.changeOption", bind(&aria2_service::change_option));
-    rpc.add("aria2.getOption", bind(&aria2_service::get_option));
-    rpc.add("aria2.getServers", bind(&aria2_service::get_servers));
+    add_reader("aria2.getOption", &aria2_service::get_option);
+    add_reader("aria2.getServers", &aria2_service::get_servers);
     rpc.add("aria2.getSessionInfo", bind(&aria2_service::get_session_info));
     rpc.add("aria2.saveSession", bind(&aria2_service::save_session));
     rpc.add("aria2.shutdown", bind(&aria2_service::shutdown));

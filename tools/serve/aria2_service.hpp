@@ -87,29 +87,33 @@ private:
     result pause_all(params p);
     result unpause(params p);
     result unpause_all(params p);
-    result tell_status(params p);
-    result get_files(params p);
-    result get_uris(params p);
-    result tell_active(params p);
-    result tell_waiting(params p);
-    result tell_stopped(params p);
+    using reader = rpc_result (aria2_service::*)(params&, const snapshot&);
+    // Status calls: what they answer from one snapshot of the engine.
+    rpc_result tell_status(params& p, const snapshot& now);
+    rpc_result get_files(params& p, const snapshot& now);
+    rpc_result get_uris(params& p, const snapshot& now);
+    rpc_result tell_active(params& p, const snapshot& now);
+    rpc_result tell_waiting(params& p, const snapshot& now);
+    rpc_result tell_stopped(params& p, const snapshot& now);
+    rpc_result get_global_stat(params& p, const snapshot& now);
+    rpc_result get_global_option(params& p, const snapshot& now);
+    rpc_result get_option(params& p, const snapshot& now);
+    rpc_result get_servers(params& p, const snapshot& now);
     result change_position(params p);
-    result get_global_stat(params p);
     result change_global_option(params p);
-    result get_global_option(params p);
     result get_version(params p);
     result purge_download_result(params p);
     result remove_download_result(params p);
     result shutdown(params p);
     result change_option(params p);
-    result get_option(params p);
-    result get_servers(params p);
     result get_session_info(params p);
     result save_session(params p);
 
     /// Runs `action` on the download that the GID parameter (index 0) names, with its engine numbers
-    /// (nullopt when the engine forgot it), or answers the lookup's error.
+    /// (nullopt when the engine forgot it), or answers the lookup's error. on_download takes a
+    /// snapshot first.
     using download_action = std::function<rpc_result(aria2_download&, const std::optional<model_stats>&)>;
+    rpc_result with_download(const params& p, const snapshot& now, const download_action& action);
     result on_download(params p, download_action action);
 
     /// A snapshot at most `snapshot_max_age` old (twice that while the next one is being taken):
@@ -117,6 +121,8 @@ private:
     /// Any change (a control call, an engine event) drops it, so that a call never reads a state
     /// older than the last change it could see.
     boost::asio::awaitable<snapshot_ptr> stats();
+    /// The shared snapshot if it serves now without waiting, else null.
+    snapshot_ptr snapshot_now() const;
     /// The download a GID parameter names, or the error to answer.
     aria2_download* resolve(const params& p, std::size_t index, std::optional<rpc_error>& error);
     /// A list method's answer: `gids` with their status objects.

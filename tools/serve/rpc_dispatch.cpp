@@ -1,6 +1,7 @@
 #include "tools/serve/rpc_dispatch.hpp"
 
 #include <charconv>
+#include <stdexcept>
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -61,12 +62,22 @@ const json::string* string_param(const json::array& params, std::size_t index, s
 }
 
 rpc_dispatch::rpc_dispatch(rpc_dispatch_config config, daemon_stats* stats) : config_(std::move(config)), stats_(stats) {
+    static_assert(sizeof secret_digest_ == SHA256_DIGEST_LENGTH);
+    SHA256(reinterpret_cast<const unsigned char*>(config_.secret.data()), config_.secret.size(), secret_digest_);
     order_.push_back("system.multicall");
 }
 
 void rpc_dispatch::add(std::string name, rpc_method method, bool needs_token) {
     order_.push_back(name);
-    methods_[std::move(name)] = entry{std::move(method), needs_token};
+    methods_[std::move(name)] = entry{std::move(method), {}, needs_token};
+}
+
+void rpc_dispatch::add_instant(std::string_view name, rpc_instant instant) {
+    // Only reads answer at once: answer_now() announces no change.
+    auto it = methods_.find(name);
+    if (it == methods_.end() || !is_status_call(name))
+        throw std::logic_error("rpc_dispatch::add_instant: not an added status call");
+    it->second.instant = std::move(instant);
 }
 
 std::vector<std::string> rpc_dispatch::method_names() const { return order_; }
@@ -77,10 +88,9 @@ void rpc_dispatch::add_notifications(const std::vector<std::string>& names) {
 
 bool rpc_dispatch::token_matches(std::string_view token) const noexcept {
     // Digests of equal length compared in constant time: neither content nor length leaks.
-    unsigned char a[SHA256_DIGEST_LENGTH], b[SHA256_DIGEST_LENGTH];
-    SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(), a);
-    SHA256(reinterpret_cast<const unsigned char*>(config_.secret.data()), config_.secret.size(), b);
-    return CRYPTO_memcmp(a, b, sizeof a) == 0;
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(), digest);
+    return CRYPTO_memcmp(digest, secret_digest_, sizeof digest) == 0;
 }
 
 bool rpc_dispatch::is_status_call(std::string_view method) noexcept {
@@ -90,18 +100,22 @@ bool rpc_dispatch::is_status_call(std::string_view method) noexcept {
 
 bool rpc_dispatch::is_long_poll(std::string_view method) noexcept { return method == "ferry.waitModel"; }
 
-asio::awaitable<rpc_reply> rpc_dispatch::handle(std::string_view text) {
-    json::value request;
-    bool parsed = false;
+std::optional<rpc_reply> rpc_dispatch::parse(std::string_view text, json::value& request) const {
     if (text.size() <= config_.max_size) {
         json::parse_options options;
         options.max_depth = config_.max_depth;
         boost::system::error_code ec;
         request = json::parse(text, ec, {}, options);
-        parsed = !ec;
+        if (!ec)
+            return std::nullopt;
     }
-    if (!parsed)
-        co_return rpc_reply{json::serialize(error_answer(nullptr, -32700, "Parse error.")), 500};
+    return rpc_reply{json::serialize(error_answer(nullptr, -32700, "Parse error.")), 500};
+}
+
+asio::awaitable<rpc_reply> rpc_dispatch::handle(std::string_view text) {
+    json::value request;
+    if (auto error = parse(text, request))
+        co_return std::move(*error);
 
     bool unauthorized = false;
     rpc_reply answer;
@@ -111,18 +125,15 @@ asio::awaitable<rpc_reply> rpc_dispatch::handle(std::string_view text) {
         if (calls.size() > config_.max_batch) {
             answers.push_back(error_answer(nullptr, -32600, "Invalid Request."));
         } else {
-            for (auto& c : calls)
-                {
-                    auto one = co_await call(c, unauthorized);
-                    answers.push_back(std::move(one));
-                }
+            for (auto& c : calls) {
+                auto one = co_await call(c, unauthorized);
+                answers.push_back(std::move(one));
+            }
         }
         answer.text = json::serialize(answers);
     } else {
         auto one = co_await call(request, unauthorized);
-        answer.text = json::serialize(one);
-        if (one.contains("error"))
-            answer.http_status = 400;
+        answer = single_reply(one);
     }
     if (unauthorized && config_.unauthorized_delay.count() > 0) {
         asio::steady_timer delay(co_await asio::this_coro::executor, config_.unauthorized_delay);
@@ -131,53 +142,93 @@ asio::awaitable<rpc_reply> rpc_dispatch::handle(std::string_view text) {
     co_return answer;
 }
 
-asio::awaitable<json::object> rpc_dispatch::call(json::value& request, bool& unauthorized) {
+std::optional<rpc_reply> rpc_dispatch::answer_now(std::string_view text) {
+    json::value request;
+    if (auto error = parse(text, request))
+        return error;
     if (!request.is_object())
-        co_return error_answer(nullptr, -32600, "Invalid Request.");
+        return std::nullopt; // a batch (or an invalid call): handle() answers it
+    call_request c;
+    if (auto invalid = read_call(request, c))
+        return single_reply(*invalid);
+    // A wrong token is answered by handle(), after its delay.
+    if (!c.method || !c.method->instant || !authorize(*c.method, c.params))
+        return std::nullopt;
+    auto started = std::chrono::steady_clock::now();
+    auto result = c.method->instant(c.params);
+    if (!result)
+        return std::nullopt;
+    return single_reply(finish(c, std::move(*result), started));
+}
+
+std::optional<json::object> rpc_dispatch::read_call(json::value& request, call_request& out) const {
+    if (!request.is_object())
+        return error_answer(nullptr, -32600, "Invalid Request.");
     auto& object = request.get_object();
-    json::value id = nullptr;
     if (auto* i = object.if_contains("id"))
-        id = *i;
+        out.id = *i;
     auto* method = object.if_contains("method");
     auto* params = object.if_contains("params");
     if (!method || !method->is_string() || (params && !params->is_array() && !params->is_null()))
-        co_return error_answer(id, -32600, "Invalid Request.");
-    json::array args = params && params->is_array() ? std::move(params->get_array()) : json::array{};
+        return error_answer(out.id, -32600, "Invalid Request.");
+    if (params && params->is_array())
+        out.params = std::move(params->get_array());
+    out.name = std::string(method->get_string());
+    if (auto it = methods_.find(out.name); it != methods_.end())
+        out.method = &it->second;
+    return std::nullopt;
+}
 
-    auto started = std::chrono::steady_clock::now();
-    std::string name(method->get_string());
-    auto pending = invoke(name, std::move(args), unauthorized);
-    auto result = co_await std::move(pending);
-    if (stats_ && (methods_.contains(name) || name == "system.multicall")) {
-        auto& s = stats_->rpc[name];
+bool rpc_dispatch::authorize(const entry& method, json::array& params) const {
+    // aria2 strips a token wherever it is given, and checks it where the method needs one.
+    bool has_token = !params.empty() && params[0].is_string() && params[0].get_string().starts_with("token:");
+    if (method.needs_token && !config_.secret.empty() &&
+        (!has_token || !token_matches(std::string_view(params[0].get_string()).substr(6))))
+        return false;
+    if (has_token)
+        params.erase(params.begin());
+    return true;
+}
+
+json::object rpc_dispatch::finish(const call_request& call, rpc_result result,
+                                  std::chrono::steady_clock::time_point started) {
+    if (stats_ && (call.method || call.name == "system.multicall")) {
+        auto& s = stats_->rpc[call.name];
         s.duration.record(std::chrono::steady_clock::now() - started);
         if (result.error)
             ++s.errors;
     }
     if (result.error)
-        co_return error_answer(id, result.error->code, result.error->message);
-    co_return json::object{{"id", id}, {"jsonrpc", "2.0"}, {"result", std::move(result.value)}};
+        return error_answer(call.id, result.error->code, result.error->message);
+    return json::object{{"id", call.id}, {"jsonrpc", "2.0"}, {"result", std::move(result.value)}};
+}
+
+rpc_reply rpc_dispatch::single_reply(const json::object& answer) {
+    return rpc_reply{json::serialize(answer), answer.contains("error") ? 400u : 200u};
+}
+
+asio::awaitable<json::object> rpc_dispatch::call(json::value& request, bool& unauthorized) {
+    call_request c;
+    if (auto invalid = read_call(request, c))
+        co_return std::move(*invalid);
+    auto started = std::chrono::steady_clock::now();
+    auto pending = invoke(c.name, std::move(c.params), unauthorized);
+    auto result = co_await std::move(pending);
+    co_return finish(c, std::move(result), started);
 }
 
 asio::awaitable<rpc_result> rpc_dispatch::invoke(const std::string& name, json::array params, bool& unauthorized) {
-    if (name == "system.multicall")
-        {
+    if (name == "system.multicall") {
         auto pending = multicall(std::move(params), unauthorized);
         co_return co_await std::move(pending);
     }
     auto it = methods_.find(name);
     if (it == methods_.end())
         co_return rpc_result::fail("No such method: " + name);
-    // aria2 strips a token wherever it is given, and checks it where the method needs one.
-    bool has_token = !params.empty() && params[0].is_string() && params[0].get_string().starts_with("token:");
-    if (it->second.needs_token && !config_.secret.empty()) {
-        if (!has_token || !token_matches(std::string_view(params[0].get_string()).substr(6))) {
-            unauthorized = true;
-            co_return rpc_result::fail("Unauthorized");
-        }
+    if (!authorize(it->second, params)) {
+        unauthorized = true;
+        co_return rpc_result::fail("Unauthorized");
     }
-    if (has_token)
-        params.erase(params.begin());
     // Whatever may change something is announced before and after it runs (cached views drop).
     bool control = !is_status_call(name);
     if (control && on_change_)

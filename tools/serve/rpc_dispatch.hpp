@@ -42,6 +42,9 @@ struct rpc_reply {
 
 /// A method gets its parameters without the token.
 using rpc_method = std::function<boost::asio::awaitable<rpc_result>(boost::json::array params)>;
+/// A method's answer given at once, when it needs no waiting (a status call while the views it
+/// reads are fresh); nullopt: the caller runs the method instead.
+using rpc_instant = std::function<std::optional<rpc_result>(boost::json::array& params)>;
 
 struct rpc_dispatch_config {
     std::string secret;              ///< empty: no token needed (a given one is still stripped)
@@ -60,6 +63,8 @@ public:
 
     /// Adds a method; `needs_token` false for those aria2 answers without one (system.list*).
     void add(std::string name, rpc_method method, bool needs_token = true);
+    /// Gives method `name` (added before) an answer at once, for answer_now().
+    void add_instant(std::string_view name, rpc_instant instant);
     /// Every method name, system.multicall included, sorted as added.
     std::vector<std::string> method_names() const;
     /// Notification names each service sends (system.listNotifications), in the order added.
@@ -68,6 +73,10 @@ public:
 
     /// Answers one request text (a call or a batch).
     boost::asio::awaitable<rpc_reply> handle(std::string_view text);
+    /// The answer to a request text without waiting, when there is one: a text that does not
+    /// parse, or a single authorized call whose method answers at once. Otherwise nullopt, and
+    /// handle() answers it. Saves a poll its coroutines.
+    std::optional<rpc_reply> answer_now(std::string_view text);
 
     /// Called before and after every call of a method that is not a status call: views of the
     /// engine cached for polls drop then. One observer.
@@ -85,8 +94,27 @@ public:
 private:
     struct entry {
         rpc_method method;
+        rpc_instant instant;
         bool needs_token = true;
     };
+    /// A call object read: its id, the method's name and entry (null: no such method), its
+    /// parameters; or the answer to an invalid one.
+    struct call_request {
+        boost::json::value id;
+        std::string name;
+        const entry* method = nullptr;
+        boost::json::array params;
+    };
+    std::optional<boost::json::object> read_call(boost::json::value& request, call_request& out) const;
+    /// Checks and strips the token: false when the method needs one and it is wrong or missing.
+    bool authorize(const entry& method, boost::json::array& params) const;
+    /// The answer object for `call`'s `result`; the method's count and duration recorded.
+    boost::json::object finish(const call_request& call, rpc_result result,
+                               std::chrono::steady_clock::time_point started);
+    /// Parses `text` into `request`: nullopt, or the parse error's reply.
+    std::optional<rpc_reply> parse(std::string_view text, boost::json::value& request) const;
+    /// A single call's reply: 400 when its answer is an error.
+    static rpc_reply single_reply(const boost::json::object& answer);
     /// One call object → its answer object (with id and jsonrpc); sets `unauthorized`.
     boost::asio::awaitable<boost::json::object> call(boost::json::value& request, bool& unauthorized);
     /// Runs method `name` with `params` (token still in): the result or error.
@@ -94,6 +122,7 @@ private:
     boost::asio::awaitable<rpc_result> multicall(boost::json::array params, bool& unauthorized);
 
     rpc_dispatch_config config_;
+    unsigned char secret_digest_[32]; ///< sha256 of the secret, for token_matches
     daemon_stats* stats_;
     std::map<std::string, entry, std::less<>> methods_;
     std::vector<std::string> order_;
