@@ -21,6 +21,7 @@
 #include <set>
 
 #include <sys/resource.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -60,10 +61,11 @@ std::string check_model(const model_spec& model) {
     return {};
 }
 
-/// Lowers the scheduling priority of each of a pool's `threads` threads (nice +5): on a machine
-/// with every core busy, the event loop's thread gets the CPU first, so that hashing and writes
-/// do not make timers and calls wait. Each task holds its thread until all have run, so every
-/// thread takes one.
+/// Lowers the scheduling priority of each of a pool's `threads` threads: nice +10 (a tenth of the
+/// loop's weight) and SCHED_BATCH (a wake-up never preempts a running thread). On a machine with
+/// every core busy, the event loop's thread gets the CPU first, so that hashing and writes do not
+/// make timers and calls wait. Each task holds its thread until all have run, so every thread
+/// takes one.
 void yield_to_the_loop(asio::thread_pool& pool, std::size_t threads) {
     auto all = std::make_shared<std::latch>(static_cast<std::ptrdiff_t>(threads));
     for (std::size_t i = 0; i < threads; ++i)
@@ -71,7 +73,9 @@ void yield_to_the_loop(asio::thread_pool& pool, std::size_t threads) {
             errno = 0;
             int current = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
             if (errno == 0)
-                setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), std::min(current + 5, 19));
+                setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), std::min(current + 10, 19));
+            sched_param batch{};
+            sched_setscheduler(gettid(), SCHED_BATCH, &batch);
             all->arrive_and_wait();
         });
 }
