@@ -104,9 +104,9 @@ void write_daemon_metrics(metrics_writer& out, const daemon_stats& daemon) {
         out.sample(double(calls.errors), {{"method", method}});
     out.begin(metric_type::histogram, "ferry_event_loop_lag_seconds", "How late the event loop ran a timer.",
               "seconds");
-    // Tenths of a decade (…, 3.98, 5.01, 6.31 ms…): a lag target of a few milliseconds falls
-    // between bounds that quarter decades would put at 3.16 and 5.62.
-    out.sample(seconds_histogram(daemon.loop_lag, 2));
+    // Every bound the histogram keeps (…, 3.98, 4.47, 5.01 ms…): whether a lag target of a few
+    // milliseconds is met should not hang on a bucket that straddles it.
+    out.sample(seconds_histogram(daemon.loop_lag, 1));
 }
 
 std::string metrics_text(exposition_format format, const engine_stats& stats, const process_stats& process,
