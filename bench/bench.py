@@ -663,7 +663,7 @@ class FerryOrigin:
     """`ferry origin` as a child until SIGTERM; reads the URL line it prints."""
 
     def __init__(self, ferry: str, work: Path, name: str, synthetic: list[tuple[str, int]], rate: str | None,
-                 extra: list[str] = (), niceness: int = 0):
+                 extra: list[str] = ()):
         self.dir = work / f"origin-{name}"
         self.dir.mkdir(parents=True, exist_ok=True)
         self.ca = self.dir / "ca.pem"
@@ -674,12 +674,8 @@ class FerryOrigin:
         for path, size in synthetic:
             argv += ["--synthetic", f"{path}:{size}"]
         self.stderr = self.dir / "stderr.log"
-        def start() -> None:
-            _die_with_parent()
-            os.nice(niceness)
-
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=open(self.stderr, "wb"),
-                                     stdin=subprocess.DEVNULL, preexec_fn=start)
+                                     stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
         line = b""
         deadline = time.monotonic() + 30
         while not line.endswith(b"\n"):

@@ -20,8 +20,6 @@ throughout. Then, against that daemon:
    histogram of /metrics (ferry_event_loop_lag_seconds) before and after gives the phase's p99.
    --lag-limit RATE caps each of those downloads (aria2's max-download-limit), so that the loop
    is not saturated by the transfers themselves and the lag is that of verifying and committing.
-   Those files come from an origin of their own at nice 10: it stands for a server elsewhere,
-   whose TLS would not compete with the daemon for this machine's cores.
 
 The daemons' CPU seconds (utime + stime from /proc) and resident memory (sampled every 0.2 s)
 are taken per phase; the download's speed per phase is the origin's body_bytes_sent over the
@@ -58,7 +56,6 @@ import bench as B  # noqa: E402  (the side-by-side benchmark's helpers)
 TOOLS = ("ferry", "aria2c")
 LABELS = {"ferry": "`ferry serve`", "aria2c": "`aria2c --enable-rpc`"}
 KEEP_SIZE = "4G"
-LAG_ORIGIN_NICE = 10  # the lag phase's origin stands for a server elsewhere (see main)
 
 
 # --------------------------------------------------------------------------------------------
@@ -68,10 +65,9 @@ LAG_ORIGIN_NICE = 10  # the lag phase's origin stands for a server elsewhere (se
 class StatsOrigin(B.FerryOrigin):
     """`ferry origin` with a stats file that SIGUSR1 refreshes (bytes sent so far)."""
 
-    def __init__(self, ferry: str, work: Path, name: str, synthetic, rate, extra: list[str] = (), niceness: int = 0):
+    def __init__(self, ferry: str, work: Path, name: str, synthetic, rate, extra: list[str] = ()):
         self.stats_file = work / f"{name}.origin-stats.json"
-        super().__init__(ferry, work, name, synthetic, rate, extra=["--stats-file", str(self.stats_file), *extra],
-                         niceness=niceness)
+        super().__init__(ferry, work, name, synthetic, rate, extra=["--stats-file", str(self.stats_file), *extra])
 
     def body_bytes_sent(self) -> int | None:
         """The counter now: the stats file removed, SIGUSR1, then its next version (bounded wait;
@@ -448,10 +444,10 @@ def measure(daemon: Daemon, origin: StatsOrigin, fn):
     return result
 
 
-def turn(args, tool: str, round_no: int, work: Path, origin: StatsOrigin, lag_origin, digests, ca: Path) -> dict:
+def turn(args, tool: str, round_no: int, work: Path, origin: StatsOrigin, lag_origin, digests) -> dict:
     dir = work / f"{tool}-{round_no}"
     dir.mkdir()
-    daemon = Daemon(tool, args, work, dir, ca)
+    daemon = Daemon(tool, args, work, dir, origin.ca)
     keeper = None
     r: dict = {"tool": tool, "round": round_no}
     try:
@@ -678,25 +674,17 @@ def main() -> int:
                 digests = B.origin_digests(args.ferry, work, shm, lag_paths, "lag")
             finally:
                 shutil.rmtree(shm, ignore_errors=True)
-        # The running download's origin: the big file capped per connection.
-        origin = StatsOrigin(args.ferry, work, "keep", [("big.bin", B.parse_rate(KEEP_SIZE))], None,
+        # One origin (one CA): the big file capped per connection, the lag phase's files not.
+        origin = StatsOrigin(args.ferry, work, "keep", [("big.bin", B.parse_rate(KEEP_SIZE))] + lag_paths, None,
                              extra=["--fault", f"/big.bin:rate={B.parse_rate(args.rate)}"])
-        ca = origin.ca
-        if lag_paths:
-            # The lag phase's files, uncapped, from an origin at nice 10: it stands for a server
-            # elsewhere, whose TLS would not take the daemon's cores; on this machine it would
-            # otherwise preempt the loop the phase measures. The daemons trust both CAs.
-            lag_origin = StatsOrigin(args.ferry, work, "lag", lag_paths, None, niceness=LAG_ORIGIN_NICE)
-            ca = work / "ca-bundle.pem"
-            ca.write_bytes(origin.ca.read_bytes() + lag_origin.ca.read_bytes())
+        lag_origin = origin
         for round_no in range(1, args.runs + 1):
             order = tools if round_no % 2 else list(reversed(tools))
             for tool in order:
-                turns.append(turn(args, tool, round_no, work, origin, lag_origin, digests, ca))
+                turns.append(turn(args, tool, round_no, work, origin, lag_origin, digests))
     finally:
-        for o in (origin, lag_origin):
-            if o:
-                o.stop()
+        if origin:
+            origin.stop()
         shutil.rmtree(work, ignore_errors=True)
     report = {
         "date": started.strftime("%Y-%m-%d %H:%M UTC"),
