@@ -5,6 +5,7 @@
 #include "net/connection_pool.hpp"
 #include "net/proxy_config.hpp"
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -46,6 +47,9 @@ struct engine_config {
     /// Largest single ranged request; longer claims are fetched as several requests on one
     /// keep-alive connection, so a steal rarely cuts a response short.
     std::uint64_t max_request = 32 * 1024 * 1024;
+    /// Near a file's end, one connection with nothing left to take looks this often for a claim
+    /// gone slow to hedge (a duplicate request for its rest); the file's last byte ends the wait.
+    std::chrono::milliseconds hedge_watch{250};
 
     retry_config retry;
     connection_timeouts timeouts;

@@ -29,7 +29,6 @@ constexpr int max_validator_restarts = 3;
 /// 200s in a row to ranged requests before the file goes on as one stream.
 constexpr int max_strikes = 3;
 /// How often an idle worker at a file's tail looks for a claim to hedge.
-constexpr std::chrono::milliseconds hedge_watch{250};
 /// A connection slow for this long is replaced (a new connection takes its claim on): at the tail
 /// a slow one is hedged sooner, but mid-file it would cost its share of the file's speed.
 constexpr std::chrono::milliseconds replace_slow_after{2000};
@@ -520,6 +519,8 @@ asio::awaitable<bool> file_transfer::worker(std::size_t index, std::shared_ptr<o
         claim_workers_.erase(*io.claim);
         plan_->release(*io.claim);
         io.claim.reset();
+        if (hedge_watcher_ && plan_->complete())
+            hedge_watcher_->cancel(); // nothing left to hedge: the file ends now
         if (!v)
             continue;
         io.conn = {};
@@ -652,14 +653,14 @@ asio::awaitable<std::optional<segment_plan::claim>> file_transfer::hedge_or_wait
                 alone.push_back({id, plan_->end(id) - plan_->cursor(id)});
         if (auto victim = hedge_.pick(alone, std::chrono::steady_clock::now()))
             co_return plan_->hedge(*victim);
-        if (watching_for_hedge_ || alone.empty())
+        if (hedge_watcher_ || alone.empty())
             co_return std::nullopt; // one watcher is enough; nothing left that could go slow
         // The last pieces are on other connections: look again in a while, in case one slows
         // down (a timer per file tail, not per byte).
-        watching_for_hedge_ = true;
-        asio::steady_timer timer(ctx_.executor, hedge_watch);
+        asio::steady_timer timer(ctx_.executor, ctx_.config.hedge_watch);
+        hedge_watcher_ = &timer;
         co_await timer.async_wait(use_nothrow);
-        watching_for_hedge_ = false;
+        hedge_watcher_ = nullptr;
         if (cancelled_)
             co_return std::nullopt;
     }

@@ -159,7 +159,9 @@ private:
     // Tail hedging: how fast each claim's connection goes, and which worker fetches it.
     tail_hedge hedge_;
     std::map<std::size_t, boost::asio::cancellation_signal*> claim_workers_;
-    bool watching_for_hedge_ = false; ///< one idle worker waits for a claim to hedge
+    /// The timer of the one idle worker that waits for a claim to hedge; cancelled when the last
+    /// claim ends, so that the file is committed at once rather than after the wait.
+    boost::asio::steady_timer* hedge_watcher_ = nullptr;
 
     std::chrono::steady_clock::time_point last_progress_{};
     std::optional<connection_growth> growth_; ///< adaptive connections (no -x), per attempt

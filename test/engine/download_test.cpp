@@ -295,6 +295,26 @@ TEST_CASE("one slow connection does not hold the file back: its range is stolen"
     CHECK(f.server.stats().body_bytes_sent < size + 4 * MiB);
 }
 
+TEST_CASE("a file ends with its last byte, not when an idle connection next looks for a claim to hedge") {
+    // Every response crawls at 1 MiB/s: connections whose claims are done wait for the others to
+    // go slow; one of them watches with a timer far longer than the whole download.
+    engine_fixture f;
+    f.cap_rate("/even.bin", 1 * MiB);
+    auto c = f.config();
+    c.write_threads = write_threads_of_this_run();
+    c.connections_per_file = 4;
+    c.min_piece = 64 * 1024;
+    c.hedge_watch = std::chrono::minutes(10);
+    const std::uint64_t size = 4 * MiB;
+    auto started = std::chrono::steady_clock::now();
+    auto r = only_file(f.run(c, f.model({{"even.bin", size}}), {}, std::chrono::seconds(120)));
+    CHECK(r.outcome == file_outcome::done);
+    CHECK(f.matches_synthetic("even.bin", size));
+    // About a second of transfer; the watcher's ten minutes would end the run's two.
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(120));
+    CHECK(f.server.stats().body_bytes_sent <= size + 1 * MiB);
+}
+
 TEST_CASE("without -x, a file adds connections while each one adds speed, up to the ceiling") {
     // Every response is capped at 1 MiB/s, as a CDN caps each connection: doubling the
     // connections doubles the rate, so the file grows 4 -> 8 -> 16 and stops at the ceiling.
