@@ -25,7 +25,9 @@ struct engine_config {
     /// Twice aria2's hard cap: a CDN that caps each connection rewards every one added.
     std::size_t max_connections_per_file = 32;
     std::size_t max_connections = 64;       ///< in total (--max-connections)
-    std::size_t max_connections_per_host = 32;
+    /// One host may take every connection: a model usually comes from one CDN, and one that caps
+    /// each connection (as most do) rewards all of them (4 shards growing to 16 each).
+    std::size_t max_connections_per_host = 64;
     std::size_t max_queued_files = 100'000; ///< add() beyond this fails at once
     /// Finished models kept for wait() and stats(); older ones are forgotten (wait() on one then
     /// returns an empty result) and their ids can be used again.

@@ -15,7 +15,7 @@ const char* const transfer_options::usage =
     "  -j, --jobs N            files in flight at once (default 8)\n"
     "  -x, --connections N     connections per file (default: adaptive, up to 32)\n"
     "      --max-connections N connections in total (default 64; also per host unless given below)\n"
-    "      --max-connections-per-host N  connections to one host (default 32, or -x times -j)\n"
+    "      --max-connections-per-host N  connections to one host (default 64, or -x times -j)\n"
     "      --limit-rate RATE   overall cap in bytes/s: 750K, 20M, 1G\n"
     "      --ca-cert FILE      trust this PEM bundle as well as the system store\n"
     "      --header 'K: V'     extra request header (repeatable; only sent to the URL's own host)\n"
