@@ -28,7 +28,6 @@ constexpr std::chrono::milliseconds progress_interval{250};
 constexpr int max_validator_restarts = 3;
 /// 200s in a row to ranged requests before the file goes on as one stream.
 constexpr int max_strikes = 3;
-/// How often an idle worker at a file's tail looks for a claim to hedge.
 /// A connection slow for this long is replaced (a new connection takes its claim on): at the tail
 /// a slow one is hedged sooner, but mid-file it would cost its share of the file's speed.
 constexpr std::chrono::milliseconds replace_slow_after{2000};
