@@ -185,6 +185,7 @@ asio::awaitable<bool> file_transfer::already_there() {
 void file_transfer::open_sink() {
     part_sink::options options;
     options.durable = ctx_.config.fsync;
+    options.hash = spec_.sha256.has_value(); // nothing else reads the digest
     auto opened = part_sink::open(dir_, spec_.path, options);
     if (!opened) {
         fail(opened.error(), "cannot create " + (result_.path.string() + ".part") + ": " + opened.error().message());

@@ -70,7 +70,7 @@ boost::asio::awaitable<error_code> part_sink::write_on(boost::asio::any_io_execu
 error_code part_sink::write(std::uint64_t offset, const std::byte* data, std::size_t size) {
     if (auto ec = part_.write_at(offset, data, size))
         return ec;
-    if (offset <= hashed_ && offset + size > hashed_) {
+    if (options_.hash && offset <= hashed_ && offset + size > hashed_) {
         auto skip = hashed_ - offset;
         hash_.update(data + skip, size - static_cast<std::size_t>(skip));
         hashed_ = offset + size;

@@ -35,6 +35,9 @@ class part_sink {
 public:
     struct options {
         bool durable = true;
+        /// Hash the bytes in flight for verify()'s sha256; off when no digest will be checked
+        /// (verify() then hashes from disk whatever it is asked to check).
+        bool hash = true;
         std::chrono::milliseconds journal_interval{1000};
         std::uint64_t journal_bytes = 4 * 1024 * 1024;
     };

@@ -120,6 +120,34 @@ TEST_CASE("part_sink: a digest mismatch removes the partial file and its journal
     std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("part_sink: without hashing in flight, a digest asked for is taken from disk") {
+    // A file with no digest to check is not hashed as it arrives; verify() still checks one.
+    auto dir = test::make_temp_dir();
+    part_sink::options opts;
+    opts.durable = false;
+    opts.hash = false;
+    const std::string text = "bytes that nobody hashed in flight";
+    auto data = bytes_of(text);
+    sha256 h;
+    h.update(text.data(), text.size());
+    for (bool right : {true, false}) {
+        CAPTURE(right);
+        auto sink = part_sink::open(dir, "quiet.bin", opts);
+        REQUIRE(sink.has_value());
+        REQUIRE_FALSE(prepare(*sink, data.size()));
+        REQUIRE_FALSE(sink->write(0, data.data(), data.size()));
+        std::string message;
+        CHECK_FALSE(verify(*sink, data.size(), std::nullopt, message)); // nothing to check
+        auto ec = verify(*sink, data.size(), right ? h.finish() : sha256_digest{}, message);
+        CHECK(static_cast<bool>(ec) == !right);
+        CHECK(std::filesystem::exists(dir / "quiet.bin.part") == right);
+        part_sink::discard_partial(dir / "quiet.bin");
+        h = sha256();
+        h.update(text.data(), text.size());
+    }
+    std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("part_sink: discard_partial removes what a cancelled download left") {
     auto dir = test::make_temp_dir();
     {
