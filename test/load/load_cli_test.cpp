@@ -144,7 +144,9 @@ TEST_CASE("ferry load: a server stall behind one connection — corrected p99 sh
     CAPTURE(corrected);
     CAPTURE(uncorrected);
     CHECK(corrected >= 900);
-    CHECK(corrected <= 1300);
+    // The stall plus the backlog drained behind it at the connection's pace: loose, since a
+    // sanitizer build on a loaded machine drains ~100 requests slowly (CI saw 1.43 s under ASan).
+    CHECK(corrected <= 2000);
     CHECK(uncorrected < 300);
     CHECK(value(s, "http_req_duration_uncorrected", "max") >= 1000);
 }
