@@ -1026,6 +1026,20 @@ class Bench:
                 paths = [(f"many/f{i:05d}.bin", s.many_min + ((i * 7919) % (span + 1)) * KiB)
                          for i in range(s.many_count)]
                 digests = self.origin_digests(paths, "many")
+                # ferry holds a socket and a .part per transfer, the origin a socket: raise the
+                # limit (as root: the hard one too) before either starts, so all are in flight.
+                import resource
+                need = 2 * s.many_count + 256
+                soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+                if soft < need:
+                    try:
+                        resource.setrlimit(resource.RLIMIT_NOFILE, (need, max(need, hard)))
+                    except (ValueError, OSError):
+                        pass
+                nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+                if nofile < need:
+                    log(f"bench: note: many needs about {need} open files in ferry (a socket and a .part per "
+                        f"transfer), the limit is {nofile}: ferry runs the transfers a share at a time")
                 origin = FerryOrigin(self.ferry, self.work, "many", paths, s.many_rate)
                 self.servers.append(origin)
                 lst = self.write_list("many", [origin.url(p) for p, _ in paths])
@@ -1038,13 +1052,7 @@ class Bench:
                     ], [Expected(p.rsplit("/", 1)[1], size, digests[p]) for p, size in paths],
                     sum(size for _, size in paths), count_port=origin.port)
                 sc.info["transfers"] = s.many_count
-                # ferry holds a socket and a .part per transfer: 2 descriptors each, plus a few.
-                import resource
-                nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
                 sc.info["nofile_limit"] = nofile
-                if nofile < 2 * s.many_count + 256:
-                    log(f"bench: note: many needs about {2 * s.many_count + 256} open files in ferry (a socket and "
-                        f"a .part per transfer), the limit is {nofile}: transfers beyond it fail")
                 out.append(sc)
         if self.wanted("limit", "limit"):
             url = ng.url("limit.bin")

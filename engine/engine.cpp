@@ -126,6 +126,7 @@ struct engine::state : std::enable_shared_from_this<state> {
         rate_limiter rate;              ///< the model's own limit (spec.limit_rate, changeable)
         std::uint64_t fetched_by_ended = 0; ///< body bytes of its transfers that have ended
         throughput_window speed;        ///< its recent bytes/s, sampled on events and snapshots
+        std::chrono::steady_clock::time_point sampled_at{}; ///< of `speed`, on an event
         bool retired = false; ///< counted among the finished models (see model_done)
         std::size_t waiters = 0; ///< wait()s suspended on done_signal
     };
@@ -220,9 +221,19 @@ struct engine::state : std::enable_shared_from_this<state> {
         return total;
     }
 
+    /// On an event: a sample costs a pass over the running files, and with ten thousand running
+    /// a pass per event was most of the process's CPU. The window merges samples closer than a
+    /// quarter second anyway, and a snapshot takes its own.
     void sample_speed(model_entry& m, std::chrono::steady_clock::time_point now) {
-        m.speed.record(now, fetched(m));
-        speed.record(now, fetched());
+        constexpr auto spacing = std::chrono::milliseconds(50);
+        if (now - m.sampled_at >= spacing) {
+            m.sampled_at = now;
+            m.speed.record(now, fetched(m));
+        }
+        if (now - sampled_at >= spacing) {
+            sampled_at = now;
+            speed.record(now, fetched());
+        }
     }
 
     /// Under memory pressure nothing new starts (the queue is told); a timer looks again shortly.
@@ -420,6 +431,7 @@ struct engine::state : std::enable_shared_from_this<state> {
     file_outcomes files_ended;
     std::uint64_t retries = 0;
     throughput_window speed;           ///< of all models together
+    std::chrono::steady_clock::time_point sampled_at{}; ///< of `speed`, on an event
     std::map<subscription_id, subscriber> subscribers;
     std::atomic<subscription_id> subscriptions{0};
     bool stopped = false;

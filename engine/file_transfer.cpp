@@ -485,13 +485,12 @@ asio::awaitable<bool> file_transfer::worker(std::size_t index, std::shared_ptr<o
             co_return false;
         io.mirror = *mirror;
     }
-    try {
-        io.buffer = co_await ctx_.buffers.acquire();
-    } catch (const boost::system::system_error&) {
-        co_return false; // cancelled while waiting for memory
-    }
-
     if (io.stream) {
+        try {
+            io.buffer = co_await ctx_.buffers.acquire();
+        } catch (const boost::system::system_error&) {
+            co_return false; // cancelled while waiting for memory
+        }
         // One stream carries the file: when it breaks off, a new attempt asks again.
         if (auto v = co_await fetch_stream(io); v && co_await recover(*v, io.mirror))
             end_attempt(attempt_end::again);
@@ -568,7 +567,7 @@ asio::awaitable<std::optional<response_verdict>> file_transfer::fetch_claim(open
 
         while (pos < request_end && pos < plan_->end(id) && !stopping_) {
             std::size_t want = static_cast<std::size_t>(
-                std::min<std::uint64_t>(io.buffer.size(), std::min(request_end, plan_->end(id)) - pos));
+                std::min<std::uint64_t>(ctx_.buffers.buffer_size(), std::min(request_end, plan_->end(id)) - pos));
             std::size_t granted = want;
             if (any_limited(limiters_)) {
                 auto tokens = grant(want);
@@ -577,11 +576,26 @@ asio::awaitable<std::optional<response_verdict>> file_transfer::fetch_claim(open
                     co_return stopped();
                 granted = *granted_or;
             }
-            // Fill the buffer (TLS hands out 16 KiB records) before one positional write.
+            // Bytes first, then a buffer: a connection waiting for its server (thousands of slow
+            // ones, or one between requests) holds none, and takes one back only to read.
+            if (auto ec = co_await io.conn->wait_body()) {
+                give_back_all(limiters_, granted);
+                co_return transport_verdict(ec);
+            }
+            try {
+                io.buffer = co_await ctx_.buffers.acquire();
+            } catch (const boost::system::system_error&) {
+                give_back_all(limiters_, granted);
+                co_return stopped(); // cancelled while waiting for memory
+            }
+            // Fill the buffer (TLS hands out 16 KiB records) before one positional write, with
+            // what the connection holds now.
             std::size_t filled = 0;
             error_code read_error;
             bool replace = false;
             while (filled < granted) {
+                if (filled > 0 && !io.conn->body_ready())
+                    break; // write what came and give the buffer back rather than wait holding it
                 auto n = co_await io.conn->read_body(io.buffer.data() + filled, granted - filled);
                 if (!n || *n == 0) {
                     read_error = n ? make_error_code(net_error::body_too_short) : n.error();
@@ -618,6 +632,7 @@ asio::awaitable<std::optional<response_verdict>> file_transfer::fetch_claim(open
                 }
                 maybe_grow();
             }
+            io.buffer = {};
             if (read_error)
                 co_return transport_verdict(read_error);
             if (replace) {

@@ -4,7 +4,19 @@
 
 namespace ferry {
 
-retry_policy::retry_policy(retry_config config, std::uint64_t seed) : config_(config), random_(seed) {}
+namespace {
+/// Spreads a seed over all 64 bits (splitmix64's finalizer): neighbouring seeds (0, 1, 2, ...)
+/// would otherwise start a linear congruential generator on neighbouring, small first draws.
+std::uint64_t mix(std::uint64_t x) {
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+} // namespace
+
+retry_policy::retry_policy(retry_config config, std::uint64_t seed)
+    : config_(config), random_(static_cast<std::minstd_rand::result_type>(mix(seed) >> 33)) {}
 
 std::uint64_t retry_policy::fresh_seed() {
     static thread_local std::mt19937_64 seeds{std::random_device{}()};

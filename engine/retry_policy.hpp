@@ -60,7 +60,7 @@ public:
 
 private:
     retry_config config_;
-    std::mt19937_64 random_;
+    std::minstd_rand random_; ///< jitter needs little: 8 bytes a file, not mt19937's 2.5 KiB
     int failures_ = 0;
     bool gave_up_ = false;
     clock::time_point first_failure_{};  ///< first round since the last progress

@@ -149,16 +149,16 @@ std::string check_relative_path(std::string_view path) {
 }
 
 part_file::part_file(part_file&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)), dir_fd_(std::exchange(other.dir_fd_, -1)), in_memory_(other.in_memory_),
-      name_(std::move(other.name_)), path_(std::move(other.path_)) {}
+    : fd_(std::exchange(other.fd_, -1)), in_memory_(other.in_memory_), dir_(std::move(other.dir_)),
+      parts_(std::move(other.parts_)), path_(std::move(other.path_)) {}
 
 part_file& part_file::operator=(part_file&& other) noexcept {
     if (this != &other) {
         close();
         fd_ = std::exchange(other.fd_, -1);
-        dir_fd_ = std::exchange(other.dir_fd_, -1);
         in_memory_ = other.in_memory_;
-        name_ = std::move(other.name_);
+        dir_ = std::move(other.dir_);
+        parts_ = std::move(other.parts_);
         path_ = std::move(other.path_);
     }
     return *this;
@@ -169,9 +169,7 @@ part_file::~part_file() { close(); }
 void part_file::close() noexcept {
     if (fd_ >= 0)
         ::close(fd_);
-    if (dir_fd_ >= 0)
-        ::close(dir_fd_);
-    fd_ = dir_fd_ = -1;
+    fd_ = -1;
 }
 
 boost::system::result<part_file> part_file::open(const std::filesystem::path& dir,
@@ -206,8 +204,8 @@ boost::system::result<part_file> part_file::open(const std::filesystem::path& di
     struct statfs fs {};
     f.in_memory_ = ::fstatfs(file.get(), &fs) == 0 && fs.f_type == TMPFS_MAGIC;
     f.fd_ = file.release();
-    f.dir_fd_ = parent->release();
-    f.name_ = parts.back();
+    f.dir_ = dir;
+    f.parts_ = std::move(parts);
     f.path_ = dir / (text + ".part");
     return f;
 }
@@ -358,21 +356,27 @@ error_code part_file::commit(bool durable) {
     if (durable)
         if (auto ec = sync())
             return ec;
-    auto part_name = name_ + ".part";
+    // The directory is opened again as at open(), never through a symlink beneath `dir_`:
+    // holding it for the whole transfer would take a second descriptor per file.
+    auto parent = open_parent(dir_, parts_, false);
+    if (!parent)
+        return parent.error();
+    const auto& name = parts_.back();
+    auto part_name = name + ".part";
     // Rename only the file we wrote: if NAME.part was replaced behind our back (another process,
-    // a planted link), whatever is there now must not become the final file.
+    // a planted link, a directory swapped), whatever is there now must not become the final file.
     struct stat ours {}, there {};
     if (::fstat(fd_, &ours) != 0)
         return os_error(errno);
-    if (::fstatat(dir_fd_, part_name.c_str(), &there, AT_SYMLINK_NOFOLLOW) != 0)
+    if (::fstatat(parent->get(), part_name.c_str(), &there, AT_SYMLINK_NOFOLLOW) != 0)
         return os_error(errno);
     if (ours.st_dev != there.st_dev || ours.st_ino != there.st_ino)
         return os_error(ESTALE); // no errc name for it
-    if (::renameat(dir_fd_, part_name.c_str(), dir_fd_, name_.c_str()) != 0)
+    if (::renameat(parent->get(), part_name.c_str(), parent->get(), name.c_str()) != 0)
         return os_error(errno);
     // The file is in place now; a failed directory sync is reported but the handle is done.
     error_code ec;
-    if (durable && !in_memory_ && ::fsync(dir_fd_) != 0)
+    if (durable && !in_memory_ && ::fsync(parent->get()) != 0)
         ec = os_error(errno);
     close();
     return ec;
@@ -382,7 +386,10 @@ error_code part_file::discard() {
     if (!is_open())
         return errc::make_error_code(errc::bad_file_descriptor);
     error_code ec;
-    if (::unlinkat(dir_fd_, (name_ + ".part").c_str(), 0) != 0)
+    auto parent = open_parent(dir_, parts_, false);
+    if (!parent)
+        ec = parent.error();
+    else if (::unlinkat(parent->get(), (parts_.back() + ".part").c_str(), 0) != 0)
         ec = os_error(errno);
     close();
     return ec;

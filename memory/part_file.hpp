@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include <boost/system/error_code.hpp>
 #include <boost/system/result.hpp>
@@ -86,9 +87,9 @@ private:
     void close() noexcept;
 
     int fd_ = -1;
-    int dir_fd_ = -1; ///< the directory holding the file, for renameat and fsync
     bool in_memory_ = false; ///< on tmpfs: no fallocate (a pass over RAM) and no fsync (a no-op)
-    std::string name_; ///< final file name within dir_fd_
+    std::filesystem::path dir_;      ///< the destination, as given to open()
+    std::vector<std::string> parts_; ///< the relative path's components, the file's name last
     std::filesystem::path path_;
 };
 

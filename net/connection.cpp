@@ -280,6 +280,22 @@ asio::awaitable<boost::system::result<std::size_t>> connection::read_body(void* 
     }
 }
 
+bool connection::body_ready() {
+    auto& st = *impl_;
+    return st.body_done || st.buffer.size() > 0 || st.stream.readable_now();
+}
+
+asio::awaitable<error_code> connection::wait_body() {
+    auto& st = *impl_;
+    if (st.body_done || st.buffer.size() > 0)
+        co_return error_code{};
+    st.arm_stall_timer();
+    auto ec = co_await st.stream.wait_readable();
+    if (ec)
+        broken_ = true;
+    co_return ec;
+}
+
 asio::awaitable<void> connection::discard_body(std::size_t limit) {
     if (impl_->body_done)
         co_return;

@@ -100,6 +100,11 @@ public:
     boost::asio::awaitable<boost::system::result<response_head>> read_head();
     /// Reads body bytes into [data, data + size); 0 when the body is complete.
     boost::asio::awaitable<boost::system::result<std::size_t>> read_body(void* data, std::size_t size);
+    /// Waits until read_body() would find bytes (or the body's end, or an error it then reports)
+    /// without a buffer: a caller takes one only then. The stall timeout applies meanwhile.
+    boost::asio::awaitable<boost::system::error_code> wait_body();
+    /// Whether read_body() would return at once (bytes, the body's end, or an error).
+    bool body_ready();
     /// Reads and drops a body of at most `limit` bytes (error pages, redirects); a longer one makes
     /// the connection unusable instead of being read.
     boost::asio::awaitable<void> discard_body(std::size_t limit = 64 * 1024);

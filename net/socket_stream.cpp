@@ -341,35 +341,41 @@ asio::awaitable<boost::system::result<std::size_t>> socket_stream::read_some(voi
         }
         read_without_yield_ = 0; // the wait below suspends
         set_full(false);
+        if (d == direction::read)
+            release_idle_buffers();
         if (auto ec = co_await wait_to_read(d))
             co_return ec;
     }
 }
 
+void socket_stream::release_idle_buffers() noexcept {
+    // OpenSSL sets up its 17 KiB record buffer before it asks the socket, and a read that finds
+    // nothing keeps it (SSL_MODE_RELEASE_BUFFERS frees it only after a record): without this,
+    // every one of thousands of slow connections would hold one while it waits. Refused, and
+    // harmless, while part of a record is buffered. Streams with read-ahead keep theirs.
+    if (ssl_ && (!bio_state_ || bio_state_->capacity == 0))
+        SSL_free_buffers(ssl_);
+}
+
+bool socket_stream::readable_now() {
+    if (ssl_) {
+        if (SSL_has_pending(ssl_) || (bio_state_ && bio_state_->begin != bio_state_->end))
+            return true;
+        // Bytes in the socket are enough: decrypting them here (SSL_peek) would set up OpenSSL's
+        // 17 KiB record buffer for a connection that may then wait, thousands of them.
+    }
+    char byte = 0;
+    return ::recv(socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) >= 0 ||
+           (errno != EAGAIN && errno != EWOULDBLOCK); // data, the end, or an error: the read says which
+}
+
 asio::awaitable<error_code> socket_stream::wait_readable() {
-    for (;;) {
-        direction d = direction::read;
-        if (ssl_) {
-            if (SSL_has_pending(ssl_) || (bio_state_ && bio_state_->begin != bio_state_->end))
-                co_return error_code{};
-            // Decrypts a record into OpenSSL's buffer, where the next read finds it.
-            ERR_clear_error();
-            unsigned char byte = 0;
-            std::size_t got = 0;
-            int result = SSL_peek_ex(ssl_, &byte, 1, &got);
-            if (result == 1)
-                co_return error_code{};
-            if (auto ec = tls_failure(result, d))
-                co_return ec;
-        } else {
-            char byte = 0;
-            if (::recv(socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) >= 0 ||
-                (errno != EAGAIN && errno != EWOULDBLOCK))
-                co_return error_code{}; // data, the end, or an error: the read says which
-        }
-        if (auto ec = co_await wait_to_read(d))
+    while (!readable_now()) {
+        release_idle_buffers();
+        if (auto ec = co_await wait(direction::read))
             co_return ec;
     }
+    co_return error_code{};
 }
 
 asio::awaitable<error_code> socket_stream::write_all(const void* data, std::size_t size) {

@@ -65,6 +65,8 @@ public:
     /// then reports) without taking a buffer: a connection waiting for a response holds none.
     /// Errors it meets itself (a TLS alert, the deadline) come back as read_some's would.
     boost::asio::awaitable<boost::system::error_code> wait_readable();
+    /// Whether a read would find data (or the end, or an error) without waiting.
+    bool readable_now();
     /// A turn: 1 MiB (about a millisecond of decrypting and writing) for the one stream whose peer
     /// keeps its socket full, so that a download takes what its socket holds even when thousands
     /// of clients' calls share the loop (256 KiB turns held one to three quarters of its speed
@@ -97,6 +99,8 @@ private:
     /// What an OpenSSL call's failure `result` means: 0 for "wait" (`d` says for what), else the
     /// error.
     boost::system::error_code tls_failure(int result, direction& d);
+    /// Before a read waits: frees OpenSSL's empty record buffers (streams without read-ahead).
+    void release_idle_buffers() noexcept;
 
     boost::asio::ip::tcp::socket socket_;
     std::shared_ptr<watchdog> watchdog_;

@@ -1,10 +1,10 @@
 #pragma once
 
 // How many files and connections fit in the descriptors a process may open. A file being
-// downloaded holds two (its .part and the directory it lives in, for the atomic rename), a
-// connection one, and a few more come and go (journals, the event loop's own, standard streams).
-// Ten thousand transfers under a 20,000-descriptor limit would fail half-way with "Too many open
-// files"; fitted, they run a share at a time and all complete.
+// downloaded holds one (its .part; its directory is opened only for the final rename), a
+// connection one, and a few more come and go (journals, directories at commit, the event loop's
+// own, standard streams). Ten thousand transfers under a 10,000-descriptor limit would fail
+// half-way with "Too many open files"; fitted, they run a share at a time and all complete.
 
 #include <cstddef>
 #include <cstdint>
@@ -18,7 +18,7 @@ struct descriptor_budget {
 };
 
 /// Descriptors a running file holds, and those kept aside for everything else.
-constexpr std::size_t descriptors_per_file = 2;
+constexpr std::size_t descriptors_per_file = 1;
 constexpr std::size_t descriptors_reserved = 64;
 
 /// `max_files` and `max_connections` as asked, or both scaled down in proportion (at least 1

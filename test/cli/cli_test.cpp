@@ -520,19 +520,19 @@ TEST_CASE("more files and connections than descriptors allow: fitted to the limi
     for (int i = 0; i < files; ++i)
         list += f.add("many/" + name(i), 8 * KiB) + "\n";
     test::spit(f.tmp / "list.txt", list);
-    // A hard limit of 400 descriptors: 300 files (2 each) and 300 connections do not fit.
+    // A hard limit of 400 descriptors: 300 files (1 each) and 300 connections do not fit.
     std::string command = "ulimit -Sn 400 && ulimit -Hn 400 && exec " + std::string(FERRY_BINARY) + " get --ca-cert " + f.ca.string() +
                           " -d " + f.out.string() + " -j 300 --max-connections 300 -i " +
                           (f.tmp / "list.txt").string();
     auto r = test::run_program({"/bin/sh", "-c", command}, f.logs, 120s);
     INFO(r.err);
     CHECK(r.status == 0);
-    CHECK(r.err.find("ferry: 400 open files allowed (ulimit -n): at most 112 files and 112 connections at once") !=
+    CHECK(r.err.find("ferry: 400 open files allowed (ulimit -n): at most 168 files and 168 connections at once") !=
           std::string::npos);
     int complete = 0;
     for (int i = 0; i < files; ++i)
         complete += f.matches(f.out / name(i), "many/" + name(i), 8 * KiB);
     CHECK(complete == files);
-    CHECK(f.server.stats().peak_connections_open <= 112);
+    CHECK(f.server.stats().peak_connections_open <= 168);
     CHECK(r.err.find("Too many open files") == std::string::npos);
 }

@@ -243,6 +243,29 @@ TEST_CASE("commit refuses when the .part was replaced behind its back") {
     CHECK(read_text(dir / "f.part") == "theirs");
 }
 
+TEST_CASE("an open .part holds one descriptor; a directory swapped for a symlink is refused at commit") {
+    auto open_descriptors = [] {
+        return std::distance(fs::directory_iterator("/proc/self/fd"), fs::directory_iterator{});
+    };
+    temp_dir dir;
+    temp_dir outside;
+    const auto before = open_descriptors();
+    auto file = part_file::open(dir.path(), "models/m/weights.bin");
+    REQUIRE(file.has_value());
+    CHECK(open_descriptors() == before + 1); // the .part only: not its directory too
+    REQUIRE_FALSE(file->write_at(0, "ours", 4));
+
+    // While it downloads, the directory is moved away and a symlink to elsewhere put in its place.
+    fs::rename(dir / "models/m", outside / "m");
+    fs::create_directory_symlink(outside / "m", dir / "models/m");
+    CHECK(file->commit(false) == errc::too_many_symbolic_link_levels);
+    CHECK_FALSE(fs::exists(outside / "m/weights.bin"));
+    CHECK(read_text(outside / "m/weights.bin.part") == "ours");
+    CHECK(file->discard() == errc::too_many_symbolic_link_levels); // nothing deleted through it either
+    CHECK(fs::exists(outside / "m/weights.bin.part"));
+    CHECK(open_descriptors() == before);
+}
+
 TEST_CASE("discard deletes the .part") {
     temp_dir dir;
     auto file = part_file::open(dir.path(), "sub/f");
