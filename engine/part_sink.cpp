@@ -20,9 +20,14 @@ using boost::system::error_code;
 
 boost::system::result<part_sink> part_sink::open(const std::filesystem::path& dir, const std::filesystem::path& relative,
                                                  options opts) {
-    std::error_code ignored;
-    std::filesystem::create_directories(dir, ignored); // what lies below it part_file creates
     auto opened = part_file::open(dir, relative);
+    if (!opened && opened.error() == boost::system::errc::no_such_file_or_directory) {
+        // The destination itself is missing (what lies below it part_file creates): made once,
+        // not looked at for every file.
+        std::error_code ignored;
+        std::filesystem::create_directories(dir, ignored);
+        opened = part_file::open(dir, relative);
+    }
     if (!opened)
         return opened.error();
     part_sink sink;
@@ -39,8 +44,8 @@ void part_sink::discard_partial(const std::filesystem::path& final_path) {
     remove_journal(final_path.string() + ".part.journal");
 }
 
-std::optional<journal_record> part_sink::resume() const {
-    auto record = read_journal(journal_);
+std::optional<journal_record> part_sink::resume() {
+    auto record = read_journal(journal_, &journal_missing_);
     auto on_disk = part_.size_on_disk();
     if (!record || !on_disk || *on_disk != record->size)
         return std::nullopt;
@@ -105,6 +110,7 @@ struct checkpoint_work {
 } // namespace
 
 void part_sink::checkpoint(const journal_record& record, std::uint64_t bytes_done, boost::asio::any_io_executor blocking) {
+    journal_missing_ = false;
     if (checkpointing_->load(std::memory_order_acquire))
         return;
     last_journal_ = std::chrono::steady_clock::now();
@@ -123,6 +129,7 @@ void part_sink::checkpoint(const journal_record& record, std::uint64_t bytes_don
 
 boost::asio::awaitable<void> part_sink::checkpoint_now(journal_record record, std::uint64_t bytes_done,
                                                        boost::asio::any_io_executor blocking) {
+    journal_missing_ = false;
     co_await settle();
     last_journal_ = std::chrono::steady_clock::now();
     journaled_bytes_ = bytes_done;
@@ -142,7 +149,7 @@ boost::asio::awaitable<void> part_sink::settle() {
 }
 
 void part_sink::restart() {
-    remove_journal(journal_);
+    forget_journal();
     hash_ = sha256();
     hashed_ = 0;
     journaled_bytes_ = 0;
@@ -211,14 +218,21 @@ boost::asio::awaitable<error_code> part_sink::commit(const stored_validators& va
         message = "cannot move " + part_.path().string() + " into place: " + ec.message();
         co_return ec;
     }
-    remove_journal(journal_);
+    forget_journal();
     co_return error_code{};
+}
+
+void part_sink::forget_journal() {
+    // A file seen absent at resume() and never checkpointed since has none to remove (most small
+    // files): an unlink that fails costs a path walk.
+    if (!journal_missing_)
+        remove_journal(journal_);
 }
 
 void part_sink::discard() {
     if (part_.is_open())
         part_.discard();
-    remove_journal(journal_);
+    forget_journal();
 }
 
 std::string part_sink::describe_write_error(const error_code& ec) const {

@@ -53,7 +53,7 @@ public:
     part_sink& operator=(part_sink&&) noexcept = default;
 
     /// The journal of an earlier run, when it agrees with the .part on disk (size).
-    std::optional<journal_record> resume() const;
+    std::optional<journal_record> resume();
 
     /// Sizes the .part for a file of `size` bytes (preallocated where that is cheap). A large one
     /// is reserved on `blocking`: a file system can take tens of milliseconds over it.
@@ -110,9 +110,12 @@ public:
     std::string describe_write_error(const boost::system::error_code& ec) const;
 
 private:
+    void forget_journal();
+
     options options_;
     part_file part_;
     std::filesystem::path journal_;
+    bool journal_missing_ = false; ///< resume() found no journal and none was written since
     sha256 hash_;
     std::uint64_t hashed_ = 0; ///< bytes [0, hashed_) are in hash_
     std::chrono::steady_clock::time_point last_journal_{};

@@ -149,7 +149,7 @@ std::string check_relative_path(std::string_view path) {
 }
 
 part_file::part_file(part_file&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)), in_memory_(other.in_memory_), dir_(std::move(other.dir_)),
+    : fd_(std::exchange(other.fd_, -1)), in_memory_(other.in_memory_), bare_(other.bare_), dir_(std::move(other.dir_)),
       parts_(std::move(other.parts_)), path_(std::move(other.path_)) {}
 
 part_file& part_file::operator=(part_file&& other) noexcept {
@@ -157,6 +157,7 @@ part_file& part_file::operator=(part_file&& other) noexcept {
         close();
         fd_ = std::exchange(other.fd_, -1);
         in_memory_ = other.in_memory_;
+        bare_ = other.bare_;
         dir_ = std::move(other.dir_);
         parts_ = std::move(other.parts_);
         path_ = std::move(other.path_);
@@ -183,10 +184,20 @@ boost::system::result<part_file> part_file::open(const std::filesystem::path& di
         return parent.error();
 
     auto part_name = parts.back() + ".part";
+    // Created here (O_EXCL), the file is known to carry no attributes; an existing one (a resume,
+    // or whatever was planted) is opened as it is, never through a symlink.
+    bool created = true;
     int fd;
     do
-        fd = ::openat(parent->get(), part_name.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0666);
+        fd = ::openat(parent->get(), part_name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC,
+                      0666);
     while (fd < 0 && errno == EINTR);
+    if (fd < 0 && errno == EEXIST) {
+        created = false;
+        do
+            fd = ::openat(parent->get(), part_name.c_str(), O_RDWR | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+        while (fd < 0 && errno == EINTR);
+    }
     if (fd < 0)
         return errno == ELOOP ? errc::make_error_code(errc::too_many_symbolic_link_levels) : os_error(errno);
     unique_fd file(fd);
@@ -204,6 +215,7 @@ boost::system::result<part_file> part_file::open(const std::filesystem::path& di
     struct statfs fs {};
     f.in_memory_ = ::fstatfs(file.get(), &fs) == 0 && fs.f_type == TMPFS_MAGIC;
     f.fd_ = file.release();
+    f.bare_ = created;
     f.dir_ = dir;
     f.parts_ = std::move(parts);
     f.path_ = dir / (text + ".part");
@@ -334,20 +346,24 @@ std::string read_attribute(int fd, const char* name) {
     return n > 0 ? std::string(value, static_cast<std::size_t>(n)) : std::string();
 }
 
-void write_attribute(int fd, const char* name, const std::string& value) {
-    if (value.empty() || value.size() > 1024)
-        ::fremovexattr(fd, name);
-    else
-        ::fsetxattr(fd, name, value.data(), value.size(), 0);
-}
 } // namespace
 
 void part_file::set_validators(const stored_validators& v) {
     if (!is_open())
         return;
     // Best effort: a file system without user attributes only costs the next run a download.
-    write_attribute(fd_, etag_attribute, v.etag);
-    write_attribute(fd_, last_modified_attribute, v.last_modified);
+    const bool bare = bare_;
+    auto write_attribute = [&](const char* name, const std::string& value) {
+        if (value.empty() || value.size() > 1024) {
+            if (!bare)
+                ::fremovexattr(fd_, name); // one from before may be there
+        } else {
+            ::fsetxattr(fd_, name, value.data(), value.size(), 0);
+            bare_ = false;
+        }
+    };
+    write_attribute(etag_attribute, v.etag);
+    write_attribute(last_modified_attribute, v.last_modified);
 }
 
 error_code part_file::commit(bool durable) {

@@ -352,9 +352,11 @@ boost::system::error_code write_journal(const std::filesystem::path& path, const
     return {};
 }
 
-std::optional<journal_record> read_journal(const std::filesystem::path& path) {
+std::optional<journal_record> read_journal(const std::filesystem::path& path, bool* missing) {
     // O_NONBLOCK: a FIFO planted under the journal's name must not hang the open.
     int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (missing)
+        *missing = fd < 0 && errno == ENOENT;
     if (fd < 0)
         return std::nullopt;
     struct stat st {};

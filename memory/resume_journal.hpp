@@ -64,8 +64,8 @@ std::filesystem::path journal_path(const std::filesystem::path& part_path);
 /// data it describes is in the page cache too).
 boost::system::error_code write_journal(const std::filesystem::path& path, const journal_record& record);
 /// nullopt when missing, not a regular file (symlinks are not followed), unreadable or corrupt
-/// (the download then starts from zero).
-std::optional<journal_record> read_journal(const std::filesystem::path& path);
+/// (the download then starts from zero). `missing`, when given, says whether there was no file.
+std::optional<journal_record> read_journal(const std::filesystem::path& path, bool* missing = nullptr);
 void remove_journal(const std::filesystem::path& path);
 
 } // namespace ferry

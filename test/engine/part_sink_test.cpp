@@ -3,6 +3,8 @@
 #include "engine/file_error.hpp"
 #include "engine_fixture.hpp"
 
+#include <fstream>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -117,6 +119,40 @@ TEST_CASE("part_sink: a digest mismatch removes the partial file and its journal
     CHECK(message.find("sha256 mismatch") == 0);
     CHECK_FALSE(std::filesystem::exists(dir / "bad.bin.part"));
     CHECK_FALSE(std::filesystem::exists(dir / "bad.bin.part.journal"));
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("part_sink: a journal seen missing is not removed; one seen corrupt, or written since, is") {
+    auto dir = test::make_temp_dir();
+    auto data = bytes_of("twelve bytes");
+    std::string message;
+    {
+        // A corrupt journal left behind: resume() ignores it, the commit still removes it.
+        std::ofstream(dir / "c.bin.part.journal") << "not a journal";
+        auto sink = part_sink::open(dir, "c.bin", {});
+        REQUIRE(sink.has_value());
+        CHECK_FALSE(sink->resume().has_value());
+        REQUIRE_FALSE(prepare(*sink, data.size()));
+        REQUIRE_FALSE(sink->write(0, data.data(), data.size()));
+        REQUIRE_FALSE(commit(*sink, {}, message));
+        CHECK_FALSE(std::filesystem::exists(dir / "c.bin.part.journal"));
+    }
+    {
+        // None at resume(), one written afterwards: removed at commit.
+        auto sink = part_sink::open(dir, "w.bin", {});
+        REQUIRE(sink.has_value());
+        CHECK_FALSE(sink->resume().has_value());
+        REQUIRE_FALSE(prepare(*sink, data.size()));
+        REQUIRE_FALSE(sink->write(0, data.data(), data.size()));
+        journal_record record;
+        record.size = data.size();
+        record.done = {{0, data.size()}};
+        sink->checkpoint(record, data.size(), {});
+        REQUIRE(std::filesystem::exists(dir / "w.bin.part.journal"));
+        REQUIRE_FALSE(commit(*sink, {}, message));
+        CHECK_FALSE(std::filesystem::exists(dir / "w.bin.part.journal"));
+        CHECK(std::filesystem::exists(dir / "w.bin"));
+    }
     std::filesystem::remove_all(dir);
 }
 

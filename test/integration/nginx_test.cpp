@@ -23,6 +23,7 @@
 #include <optional>
 #include <random>
 #include <set>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -97,6 +98,34 @@ std::uint64_t done_bytes(const journal_record& j) {
 
 double unix_now() {
     return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+/// Bytes between nginx on `port` and its clients that no client has read: nginx's unacknowledged
+/// send queues and the clients' receive queues (/proc/net/tcp and tcp6). nginx counts them sent.
+std::uint64_t unread_from_port(std::uint16_t port) {
+    auto port_of = [](const std::string& address) {
+        return std::stoul(address.substr(address.rfind(':') + 1), nullptr, 16);
+    };
+    std::uint64_t total = 0;
+    for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+        std::ifstream in(table);
+        std::string line;
+        std::getline(in, line); // the header
+        while (std::getline(in, line)) {
+            std::istringstream fields(line);
+            std::string slot, local, remote, state, queues;
+            if (!(fields >> slot >> local >> remote >> state >> queues))
+                continue;
+            auto colon = queues.find(':');
+            if (colon == std::string::npos)
+                continue;
+            if (port_of(local) == port)
+                total += std::stoull(queues.substr(0, colon), nullptr, 16); // nginx's send queue
+            else if (port_of(remote) == port)
+                total += std::stoull(queues.substr(colon + 1), nullptr, 16); // a client's receive queue
+        }
+    }
+    return total;
 }
 
 } // namespace
@@ -223,6 +252,7 @@ TEST_CASE("nginx: ferry get killed with SIGKILL resumes and refetches little") {
 
     // First run: kill -9 once the journal says at least 20% is on disk.
     double killed_at = 0;
+    std::uint64_t unread_at_kill = 0;
     {
         test::child_process first(argv, logs / "first.out", logs / "first.err");
         auto deadline = std::chrono::steady_clock::now() + 60s;
@@ -243,6 +273,11 @@ TEST_CASE("nginx: ferry get killed with SIGKILL resumes and refetches little") {
         while (std::chrono::steady_clock::now() < kill_at && first.running())
             std::this_thread::sleep_for(5ms);
         REQUIRE_MESSAGE(first.running(), "ferry ended before it could be killed");
+        // Stopped first, so that what nginx sent and the process never read can be counted: it
+        // is lost with the process whatever the client does (a loaded machine lets it grow).
+        first.signal(SIGSTOP);
+        std::this_thread::sleep_for(100ms);
+        unread_at_kill = unread_from_port(nginx.port(1));
         killed_at = unix_now();
         first.kill_and_wait();
     }
@@ -284,7 +319,10 @@ TEST_CASE("nginx: ferry get killed with SIGKILL resumes and refetches little") {
     CHECK(sent >= missing);
     CHECK(sent < bound);
     // Issue 3: what was fetched twice (lost with the killed process, or refetched) stays under 2% of
-    // the file plus a piece per connection.
+    // the file plus a piece per connection, besides what sat unread in the kernel when the process
+    // died (nginx counts it sent; on a loaded machine a slow reader lets the socket buffers fill:
+    // 31.9 MB over the file was seen once against 19.1 MB allowed without it).
+    MESSAGE("unread in the kernel at the kill: " << unread_at_kill);
     CHECK(sent_in_all >= size);
-    CHECK(sent_in_all - size < size / 50 + 4 * 2 * MiB);
+    CHECK(sent_in_all - size < size / 50 + 4 * 2 * MiB + unread_at_kill);
 }

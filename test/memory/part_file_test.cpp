@@ -266,6 +266,32 @@ TEST_CASE("an open .part holds one descriptor; a directory swapped for a symlink
     CHECK(open_descriptors() == before);
 }
 
+TEST_CASE("validators: a reopened .part loses a stale attribute; a new one stores what it is given") {
+    temp_dir dir;
+    {
+        // A commit that never happened: the attributes were set, the rename was not.
+        auto first = part_file::open(dir.path(), "v.bin");
+        REQUIRE(first.has_value());
+        REQUIRE_FALSE(first->write_at(0, "old", 3));
+        first->set_validators({"\"a\"", "Mon, 01 Jan 2024 00:00:00 GMT"});
+    }
+    auto resumed = part_file::open(dir.path(), "v.bin");
+    REQUIRE(resumed.has_value());
+    resumed->set_validators({"\"b\"", ""}); // this server sends no Last-Modified
+    REQUIRE_FALSE(resumed->commit(false));
+    auto stored = existing_file_validators(dir.path(), "v.bin");
+    CHECK(stored.etag == "\"b\"");
+    CHECK(stored.last_modified.empty());
+
+    auto fresh = part_file::open(dir.path(), "w.bin");
+    REQUIRE(fresh.has_value());
+    fresh->set_validators({"", "Tue, 02 Jan 2024 00:00:00 GMT"});
+    REQUIRE_FALSE(fresh->commit(false));
+    auto fresh_stored = existing_file_validators(dir.path(), "w.bin");
+    CHECK(fresh_stored.etag.empty());
+    CHECK(fresh_stored.last_modified == "Tue, 02 Jan 2024 00:00:00 GMT");
+}
+
 TEST_CASE("discard deletes the .part") {
     temp_dir dir;
     auto file = part_file::open(dir.path(), "sub/f");
