@@ -46,6 +46,14 @@ boost::system::error_code prepare(part_sink& sink, std::uint64_t size) {
     return *result;
 }
 
+/// A journal saying all `size` bytes are written, saved on this thread.
+void checkpoint_whole(part_sink& sink, std::uint64_t size) {
+    journal_record record;
+    record.size = size;
+    record.done = {{0, size}};
+    sink.checkpoint(record, size, {});
+}
+
 /// part_sink::commit, the same way.
 boost::system::error_code commit(part_sink& sink, const stored_validators& validators, std::string& message) {
     boost::asio::io_context io;
@@ -108,10 +116,7 @@ TEST_CASE("part_sink: a digest mismatch removes the partial file and its journal
     auto data = bytes_of("not what was promised");
     REQUIRE_FALSE(prepare(*sink, data.size()));
     REQUIRE_FALSE(sink->write(0, data.data(), data.size()));
-    journal_record record;
-    record.size = data.size();
-    record.done = {{0, data.size()}};
-    sink->checkpoint(record, data.size(), {});
+    checkpoint_whole(*sink, data.size());
     REQUIRE(std::filesystem::exists(dir / "bad.bin.part.journal"));
     std::string message;
     auto ec = verify(*sink, data.size(), sha256_digest{}, message);
@@ -144,10 +149,7 @@ TEST_CASE("part_sink: a journal seen missing is not removed; one seen corrupt, o
         CHECK_FALSE(sink->resume().has_value());
         REQUIRE_FALSE(prepare(*sink, data.size()));
         REQUIRE_FALSE(sink->write(0, data.data(), data.size()));
-        journal_record record;
-        record.size = data.size();
-        record.done = {{0, data.size()}};
-        sink->checkpoint(record, data.size(), {});
+        checkpoint_whole(*sink, data.size());
         REQUIRE(std::filesystem::exists(dir / "w.bin.part.journal"));
         REQUIRE_FALSE(commit(*sink, {}, message));
         CHECK_FALSE(std::filesystem::exists(dir / "w.bin.part.journal"));
