@@ -34,6 +34,10 @@ struct engine_config {
     std::size_t keep_finished_models = 1000;
 
     std::uint64_t limit_rate = 0;           ///< overall bytes/s, 0 = unlimited (--limit-rate)
+    /// Yield to other traffic on the way (--profile background): when set, the overall rate
+    /// follows a delay_based_rate that keeps the queueing delay the connections measure under
+    /// this target, LEDBAT-style (and within limit_rate). 0: off.
+    std::chrono::milliseconds yield_delay_target{0};
     std::size_t buffer_size = 256 * 1024;   ///< bytes read per socket read and written per pwrite
     std::size_t tls_read_ahead = 64 * 1024; ///< TLS bytes taken from the socket per system call
     std::size_t memory_budget = 64 * 1024 * 1024; ///< all body buffers together (--max-memory)

@@ -139,7 +139,7 @@ struct engine::state : std::enable_shared_from_this<state> {
           buffers(strand, std::max(config.memory_budget, config.buffer_size), config.buffer_size),
           overall_rate(strand, config.limit_rate),
           pressure_limit(config.memory_pressure_limit ? config.memory_pressure_limit : memory_limit() / 10 * 8),
-          pressure_timer(strand),
+          pressure_timer(strand), user_limit(config.limit_rate), pacing_timer(strand),
           context{strand, config, pool, buffers, overall_rate, [this](const event& e) { observe(e); }, {}, {}},
           queue(config.max_files, config.max_files_per_model),
           arrival_signal(strand, asio::steady_timer::time_point::max()) {
@@ -152,6 +152,13 @@ struct engine::state : std::enable_shared_from_this<state> {
             write_pool = std::make_unique<asio::thread_pool>(config.write_threads);
             yield_to_the_loop(*write_pool, config.write_threads);
             context.writes = write_pool->get_executor();
+        }
+        if (config.yield_delay_target.count() > 0) {
+            delay_target target;
+            target.target = config.yield_delay_target;
+            pacing.emplace(target);
+            context.pacing = &*pacing;
+            apply_limit();
         }
     }
     // Slow file work and writes still running refer to transfers: they end before anything else goes.
@@ -236,6 +243,42 @@ struct engine::state : std::enable_shared_from_this<state> {
         }
     }
 
+    /// The overall limit: the user's, and while yielding to other traffic the pace's within it.
+    void apply_limit() {
+        auto rate = user_limit;
+        if (pacing)
+            rate = rate ? std::min(rate, pacing->rate()) : pacing->rate();
+        overall_rate.set_rate(rate);
+    }
+
+    /// While files run and the engine yields, the pace is updated every 100 ms from the round
+    /// trips the transfers sampled and the rate they reached.
+    void arm_pacing() {
+        if (!pacing || pacing_armed)
+            return;
+        pacing_armed = true;
+        paced_at = std::chrono::steady_clock::now();
+        paced_bytes = fetched();
+        pacing_timer.expires_after(std::chrono::milliseconds(100));
+        pacing_timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+            self->pacing_armed = false;
+            if (ec || self->stopped)
+                return;
+            auto now = std::chrono::steady_clock::now();
+            auto bytes = self->fetched();
+            auto seconds = std::chrono::duration<double>(now - self->paced_at).count();
+            auto used = seconds > 0 ? static_cast<std::uint64_t>(static_cast<double>(bytes - self->paced_bytes) / seconds) : 0;
+            std::size_t connections = 0;
+            for (auto* f : self->running)
+                connections += f->transfer->connections();
+            self->pacing->set_connections(connections);
+            self->pacing->update(now, used);
+            self->apply_limit();
+            if (!self->running.empty())
+                self->arm_pacing();
+        });
+    }
+
     /// Under memory pressure nothing new starts (the queue is told); a timer looks again shortly.
     bool memory_pressure() {
         // Read at most every 20 ms: a burst of small files would otherwise read /proc per file.
@@ -288,6 +331,7 @@ struct engine::state : std::enable_shared_from_this<state> {
         f.transfer = std::make_unique<file_transfer>(context, f.model->spec.id, f.model->spec.dir, f.spec, &f.model->rate);
         f.transfer->set_priority(f.model->spec.prio);
         running.push_back(&f);
+        arm_pacing();
         auto slot = f.transfer->slot();
         asio::co_spawn(strand, f.transfer->run(),
                        asio::bind_cancellation_slot(slot, [self = shared_from_this(), &f](std::exception_ptr e, file_result r) {
@@ -417,6 +461,12 @@ struct engine::state : std::enable_shared_from_this<state> {
     std::uint64_t pressure_limit;
     asio::steady_timer pressure_timer;
     bool pressure_wait_armed = false;
+    std::uint64_t user_limit; ///< the overall limit asked for (config, set_limit_rate)
+    std::optional<delay_based_rate> pacing; ///< when yielding to other traffic
+    asio::steady_timer pacing_timer;
+    bool pacing_armed = false;
+    std::chrono::steady_clock::time_point paced_at{}; ///< the last update of `pacing`
+    std::uint64_t paced_bytes = 0;                    ///< fetched() then
     std::uint64_t resident = 0;
     std::chrono::steady_clock::time_point resident_read_at{};
     transfer_context context;
@@ -650,7 +700,10 @@ void engine::set_max_files(std::size_t n) {
 }
 
 void engine::set_limit_rate(std::uint64_t rate) {
-    asio::post(strand_, [s = state_, rate] { s->overall_rate.set_rate(rate); });
+    asio::post(strand_, [s = state_, rate] {
+        s->user_limit = rate;
+        s->apply_limit();
+    });
 }
 
 bool engine::set_limit_rate(const std::string& id, std::uint64_t rate) {
@@ -771,6 +824,11 @@ asio::awaitable<engine_stats> engine::state::stats_on_strand(std::shared_ptr<sta
     out.buffer_size = s->buffers.buffer_size();
     out.buffers_in_use = s->buffers.in_use();
     out.limit_rate = s->overall_rate.rate();
+    if (s->pacing) {
+        auto base = s->pacing->base_delay().value_or(std::chrono::microseconds(0));
+        out.yielding = engine_stats::yield_state{static_cast<std::uint64_t>(base.count()),
+                                                 static_cast<std::uint64_t>(s->pacing->queueing_delay().count())};
+    }
     out.max_files = s->queue.max_files();
     std::vector<std::filesystem::path> dirs;
     for (auto& m : out.models)

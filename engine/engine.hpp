@@ -106,6 +106,13 @@ struct engine_stats {
     std::size_t buffers_allocated = 0, buffer_size = 0;
     std::size_t buffers_in_use = 0;
     std::uint64_t limit_rate = 0; ///< the overall limit now, bytes/s (0: none; set_limit_rate)
+    /// While yielding to other traffic (engine_config::yield_delay_target): the lowest round trip
+    /// seen and the queueing delay above it, in microseconds; limit_rate is then the rate it allows.
+    struct yield_state {
+        std::uint64_t base_delay_us = 0;
+        std::uint64_t queueing_delay_us = 0;
+    };
+    std::optional<yield_state> yielding;
     std::size_t max_files = 0;    ///< files in flight at most now (set_max_files)
     /// CPU, memory, descriptors, cgroup limits, and the free space where the models still in
     /// the queue write (read at most once a second).

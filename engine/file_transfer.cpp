@@ -336,8 +336,7 @@ asio::awaitable<std::optional<file_transfer::open_response>> file_transfer::open
         co_return std::nullopt;
     }
     mirrors_->learn(io.mirror, v, begin > 0 || end.has_value());
-    pipe_.first_byte(answer.first_byte);
-    io.sent_at = std::chrono::steady_clock::now() - answer.first_byte;
+    first_byte_came(io, answer.first_byte);
 
     bool empty = answer.head->status == 416 || (v.whole_body && v.length_known && v.total == 0) ||
                  (v.whole_body && spec_.size == 0u);
@@ -561,8 +560,7 @@ asio::awaitable<std::optional<response_verdict>> file_transfer::fetch_claim(open
                 co_return std::move(answer.verdict);
             strikes_ = 0;
             mirrors_->learn(io.mirror, answer.verdict, true);
-            pipe_.first_byte(answer.first_byte);
-            io.sent_at = std::chrono::steady_clock::now() - answer.first_byte;
+            first_byte_came(io, answer.first_byte);
         }
 
         while (pos < request_end && pos < plan_->end(id) && !stopping_) {
@@ -604,6 +602,7 @@ asio::awaitable<std::optional<response_verdict>> file_transfer::fetch_claim(open
                 filled += *n;
                 auto now = std::chrono::steady_clock::now();
                 hedge_.received(id, *n, now);
+                sample_round_trip(*io.conn, now);
                 if (filled >= plan_->end(id) - pos)
                     break; // another worker took the rest of this claim meanwhile
                 if (!plan_->twin(id) && hedge_.slow(id, now, replace_slow_after)) {
@@ -709,6 +708,8 @@ asio::awaitable<std::optional<response_verdict>> file_transfer::fetch_stream(ope
         if (*n == 0)
             co_return std::nullopt;
         result_.bytes_fetched += *n;
+        if (ctx_.pacing)
+            sample_round_trip(*io.conn, std::chrono::steady_clock::now());
         if (plan_) {
             // Bytes written before (other ranges, an earlier stream) are not written again.
             for (auto part : plan_->take_free({pos, pos + *n})) {
@@ -729,6 +730,24 @@ asio::awaitable<std::optional<response_verdict>> file_transfer::fetch_stream(ope
         }
         pos += *n;
     }
+}
+
+void file_transfer::first_byte_came(open_response& io, std::chrono::steady_clock::duration first_byte) {
+    auto now = std::chrono::steady_clock::now();
+    pipe_.first_byte(first_byte);
+    io.sent_at = now - first_byte;
+    // A request's first byte is a round trip of its own, fresh even when the transfers trickle
+    // (the kernel's estimate moves only with full-sized segments).
+    if (ctx_.pacing)
+        ctx_.pacing->add_sample(now, std::chrono::duration_cast<std::chrono::microseconds>(first_byte));
+}
+
+void file_transfer::sample_round_trip(connection& conn, std::chrono::steady_clock::time_point now) {
+    if (!ctx_.pacing || !ctx_.pacing->wants_sample(now))
+        return;
+    if (auto rtt = conn.round_trip_time())
+        ctx_.pacing->add_sample(now, *rtt);
+    conn.limit_receive_window(ctx_.pacing->receive_window());
 }
 
 asio::awaitable<boost::system::result<std::size_t>> file_transfer::grant(std::size_t want) {

@@ -96,6 +96,11 @@ private:
     boost::asio::awaitable<std::optional<response_verdict>> fetch_claim(open_response& io, bool request_open);
     /// Reads a 200's body: the whole file from byte 0, writing only the bytes still missing.
     boost::asio::awaitable<std::optional<response_verdict>> fetch_stream(open_response& io);
+    /// A response's head came `first_byte` after its request was sent.
+    void first_byte_came(open_response& io, std::chrono::steady_clock::duration first_byte);
+    /// While the engine yields to other traffic: gives it `conn`'s round-trip time when it wants
+    /// one, and keeps `conn`'s receive buffer to its share of the pace.
+    void sample_round_trip(connection& conn, std::chrono::steady_clock::time_point now);
     /// Tokens for up to `want` bytes from every limiter; operation_aborted when cancelled.
     boost::asio::awaitable<boost::system::result<std::size_t>> grant(std::size_t want);
     /// Writes bytes of the body (on the file's write lane) and then notes the progress.

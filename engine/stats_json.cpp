@@ -110,6 +110,10 @@ boost::json::object to_json(const engine_stats& stats) {
     o["speed"] = stats.speed;
     o["buffers_allocated"] = stats.buffers_allocated;
     o["buffer_size"] = stats.buffer_size;
+    o["limit_rate"] = stats.limit_rate;
+    if (stats.yielding)
+        o["yielding"] = {{"base_delay_ms", static_cast<double>(stats.yielding->base_delay_us) / 1000},
+                         {"queueing_delay_ms", static_cast<double>(stats.yielding->queueing_delay_us) / 1000}};
     o["resources"] = to_json(stats.resources);
     o["files_queued"] = stats.files_queued;
     o["files_ended"] = {{"done", stats.files_ended.done},

@@ -4,6 +4,7 @@
 #include "engine/events.hpp"
 #include "memory/buffer_pool.hpp"
 #include "net/connection_pool.hpp"
+#include "perf/delay_based_rate.hpp"
 #include "perf/rate_limiter.hpp"
 
 #include <functional>
@@ -23,6 +24,9 @@ struct transfer_context {
     /// Where body bytes are written and hashed (each file through a strand of its own); null: on
     /// the strand.
     boost::asio::any_io_executor writes;
+    /// Set when the engine yields to other traffic (engine_config::yield_delay_target): takes the
+    /// connections' round-trip times.
+    delay_based_rate* pacing = nullptr;
 };
 
 } // namespace ferry

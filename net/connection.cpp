@@ -280,6 +280,18 @@ asio::awaitable<boost::system::result<std::size_t>> connection::read_body(void* 
     }
 }
 
+std::optional<std::chrono::microseconds> connection::round_trip_time() const noexcept {
+    return impl_->stream.round_trip_time();
+}
+
+void connection::limit_receive_window(std::size_t bytes) noexcept {
+    auto change = bytes > receive_window_ ? bytes - receive_window_ : receive_window_ - bytes;
+    if (receive_window_ != 0 && change <= receive_window_ / 8)
+        return;
+    receive_window_ = bytes;
+    impl_->stream.set_receive_buffer(bytes);
+}
+
 bool connection::body_ready() {
     auto& st = *impl_;
     return st.body_done || st.buffer.size() > 0 || st.stream.readable_now();

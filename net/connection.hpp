@@ -125,6 +125,11 @@ public:
     /// handshake TLS (zero for plain HTTP).
     std::chrono::steady_clock::duration connect_time() const noexcept { return connect_time_; }
     std::chrono::steady_clock::duration handshake_time() const noexcept { return handshake_time_; }
+    /// The round trip the kernel measures on the socket (socket_stream::round_trip_time).
+    std::optional<std::chrono::microseconds> round_trip_time() const noexcept;
+    /// Keeps the socket's receive buffer near `bytes` (set when it differs by more than an
+    /// eighth): a reader that slows down then slows its sender within a round trip.
+    void limit_receive_window(std::size_t bytes) noexcept;
     const std::string& origin() const noexcept { return origin_; }
     std::uint64_t requests_served() const noexcept { return requests_; }
     std::chrono::steady_clock::time_point idle_since() const noexcept { return idle_since_; }
@@ -146,6 +151,7 @@ private:
     std::chrono::steady_clock::duration connect_time_{};
     std::chrono::steady_clock::duration handshake_time_{};
     std::uint64_t requests_ = 0;
+    std::size_t receive_window_ = 0; ///< the last limit_receive_window() set, 0: the kernel's own
     std::chrono::steady_clock::time_point idle_since_{};
 };
 

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -404,6 +406,27 @@ asio::awaitable<error_code> socket_stream::write_all(const void* data, std::size
                 co_return ec;
     }
     co_return error_code{};
+}
+
+std::optional<std::chrono::microseconds> socket_stream::round_trip_time() noexcept {
+    constexpr unsigned fresh_within_ms = 10;
+    tcp_info info{};
+    socklen_t size = sizeof info;
+    if (::getsockopt(socket_.native_handle(), IPPROTO_TCP, TCP_INFO, &info, &size) != 0)
+        return std::nullopt;
+    // The estimate moves only when full-sized segments arrive: one from before a pause, or the
+    // same as when last asked, is stale (and, since a lower sample replaces it at once while
+    // higher ones are averaged in, usually too low).
+    bool moved = info.tcpi_rcv_rtt != last_rcv_rtt_;
+    last_rcv_rtt_ = info.tcpi_rcv_rtt;
+    if (info.tcpi_rcv_rtt == 0 || !moved || info.tcpi_last_data_recv > fresh_within_ms)
+        return std::nullopt;
+    return std::chrono::microseconds(info.tcpi_rcv_rtt);
+}
+
+void socket_stream::set_receive_buffer(std::size_t bytes) noexcept {
+    int size = static_cast<int>(std::min<std::size_t>(bytes, 1 << 30));
+    ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
 }
 
 bool socket_stream::is_open() const noexcept { return socket_.is_open(); }

@@ -4,7 +4,9 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -75,6 +77,14 @@ public:
     static std::size_t turn_bytes(std::size_t full_streams) noexcept;
     boost::asio::awaitable<boost::system::error_code> write_all(const void* data, std::size_t size);
 
+    /// The kernel's estimate of the round trip as a receiver sees it (TCP_INFO's rcv_rtt: the
+    /// time from an acknowledgement to the data it let the peer send, queues on the way
+    /// included); none without one, when it has not moved since the last call, or when no data
+    /// came in the last 10 ms (it is then stale).
+    std::optional<std::chrono::microseconds> round_trip_time() noexcept;
+    /// Sets the socket's receive buffer (SO_RCVBUF; the kernel no longer sizes it itself).
+    void set_receive_buffer(std::size_t bytes) noexcept;
+
     bool is_open() const noexcept;
     void close() noexcept;
     /// The TLS connection, or null for plain TCP.
@@ -108,6 +118,7 @@ private:
     std::unique_ptr<bio_state> bio_state_;
     bool tls_failed_ = false; ///< a TLS protocol error: the session must not be resumed
     std::size_t read_without_yield_ = 0; ///< bytes read since read_some last suspended
+    std::uint32_t last_rcv_rtt_ = 0;     ///< the estimate round_trip_time() last saw
     bool full_ = false; ///< its last turn ended with the socket still full (counted for turn_bytes())
     void set_full(bool full) noexcept;
 };

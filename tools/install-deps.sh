@@ -7,7 +7,7 @@ set -eu
 
 packages="g++ cmake make ccache pkg-config libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
 libssl-dev zlib1g-dev doctest-dev nginx-light curl aria2 openssl procps time python3 tinyproxy microsocks
-prometheus wrk nghttp2-client nodejs npm"
+prometheus wrk nghttp2-client iproute2 nodejs npm"
 # npm comes with NodeSource's nodejs (which conflicts with Debian's npm package): ask for it only
 # when there is no npm at all.
 if command -v npm >/dev/null 2>&1; then

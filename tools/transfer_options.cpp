@@ -6,12 +6,16 @@
 #include "queue/descriptor_budget.hpp"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <iostream>
 #include <limits>
 
 namespace ferry::cli {
 
 const char* const transfer_options::usage =
+    "      --profile NAME      balanced (default), speed, memory, or background: yields to other\n"
+    "                          traffic (backs off when round trips grow; lower CPU and disk priority)\n"
     "  -j, --jobs N            files in flight at once (default 8)\n"
     "  -x, --connections N     connections per file (default: adaptive, up to 32)\n"
     "      --max-connections N connections in total (default 64; also per host unless given below)\n"
@@ -36,11 +40,18 @@ const char* const transfer_options::usage =
 bool transfer_options::take(arguments& a, std::string_view arg) {
     auto& config = options.engine;
     std::string value;
-    if (a.value(arg, "--jobs", "-j", value)) {
+    if (a.value(arg, "--profile", value)) {
+        auto profile = parse_transfer_profile(value);
+        if (!profile)
+            throw usage_error("--profile takes balanced, speed, memory or background, not '" + value + "'");
+        profile_ = *profile;
+    } else if (a.value(arg, "--jobs", "-j", value)) {
         config.max_files = parse_count("--jobs", value);
+        jobs_given_ = true;
     } else if (a.value(arg, "--connections", "-x", value)) {
         config.connections_per_file = parse_count("--connections", value);
         config.max_connections_per_file = std::max(config.max_connections_per_file, config.connections_per_file);
+        connections_given_ = true;
     } else if (a.value(arg, "--max-connections", value)) {
         config.max_connections = parse_count("--max-connections", value);
         max_connections_given_ = true;
@@ -109,6 +120,8 @@ session_options& transfer_options::finish() {
         throw usage_error(e.what());
     }
 
+    apply_profile();
+
     // Most downloads come from one host. Without a per-host cap of its own, it follows what was
     // asked for: a total given applies to the host too, and -x N with -j M may open N for each of
     // the M files (within the total).
@@ -146,6 +159,51 @@ session_options& transfer_options::finish() {
     config.tls_read_ahead = config.buffer_size >= 32 * 1024 ? config.buffer_size : 0;
 
     return options;
+}
+
+void transfer_options::apply_profile() {
+    auto& config = options.engine;
+    switch (profile_) {
+    case transfer_profile::balanced:
+        break;
+    case transfer_profile::speed:
+        // Servers that cap each connection reward every connection added: four 256 MiB files
+        // from a 4 MB/s-per-connection origin took 4.5 s within 64 connections, 2.6 s within 128
+        // (uncapped ones gain nothing, and lose nothing: growth stops at the plateau).
+        if (!max_connections_given_ && !per_host_given_) {
+            config.max_connections = 128;
+            config.max_connections_per_host = 128;
+            max_connections_given_ = true;
+        }
+        if (!connections_given_)
+            config.max_connections_per_file = 64;
+        if (!jobs_given_)
+            config.max_files = 16;
+        break;
+    case transfer_profile::memory:
+        // 16 MiB of buffers (16 KiB each, no TLS read-ahead) kept the loopback throughput of the
+        // default budget; 8 MiB lost 15% (docs/benchmarks.md, profiles).
+        if (!budget_given_) {
+            config.memory_budget = 16 * 1024 * 1024;
+            budget_given_ = true;
+        }
+        break;
+    case transfer_profile::background:
+        // Delay-based: a loss-based flow on the same link (a browser, a video call, another
+        // download) fills the bottleneck's queue and this run backs off to a trickle; alone it
+        // keeps the queue near 25 ms and takes the rest. Fewer connections as well: a background
+        // pull need not hold a CDN's sixty-four, and each of eight sees enough data to measure.
+        config.yield_delay_target = std::chrono::milliseconds(25);
+        if (!max_connections_given_ && !per_host_given_) {
+            config.max_connections = 8;
+            config.max_connections_per_host = 8;
+            max_connections_given_ = true;
+        }
+        if (!lower_process_priority())
+            std::cerr << "ferry: could not lower the process's CPU and disk priority: " << std::strerror(errno)
+                      << "\n";
+        break;
+    }
 }
 
 } // namespace ferry::cli

@@ -2,6 +2,7 @@
 
 #include "tools/arguments.hpp"
 #include "tools/download_session.hpp"
+#include "tools/transfer_profile.hpp"
 
 #include <string_view>
 
@@ -24,7 +25,13 @@ public:
     bool jobs_per_model_given = false;
 
 private:
+    /// Settles what --profile decides and no flag did.
+    void apply_profile();
+
+    transfer_profile profile_ = transfer_profile::balanced;
     bool budget_given_ = false;
+    bool jobs_given_ = false;
+    bool connections_given_ = false;
     bool max_connections_given_ = false;
     bool per_host_given_ = false;
 };

@@ -366,6 +366,42 @@ TEST_CASE("--stats FILE writes JSON with a files array") {
     CHECK(o.at("summary").as_object().at("failed").to_number<int>() == 1);
 }
 
+TEST_CASE("--profile: its settings unless a flag says otherwise; an unknown name is refused") {
+    cli_fixture f;
+    auto url = f.add("profiled.bin", 3 * MiB);
+    auto bad = f.ferry({"get", "--profile", "fast", "-d", f.out.string(), url});
+    CHECK(bad.status == 2);
+    CHECK(bad.err.find("--profile takes balanced, speed, memory or background, not 'fast'") != std::string::npos);
+    CHECK_FALSE(fs::exists(f.out / "profiled.bin"));
+
+    auto stats_of = [&](std::vector<std::string> flags) {
+        auto stats_file = f.tmp / "stats.json";
+        fs::remove(f.out / "profiled.bin");
+        std::vector<std::string> args{"get", "-q", "--ca-cert", f.ca.string(), "-d", f.out.string(), "--stats",
+                                      stats_file.string()};
+        args.insert(args.end(), flags.begin(), flags.end());
+        args.push_back(url);
+        auto r = f.ferry(args);
+        CHECK_MESSAGE(r.status == 0, r.err);
+        CHECK(f.matches(f.out / "profiled.bin", "profiled.bin", 3 * MiB));
+        return boost::json::parse(test::slurp(stats_file)).as_object();
+    };
+    // memory: a 16 MiB budget, a sixteenth per allowed connection each (64 of them) — unless
+    // --max-memory says how much.
+    CHECK(stats_of({"--profile", "memory"}).at("buffer_size").to_number<std::uint64_t>() == 16 * KiB);
+    CHECK(stats_of({"--max-memory", "64M", "--profile", "memory"}).at("buffer_size").to_number<std::uint64_t>() ==
+          64 * KiB);
+    // speed: room for 128 connections (8 KiB each of the same budget).
+    CHECK(stats_of({"--profile", "speed", "--max-memory", "16M"}).at("buffer_size").to_number<std::uint64_t>() ==
+          8 * KiB);
+    // background: the pace that yields to other traffic, with what it measured; balanced has none.
+    auto background = stats_of({"--profile", "background"});
+    REQUIRE(background.contains("yielding"));
+    CHECK(background.at("yielding").at("base_delay_ms").to_number<double>() > 0);
+    CHECK(background.at("limit_rate").to_number<std::uint64_t>() > 0);
+    CHECK_FALSE(stats_of({"--profile", "balanced"}).contains("yielding"));
+}
+
 TEST_CASE("a manifest of two models lands each file under its model's directory") {
     cli_fixture f;
     struct entry {
