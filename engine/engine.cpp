@@ -743,6 +743,7 @@ void engine::stop() {
         s->stopped = true;
         for (auto& [id, m] : s->models)
             s->cancel_model(*m, false);
+        s->pacing_timer.cancel();
         s->pool.shutdown();
     });
 }

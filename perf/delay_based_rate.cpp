@@ -6,11 +6,12 @@ namespace ferry {
 
 namespace {
 constexpr auto sample_spacing = std::chrono::milliseconds(10);
-constexpr double fast_growth = 0.25;         ///< per update at no queueing delay: +25%
+constexpr double start_growth = 1.0;         ///< per update at no queueing delay, at first
+constexpr double fast_growth = 0.25;         ///< per update at no queueing delay after that
 constexpr double probe_growth = 0.01;        ///< per update just past the last saturated rate
 constexpr double probe_acceleration = 0.02;  ///< added to it per second squared since the cut
 constexpr auto cut_spacing = std::chrono::milliseconds(300);
-constexpr auto silence_probe_after = std::chrono::milliseconds(500);
+constexpr auto silence = std::chrono::milliseconds(200);
 } // namespace
 
 delay_based_rate::delay_based_rate(delay_target target)
@@ -53,29 +54,35 @@ std::optional<std::chrono::microseconds> delay_based_rate::base_delay() const no
 }
 
 std::uint64_t delay_based_rate::update(std::chrono::steady_clock::time_point now, std::uint64_t used_rate) {
-    if (recent_count_ == 0) {
-        // Nothing heard: a trickle gives the kernel no full segment to measure, and a request's
-        // first byte comes rarely. No news for a while is no sign of a queue: probe upwards (past
-        // what is used by a quarter at most), so that a yield does not outlast what it yielded to.
-        if (any_sample_ && now - last_sample_ >= silence_probe_after) {
-            auto ceiling = std::max(used_rate + used_rate / 4, config_.min_rate);
-            rate_ = std::max(rate_, std::min(rate_ + rate_ / 16, ceiling));
-        }
+    double off_target = 1;
+    auto sampled = std::chrono::microseconds::zero();
+    if (recent_count_ > 0) {
+        // The median of the samples since the last update: the kernel's estimates lean low
+        // already (a lower sample replaces one at once, higher ones are averaged in), so the
+        // lowest would miss most of a queue that other flows keep.
+        auto middle = recent_.begin() + recent_count_ / 2;
+        std::nth_element(recent_.begin(), middle, recent_.begin() + recent_count_);
+        sampled = *middle;
+        recent_count_ = 0;
+        queueing_ = sampled - *base_delay();
+        off_target = 1.0 - std::chrono::duration<double>(queueing_) / config_.target;
+    } else if (!any_sample_ || now - last_sample_ < silence) {
+        return rate_; // nothing heard since the last update: no reason to change yet
+    } else if (queueing_ >= config_.target / 2) {
+        // Nothing heard for a while after a queue was seen: a trickle gives the kernel no
+        // full-sized segment to measure, and a request's first byte comes rarely. Creep up (a
+        // sixteenth an update, within twice what is used) so that a yield does not outlast what
+        // it yielded to, without rushing back into the queue.
+        rate_ = std::max(rate_, std::min(rate_ + rate_ / 16, std::max(2 * used_rate, config_.min_rate)));
         return rate_;
     }
-    // The median of the samples since the last update: the kernel's estimates lean low already
-    // (a lower sample replaces one at once, higher ones are averaged in), so the lowest would
-    // miss most of a queue that other flows keep.
-    auto middle = recent_.begin() + recent_count_ / 2;
-    std::nth_element(recent_.begin(), middle, recent_.begin() + recent_count_);
-    auto sampled = *middle;
-    recent_count_ = 0;
-    queueing_ = sampled - *base_delay();
-    double off_target = 1.0 - std::chrono::duration<double>(queueing_) / config_.target;
+    // Else samples were there, or nothing heard for a while over a queue last seen short (the
+    // kernel measures round trips of a millisecond or more only): grow as over an empty queue.
     if (off_target >= 0) {
-        // Grow: fast up to the rate that last filled the queue, then probing, slowly at first
-        // and faster the longer the queue stays short (the link may have been freed).
-        double growth = fast_growth;
+        // Grow: doubling until the queue first fills (a slow start), then fast up to the rate
+        // that last filled it, then probing, slowly at first and faster the longer the queue
+        // stays short (the link may have been freed).
+        double growth = saturated_ ? fast_growth : start_growth;
         if (saturated_ && rate_ >= saturated_) {
             double since_cut = std::chrono::duration<double>(now - decreased_at_).count();
             growth = std::min(fast_growth, probe_growth + probe_acceleration * since_cut * since_cut);
@@ -83,7 +90,7 @@ std::uint64_t delay_based_rate::update(std::chrono::steady_clock::time_point now
         auto grown = static_cast<std::uint64_t>(static_cast<double>(rate_) * (1 + growth * off_target));
         // Never far ahead of what is used: a limit the transfers do not reach does not hold them,
         // and the link's own queue would then set their pace (a loss-based one's).
-        auto ceiling = std::max(used_rate + used_rate / 4, config_.start_rate);
+        auto ceiling = std::max(2 * used_rate, config_.start_rate);
         rate_ = std::min(std::max(grown, rate_ + 1), std::max(ceiling, config_.min_rate));
     } else if (now - decreased_at_ >= sampled + cut_spacing) {
         // Over the target: down to what was used at most (the rate that filled the queue), then

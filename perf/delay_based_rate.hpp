@@ -24,8 +24,9 @@ struct delay_target {
 /// A rate that yields to other traffic, LEDBAT-style (RFC 6817) but on a download's rate
 /// instead of a sender's window: round-trip samples of the connections say how much the
 /// bottleneck's queue holds (a sample minus the lowest round trip seen); while it holds less
-/// than the target the rate grows (fast up to the rate that last filled the queue, then probing
-/// past it, slowly at first), never far past what is used; above it the rate falls at once, down
+/// than the target the rate grows (doubling until the queue first fills, then fast up to the
+/// rate that last filled it, then probing past it, slowly at first), never past twice what is
+/// used; above it the rate falls at once, down
 /// to what was used and halved at twice the target. A loss-based flow sharing the link
 /// (curl, a browser, a video call) fills the queue and this one backs off to `min_rate`; alone
 /// on the link it keeps the queue near the target and uses the rest.
@@ -59,6 +60,7 @@ public:
     /// slows its peer once the kernel's buffers are full, and autotuned ones hold megabytes each:
     /// with them the link would stay full (and its queue with it) for seconds after a cut.
     std::size_t receive_window() const noexcept;
+
     /// The lowest round trip of the history (none before the first sample).
     std::optional<std::chrono::microseconds> base_delay() const noexcept;
     /// The queueing delay of the last update (the median sample since the one before, minus the
@@ -77,11 +79,11 @@ private:
     bool any_sample_ = false;
     std::array<std::chrono::microseconds, 64> recent_{}; ///< samples since update() (the first 64)
     std::size_t recent_count_ = 0;
+    std::size_t connections_ = 1;
     std::chrono::steady_clock::time_point last_sample_{};
     std::chrono::steady_clock::time_point decreased_at_{};
     std::uint64_t saturated_ = 0; ///< the rate used when the queue last went over the target
     std::chrono::microseconds queueing_{0};
-    std::size_t connections_ = 1;
 };
 
 } // namespace ferry

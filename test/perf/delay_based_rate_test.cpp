@@ -87,22 +87,22 @@ TEST_CASE("a route that became slower for good is learnt once the history has mo
     CHECK(*pace.base_delay() == 90ms);
 }
 
-TEST_CASE("no queueing delay: the rate grows, but not past a quarter more than is used") {
+TEST_CASE("no queueing delay: the rate doubles at first, but never past twice what is used") {
     delay_based_rate pace(small_start());
     auto now = t0;
     pace.add_sample(now, 5ms);
     auto before = pace.update(now, 1'000'000);
-    CHECK(before == 1'250'000); // +25% at no delay at all
+    CHECK(before == 2'000'000); // doubles at no delay at all, before any queue filled
     for (int i = 0; i < 50; ++i) {
         now += 100ms;
         pace.add_sample(now, 5ms);
         pace.update(now, 1'500'000);
     }
-    CHECK(pace.rate() == 1'875'000);
+    CHECK(pace.rate() == 3'000'000);
     CHECK(pace.queueing_delay() == 0ms);
 }
 
-TEST_CASE("half the target: it grows more slowly") {
+TEST_CASE("half the target: it grows half as fast") {
     delay_based_rate pace(small_start());
     pace.add_sample(t0, 5ms);
     pace.update(t0, 0); // learns the base
@@ -110,7 +110,7 @@ TEST_CASE("half the target: it grows more slowly") {
     auto rate = pace.rate();
     pace.update(t0 + 100ms, 10'000'000);
     CHECK(pace.queueing_delay() == 25ms);
-    CHECK(pace.rate() == rate + rate / 8);
+    CHECK(pace.rate() == rate + rate / 2);
 }
 
 TEST_CASE("over the target: down to what was used, halved at twice the target, then time to drain") {
@@ -160,7 +160,7 @@ TEST_CASE("past the rate that last filled the queue it probes: slowly at first, 
     CHECK(step() == doctest::Approx(1.25));
 }
 
-TEST_CASE("it never goes below its floor; without samples it holds, then probes upwards") {
+TEST_CASE("it never goes below its floor; without samples after a queue it holds, then creeps up") {
     delay_based_rate pace(small_start());
     auto now = t0;
     pace.add_sample(now, 1ms);
@@ -170,11 +170,19 @@ TEST_CASE("it never goes below its floor; without samples it holds, then probes 
         pace.update(now, 10'000);
     }
     CHECK(pace.rate() == 64'000);
-    // A trickle gives no samples: the rate holds for half a second...
+    // No samples: the rate holds for a while...
     CHECK(pace.update(now + 100ms, 64'000) == 64'000);
-    // ...then grows by a sixteenth an update, within a quarter past what is used.
-    CHECK(pace.update(now + 600ms, 64'000) == 68'000);
-    CHECK(pace.update(now + 700ms, 54'400) == 68'000);
+    // ...then grows by a sixteenth an update, within twice what is used.
+    CHECK(pace.update(now + 300ms, 64'000) == 68'000);
+    CHECK(pace.update(now + 400ms, 34'000) == 68'000);
+}
+
+TEST_CASE("without samples over a short queue (round trips under a millisecond) it grows as over none") {
+    delay_based_rate pace(small_start());
+    pace.add_sample(t0, 100us);
+    REQUIRE(pace.update(t0, 1'000'000) == 2'000'000);
+    CHECK(pace.update(t0 + 100ms, 2'000'000) == 2'000'000); // holds a while
+    CHECK(pace.update(t0 + 300ms, 2'000'000) == 4'000'000);
 }
 
 TEST_CASE("each connection's receive buffer: twice its share of the rate over a round trip at the target") {
@@ -182,7 +190,7 @@ TEST_CASE("each connection's receive buffer: twice its share of the rate over a 
     target.start_rate = 8'000'000;
     delay_based_rate pace(target);
     pace.add_sample(t0, 10ms);
-    pace.update(t0, 6'400'000);
+    pace.update(t0, 4'000'000);
     REQUIRE(pace.rate() == 8'000'000);
     pace.set_connections(4);
     // 2 x 2 MB/s x (10 + 50) ms
