@@ -11,6 +11,8 @@
 # the request queue's 503s and the event-loop lag: bench/run.sh serve [--runs 2] [--help]
 # `ferry load` against wrk and h2load on nginx (closed model, 10,000 connections, open-model rates,
 # coordinated omission against ferry origin's delay fault): bench/run.sh load [--runs 3] [--help]
+# `ferry get --profile` balanced/speed/memory/background on loopback, and yielding to curl on a shaped link
+# (root, iproute2): bench/run.sh profiles [--runs 3] [--parts throughput,background] [--help]
 # The ferry binary is $FERRY (default build/ferry). See docs/benchmarks.md.
 set -eu
 cd "$(dirname "$0")/.."
@@ -51,7 +53,7 @@ PATH="$PATH:/usr/sbin:/sbin"
 export PATH
 
 case "${1:-}" in
-faults|hedge|durability|hub|serve|load)
+faults|hedge|durability|hub|serve|load|profiles)
     scenario=$1
     shift
     exec python3 "bench/$scenario.py" "$@" ;;

@@ -181,10 +181,11 @@ void transfer_options::apply_profile() {
             config.max_files = 16;
         break;
     case transfer_profile::memory:
-        // 16 MiB of buffers (16 KiB each, no TLS read-ahead) kept the loopback throughput of the
-        // default budget; 8 MiB lost 15% (docs/benchmarks.md, profiles).
+        // 32 MiB of buffers (32 KiB each, the smallest with TLS read-ahead) kept the loopback
+        // throughput of the default budget (256 MiB here) within the noise at two thirds of its
+        // peak RSS; 16 MiB lost up to 15% on one big file, 8 MiB more (docs/benchmarks.md, Profiles).
         if (!budget_given_) {
-            config.memory_budget = 16 * 1024 * 1024;
+            config.memory_budget = 32 * 1024 * 1024;
             budget_given_ = true;
         }
         break;

@@ -386,9 +386,9 @@ TEST_CASE("--profile: its settings unless a flag says otherwise; an unknown name
         CHECK(f.matches(f.out / "profiled.bin", "profiled.bin", 3 * MiB));
         return boost::json::parse(test::slurp(stats_file)).as_object();
     };
-    // memory: a 16 MiB budget, a sixteenth per allowed connection each (64 of them) — unless
+    // memory: a 32 MiB budget, a sixteenth per allowed connection each (64 of them) — unless
     // --max-memory says how much.
-    CHECK(stats_of({"--profile", "memory"}).at("buffer_size").to_number<std::uint64_t>() == 16 * KiB);
+    CHECK(stats_of({"--profile", "memory"}).at("buffer_size").to_number<std::uint64_t>() == 32 * KiB);
     CHECK(stats_of({"--max-memory", "64M", "--profile", "memory"}).at("buffer_size").to_number<std::uint64_t>() ==
           64 * KiB);
     // speed: room for 128 connections (8 KiB each of the same budget).
