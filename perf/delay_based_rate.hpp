@@ -26,10 +26,10 @@ struct delay_target {
 /// bottleneck's queue holds (a sample minus the lowest round trip seen); while it holds less
 /// than the target the rate grows (doubling until the queue first fills, then fast up to the
 /// rate that last filled it, then probing past it, slowly at first), never past twice what is
-/// used; above it the rate falls at once, down
-/// to what was used and halved at twice the target. A loss-based flow sharing the link
-/// (curl, a browser, a video call) fills the queue and this one backs off to `min_rate`; alone
-/// on the link it keeps the queue near the target and uses the rest.
+/// used; above it the rate falls at once, down to what was used and halved at twice the target.
+/// A flow sharing the link that fills the queue (a loss-based one on a path with a real round
+/// trip) makes this one back off to `min_rate`; alone on the link it keeps the queue near the
+/// target and uses the rest.
 ///
 /// The rate is read by a limiter on the transfers' reads; each connection's receive buffer
 /// (receive_window) is kept small enough that a slower reader slows the sender within a round trip.
@@ -48,7 +48,8 @@ public:
     void add_sample(std::chrono::steady_clock::time_point now, std::chrono::microseconds rtt);
 
     /// The rate to allow from now on, given the rate used since the previous update (bytes/s).
-    /// Without samples since the previous update the rate stays.
+    /// Without samples the rate stays for 200 ms; then, after a queue was last seen, it creeps
+    /// up, and after none it grows as over an empty queue.
     std::uint64_t update(std::chrono::steady_clock::time_point now, std::uint64_t used_rate);
 
     std::uint64_t rate() const noexcept { return rate_; }
