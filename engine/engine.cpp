@@ -2,6 +2,7 @@
 
 #include "engine/file_transfer.hpp"
 #include "engine/part_sink.hpp"
+#include "queue/connection_growth.hpp"
 #include "queue/model_queue.hpp"
 #include "memory/buffer_pool.hpp"
 #include "memory/memory_limits.hpp"
@@ -139,7 +140,7 @@ struct engine::state : std::enable_shared_from_this<state> {
           buffers(strand, std::max(config.memory_budget, config.buffer_size), config.buffer_size),
           overall_rate(strand, config.limit_rate),
           pressure_limit(config.memory_pressure_limit ? config.memory_pressure_limit : memory_limit() / 10 * 8),
-          pressure_timer(strand), user_limit(config.limit_rate), pacing_timer(strand),
+          pressure_timer(strand), user_limit(config.limit_rate), pacing_timer(strand), host_cap_timer(strand),
           context{strand, config, pool, buffers, overall_rate, [this](const event& e) { observe(e); }, {}, {}},
           queue(config.max_files, config.max_files_per_model),
           arrival_signal(strand, asio::steady_timer::time_point::max()) {
@@ -279,6 +280,40 @@ struct engine::state : std::enable_shared_from_this<state> {
         });
     }
 
+    /// While files run and hosts may get more connections than max_connections_per_host, every
+    /// 250 ms each host whose line waits at its cap is judged by a connection_growth of its own,
+    /// over the bytes of all transfers: the first look doubles its cap, the next ones double it
+    /// again while the rate rose by a quarter.
+    void arm_host_caps() {
+        if (config.max_connections_per_host_ceiling <= config.max_connections_per_host || host_caps_armed)
+            return;
+        host_caps_armed = true;
+        host_cap_timer.expires_after(std::chrono::milliseconds(250));
+        host_cap_timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+            self->host_caps_armed = false;
+            if (ec || self->stopped)
+                return;
+            self->grow_host_caps();
+            if (!self->running.empty())
+                self->arm_host_caps();
+        });
+    }
+
+    void grow_host_caps() {
+        auto now = std::chrono::steady_clock::now();
+        for (auto& origin : pool.hosts_at_cap()) {
+            auto cap = pool.host_cap(origin);
+            connection_growth::settings s;
+            s.initial = cap;
+            s.ceiling = config.max_connections_per_host_ceiling;
+            s.interval = std::chrono::milliseconds(500);
+            auto [it, added] = host_growth.try_emplace(origin, s, now, fetched());
+            auto wanted = it->second.workers_wanted(now, fetched(), cap, cap);
+            if (wanted > cap)
+                pool.raise_host_cap(origin, wanted);
+        }
+    }
+
     /// Under memory pressure nothing new starts (the queue is told); a timer looks again shortly.
     bool memory_pressure() {
         // Read at most every 20 ms: a burst of small files would otherwise read /proc per file.
@@ -332,6 +367,7 @@ struct engine::state : std::enable_shared_from_this<state> {
         f.transfer->set_priority(f.model->spec.prio);
         running.push_back(&f);
         arm_pacing();
+        arm_host_caps();
         auto slot = f.transfer->slot();
         asio::co_spawn(strand, f.transfer->run(),
                        asio::bind_cancellation_slot(slot, [self = shared_from_this(), &f](std::exception_ptr e, file_result r) {
@@ -467,6 +503,9 @@ struct engine::state : std::enable_shared_from_this<state> {
     bool pacing_armed = false;
     std::chrono::steady_clock::time_point paced_at{}; ///< the last update of `pacing`
     std::uint64_t paced_bytes = 0;                    ///< fetched() then
+    std::map<std::string, connection_growth> host_growth; ///< per origin, once at its cap
+    asio::steady_timer host_cap_timer;
+    bool host_caps_armed = false;
     std::uint64_t resident = 0;
     std::chrono::steady_clock::time_point resident_read_at{};
     transfer_context context;
@@ -744,6 +783,7 @@ void engine::stop() {
         for (auto& [id, m] : s->models)
             s->cancel_model(*m, false);
         s->pacing_timer.cancel();
+        s->host_cap_timer.cancel();
         s->pool.shutdown();
     });
 }

@@ -129,8 +129,10 @@ asio::awaitable<boost::system::result<connection_pool::handle>> connection_pool:
 
 connection_pool::host_state& connection_pool::host_of(const std::string& origin) {
     auto [it, inserted] = hosts_.try_emplace(origin);
-    if (inserted)
+    if (inserted) {
         it->second.breaker = circuit_breaker(config_.circuit);
+        it->second.cap = config_.max_per_host;
+    }
     return it->second;
 }
 
@@ -141,8 +143,7 @@ connection_pool::grant connection_pool::take_free(const std::string& origin, hos
         return free;
     }
     const bool idle = !host.idle.empty();
-    if (!idle && !(host.open < config_.max_per_host &&
-                   (open_ < config_.max_connections || has_idle_elsewhere(origin))))
+    if (!idle && !(host.open < host.cap && (open_ < max_open() || has_idle_elsewhere(origin))))
         return free;
     // Asked only when something is free: in half-open, allow() hands out the one probe.
     const auto now = std::chrono::steady_clock::now();
@@ -156,7 +157,7 @@ connection_pool::grant connection_pool::take_free(const std::string& origin, hos
         free.idle = std::move(host.idle.back());
         host.idle.pop_back();
     } else {
-        if (open_ >= config_.max_connections)
+        if (open_ >= max_open())
             close_one_idle_elsewhere(origin);
         opened(host);
         free.room = true;
@@ -215,6 +216,32 @@ asio::awaitable<bool> connection_pool::sit_out_hold(host_state& host) {
             co_return false;
     }
     co_return !shut_down_;
+}
+
+std::vector<std::string> connection_pool::hosts_at_cap() const {
+    std::vector<std::string> out;
+    for (auto& [origin, host] : hosts_)
+        if (host.waiting > 0 && host.open >= host.cap && !host.hold_end)
+            out.push_back(origin);
+    return out;
+}
+
+std::size_t connection_pool::host_cap(const std::string& origin) const {
+    auto it = hosts_.find(origin);
+    return it == hosts_.end() ? config_.max_per_host : it->second.cap;
+}
+
+void connection_pool::raise_host_cap(const std::string& origin, std::size_t cap) {
+    auto& host = host_of(origin);
+    if (cap <= host.cap)
+        return;
+    raised_ += cap - host.cap;
+    host.cap = cap;
+    serve_waiters();
+}
+
+std::size_t connection_pool::max_open() const noexcept {
+    return config_.max_connections + raised_;
 }
 
 void connection_pool::hold_host(const std::string& origin, std::chrono::steady_clock::time_point until) {

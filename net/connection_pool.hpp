@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -155,6 +156,15 @@ public:
     /// The end of `origin`'s hold while one is in effect; nullopt otherwise.
     std::optional<std::chrono::steady_clock::time_point> held_until(const std::string& origin) const;
 
+    /// The origins whose line waits at their cap: every connection allowed open and someone in
+    /// line for another (what raise_host_cap() may relieve).
+    std::vector<std::string> hosts_at_cap() const;
+    /// `origin`'s cap now: max_per_host, or what raise_host_cap() set.
+    std::size_t host_cap(const std::string& origin) const;
+    /// Lets `origin` open up to `cap` connections (no fewer than max_per_host) and the pool as
+    /// many more in total as its cap rose above max_per_host; its line is served at once.
+    void raise_host_cap(const std::string& origin, std::size_t cap);
+
     /// Closes idle connections and wakes every waiter with operation_aborted.
     void shutdown();
 
@@ -176,6 +186,7 @@ private:
         std::unique_ptr<boost::asio::steady_timer> gate;
         bool gate_armed = false;
         std::size_t waiting = 0; ///< waiters in line for this origin
+        std::size_t cap = 0;     ///< open connections allowed (max_per_host unless raised)
     };
 
     /// What a waiter is handed: an idle connection of its origin, or room to open one (already
@@ -239,6 +250,9 @@ private:
 
     boost::asio::any_io_executor executor_;
     boost::asio::ssl::context& tls_;
+    /// Open connections allowed in total: max_connections, plus what raise_host_cap() added.
+    std::size_t max_open() const noexcept;
+    std::size_t raised_ = 0; ///< connections the raised host caps added to the total
     pool_config config_;
     std::map<std::string, host_state> hosts_;
     std::size_t open_ = 0;

@@ -19,7 +19,8 @@ const char* const transfer_options::usage =
     "  -j, --jobs N            files in flight at once (default 8)\n"
     "  -x, --connections N     connections per file (default: adaptive, up to 32)\n"
     "      --max-connections N connections in total (default 64; also per host unless given below)\n"
-    "      --max-connections-per-host N  connections to one host (default 64, or -x times -j)\n"
+    "      --max-connections-per-host N  connections to one host (default 64, or -x times -j; without\n"
+    "                          this or --max-connections, up to 4x that while more raise the rate)\n"
     "      --limit-rate RATE   overall cap in bytes/s: 750K, 20M, 1G\n"
     "      --ca-cert FILE      trust this PEM bundle as well as the system store\n"
     "      --header 'K: V'     extra request header (repeatable; only sent to the URL's own host)\n"
@@ -134,9 +135,18 @@ session_options& transfer_options::finish() {
                          std::min(config.max_connections, config.connections_per_file * config.max_files));
     }
     config.max_connections = std::max(config.max_connections, config.max_connections_per_host);
+    // Unless caps were given, a host whose connections each get their share of a capped rate may
+    // get up to four times its cap, as long as more of them raise the rate.
+    if (!per_host_given_ && !max_connections_given_)
+        config.max_connections_per_host_ceiling = 4 * config.max_connections_per_host;
     // Every file and connection asked for must find its descriptors (the hard limit is taken
     // first): beyond them, transfers would fail with "Too many open files"; fitted, they wait.
     auto descriptors = raise_descriptor_limit();
+    if (config.max_connections_per_host_ceiling > config.max_connections_per_host) {
+        auto raised = config.max_connections_per_host_ceiling - config.max_connections_per_host;
+        if (fit_descriptors(config.max_files, config.max_connections + raised, descriptors).reduced)
+            config.max_connections_per_host_ceiling = 0; // no room to raise a host's cap
+    }
     if (auto fit = fit_descriptors(config.max_files, config.max_connections, descriptors); fit.reduced) {
         std::cerr << "ferry: " << descriptors << " open files allowed (ulimit -n): at most " << fit.max_files
                   << " files and " << fit.max_connections << " connections at once\n";
@@ -172,8 +182,7 @@ void transfer_options::apply_profile() {
         // (uncapped ones gain nothing, and lose nothing: growth stops at the plateau).
         if (!max_connections_given_ && !per_host_given_) {
             config.max_connections = 128;
-            config.max_connections_per_host = 128;
-            max_connections_given_ = true;
+            config.max_connections_per_host = 128; // and up to four times that, as with balanced
         }
         if (!connections_given_)
             config.max_connections_per_file = 64;

@@ -121,3 +121,34 @@ TEST_CASE("a dead host trips the circuit: it sees a probe per cool-down, not ret
     std::error_code ignored;
     std::filesystem::remove_all(keys, ignored);
 }
+
+TEST_CASE("a host whose every connection is capped gets more than its cap while more raise the rate") {
+    using ferry::file_outcome;
+    constexpr std::uint64_t KiB = 1024, MiB = 1024 * KiB;
+    ferry::test::engine_fixture f;
+    f.cap_rate("/capped-*", 256 * KiB); // a CDN's cap on each connection
+    auto c = f.adaptive_config(8);
+    c.max_connections = 4;
+    c.max_connections_per_host = 4;
+    SUBCASE("adaptive: the cap doubles while the rate rises, within the ceiling") {
+        c.max_connections_per_host_ceiling = 16;
+        auto r = f.run(c, f.model({{"capped-1.bin", 4 * MiB}, {"capped-2.bin", 4 * MiB}, {"capped-3.bin", 4 * MiB}}));
+        for (auto& file : r.files)
+            CHECK(file.outcome == file_outcome::done);
+        for (const char* name : {"capped-1.bin", "capped-2.bin", "capped-3.bin"})
+            CHECK(f.matches_synthetic(name, 4 * MiB));
+        auto seen = f.server.stats(false);
+        MESSAGE("peak connections " << seen.peak_connections_open);
+        CHECK(seen.peak_connections_open >= 8); // doubled at least once (16 here: twice)
+        CHECK(seen.peak_connections_open <= 16);
+        CHECK(seen.body_bytes_sent <= 12 * MiB + 2 * MiB);
+    }
+    SUBCASE("fixed: no ceiling, no more than the cap") {
+        auto r = f.run(c, f.model({{"capped-1.bin", 1 * MiB}, {"capped-2.bin", 1 * MiB}, {"capped-3.bin", 1 * MiB}}));
+        for (auto& file : r.files)
+            CHECK(file.outcome == file_outcome::done);
+        // One over the cap at most: the server may not yet have seen the end of a connection the
+        // client closed when its replacement arrives.
+        CHECK(f.server.stats(false).peak_connections_open <= 5);
+    }
+}

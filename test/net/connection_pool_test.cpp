@@ -402,3 +402,49 @@ TEST_CASE("a cancelled connection attempt does not count against the host") {
     CHECK(hanging.accepted == 1);
     CHECK(pool.per_origin()[target.origin()].circuit == "closed");
 }
+
+TEST_CASE("a raised host cap lets the host's line through, the total growing with it") {
+    served_origin origin;
+    asio::io_context io;
+    pool_config c;
+    c.max_connections = 2;
+    c.max_per_host = 2;
+    connection_pool pool(io.get_executor(), origin.tls, c);
+    const auto target = parse(origin.server.url("a"));
+    std::vector<connection_pool::handle> held;
+    bool third = false;
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+            for (int i = 0; i < 2; ++i) {
+                auto acquiring = pool.acquire(target);
+                auto conn = co_await std::move(acquiring);
+                REQUIRE(conn.has_value());
+                held.push_back(std::move(*conn));
+            }
+            auto acquiring = pool.acquire(target); // waits: the host is at its cap, and the pool too
+            auto conn = co_await std::move(acquiring);
+            REQUIRE(conn.has_value());
+            third = true;
+            held.push_back(std::move(*conn));
+        },
+        asio::detached);
+    io.run_for(500ms);
+    REQUIRE(held.size() == 2);
+    CHECK_FALSE(third);
+    auto at_cap = pool.hosts_at_cap();
+    REQUIRE(at_cap.size() == 1);
+    CHECK(pool.host_cap(at_cap.front()) == 2);
+
+    pool.raise_host_cap(at_cap.front(), 1); // never lowers
+    CHECK(pool.host_cap(at_cap.front()) == 2);
+    pool.raise_host_cap(at_cap.front(), 3);
+    io.run_for(500ms);
+    CHECK(third);
+    CHECK(pool.host_cap(at_cap.front()) == 3);
+    CHECK(pool.totals().open == 3); // one past max_connections: the raise counts in the total
+    CHECK(pool.hosts_at_cap().empty());
+    held.clear();
+    pool.shutdown();
+    io.run_for(100ms);
+}
