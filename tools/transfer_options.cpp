@@ -179,7 +179,8 @@ void transfer_options::apply_profile() {
     case transfer_profile::speed:
         // Servers that cap each connection reward every connection added: four 256 MiB files
         // from a 4 MB/s-per-connection origin took 4.5 s within 64 connections, 2.6 s within 128
-        // (uncapped ones gain nothing, and lose nothing: growth stops at the plateau).
+        // (before a host's cap could grow; uncapped ones gain nothing, and lose nothing: growth
+        // stops at the plateau). Room from the start, and a host's cap grows from there.
         if (!max_connections_given_ && !per_host_given_) {
             config.max_connections = 128;
             config.max_connections_per_host = 128; // and up to four times that, as with balanced
