@@ -301,14 +301,18 @@ struct engine::state : std::enable_shared_from_this<state> {
 
     void grow_host_caps() {
         auto now = std::chrono::steady_clock::now();
-        for (auto& origin : pool.hosts_at_cap()) {
+        auto hosts = pool.hosts_at_cap();
+        if (hosts.empty())
+            return;
+        auto bytes = fetched(); // a pass over the running files: once a look
+        for (auto& origin : hosts) {
             auto cap = pool.host_cap(origin);
             connection_growth::settings s;
             s.initial = cap;
             s.ceiling = config.max_connections_per_host_ceiling;
             s.interval = std::chrono::milliseconds(500);
-            auto [it, added] = host_growth.try_emplace(origin, s, now, fetched());
-            auto wanted = it->second.workers_wanted(now, fetched(), cap, cap);
+            auto [it, added] = host_growth.try_emplace(origin, s, now, bytes);
+            auto wanted = it->second.workers_wanted(now, bytes, cap, cap);
             if (wanted > cap)
                 pool.raise_host_cap(origin, wanted);
         }

@@ -20,6 +20,17 @@ delay_target small_start() {
     return t;
 }
 
+/// A pace at 8 MB/s that has seen a 10 ms round trip at t0.
+delay_based_rate at_8_mb_s() {
+    auto target = small_start();
+    target.start_rate = 8'000'000;
+    delay_based_rate pace(target);
+    pace.add_sample(t0, 10ms);
+    pace.update(t0, 4'000'000); // would double, but not past twice what is used
+    REQUIRE(pace.rate() == 8'000'000);
+    return pace;
+}
+
 /// A link of `capacity` bytes/s with a drop-tail queue of `buffer` (as tc's tbf): the round trip
 /// is `base` plus what the queue holds. `other` bytes/s of loss-based traffic compete (they fill
 /// the queue whenever they can). Runs `seconds` of 100 ms ticks and returns our mean rate over
@@ -114,12 +125,7 @@ TEST_CASE("half the target: it grows half as fast") {
 }
 
 TEST_CASE("over the target: down to what was used, halved at twice the target, then time to drain") {
-    auto target = small_start();
-    target.start_rate = 8'000'000;
-    delay_based_rate pace(target);
-    pace.add_sample(t0, 10ms);
-    pace.update(t0, 4'000'000);
-    REQUIRE(pace.rate() == 8'000'000);
+    auto pace = at_8_mb_s();
     // 100 ms queued: twice the target.
     pace.add_sample(t0 + 100ms, 110ms);
     CHECK(pace.update(t0 + 100ms, 4'000'000) == 2'000'000);
@@ -133,11 +139,7 @@ TEST_CASE("over the target: down to what was used, halved at twice the target, t
 }
 
 TEST_CASE("past the rate that last filled the queue it probes: slowly at first, faster later") {
-    auto target = small_start();
-    target.start_rate = 8'000'000;
-    delay_based_rate pace(target);
-    pace.add_sample(t0, 10ms);
-    pace.update(t0, 8'000'000);
+    auto pace = at_8_mb_s();
     pace.add_sample(t0 + 100ms, 110ms);
     REQUIRE(pace.update(t0 + 100ms, 8'000'000) == 4'000'000); // filled the queue at 8 MB/s
     auto now = t0 + 100ms;
@@ -186,12 +188,7 @@ TEST_CASE("without samples over a short queue (round trips under a millisecond) 
 }
 
 TEST_CASE("each connection's receive buffer: twice its share of the rate over a round trip at the target") {
-    auto target = small_start();
-    target.start_rate = 8'000'000;
-    delay_based_rate pace(target);
-    pace.add_sample(t0, 10ms);
-    pace.update(t0, 4'000'000);
-    REQUIRE(pace.rate() == 8'000'000);
+    auto pace = at_8_mb_s();
     pace.set_connections(4);
     // 2 x 2 MB/s x (10 + 50) ms
     CHECK(pace.receive_window() == 240'000);
