@@ -370,6 +370,7 @@ struct engine::state : std::enable_shared_from_this<state> {
         f.transfer = std::make_unique<file_transfer>(context, f.model->spec.id, f.model->spec.dir, f.spec, &f.model->rate);
         f.transfer->set_priority(f.model->spec.prio);
         running.push_back(&f);
+        context.files_running = running.size();
         arm_pacing();
         arm_host_caps();
         auto slot = f.transfer->slot();
@@ -393,6 +394,7 @@ struct engine::state : std::enable_shared_from_this<state> {
     void finished(file_entry& f, file_result r) {
         auto& m = *f.model;
         std::erase(running, &f);
+        context.files_running = running.size();
         bytes_fetched += r.bytes_fetched;
         m.fetched_by_ended += r.bytes_fetched;
         // The transfer object goes once its coroutine is over (we are in its completion).

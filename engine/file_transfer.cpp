@@ -255,6 +255,14 @@ asio::awaitable<file_transfer::attempt_end> file_transfer::attempt() {
         if (wanted == 0) {
             connection_growth::settings growth;
             growth.ceiling = ctx_.config.max_connections_per_file;
+            // On a long path the start skips doublings, within the file's share of its host and
+            // of the connections being established at once (more would queue for their turn).
+            if (auto rtt = pipe_.round_trip()) {
+                std::size_t files = std::max<std::size_t>(ctx_.files_running, 1);
+                std::size_t share = std::min(ctx_.config.max_connections_per_host, ctx_.pool.config().max_connecting) / files;
+                growth.initial = connection_growth::initial_for_round_trip(
+                    *rtt, growth.initial, std::max(growth.initial, std::min(growth.ceiling, share)));
+            }
             growth_.emplace(growth, std::chrono::steady_clock::now(), bytes_done());
             wanted = growth_->initial_workers();
         }

@@ -27,6 +27,8 @@ struct transfer_context {
     /// Set when the engine yields to other traffic (engine_config::yield_delay_target): takes the
     /// connections' round-trip times.
     delay_based_rate* pacing = nullptr;
+    /// Files whose transfer runs now (their share of a host's connections).
+    std::size_t files_running = 0;
 };
 
 } // namespace ferry

@@ -16,6 +16,14 @@ connection_growth::connection_growth(settings s, clock::time_point start, std::u
     wanted_ = settings_.initial;
 }
 
+std::size_t connection_growth::initial_for_round_trip(clock::duration rtt, std::size_t base, std::size_t ceiling,
+                                                      clock::duration per_doubling) {
+    std::size_t workers = std::clamp<std::size_t>(base, 1, std::max<std::size_t>(ceiling, 1));
+    for (auto left = rtt; left >= per_doubling && workers < ceiling; left -= per_doubling)
+        workers = std::min(2 * workers, ceiling);
+    return workers;
+}
+
 std::size_t connection_growth::initial_workers() const {
     return settings_.initial;
 }

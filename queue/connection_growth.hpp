@@ -43,6 +43,14 @@ public:
         std::chrono::milliseconds settle_limit{2000};
     };
 
+    /// Workers to start a file with on a path of round trip `rtt` (its first response's time to
+    /// first byte), from `base` on a short one: twice as many for every `per_doubling` of round
+    /// trip, within `ceiling`. Each doubling costs a few round trips (connect, TLS, the request)
+    /// before its connections can be judged, a fraction of a second on a long path: there the
+    /// start skips the doublings that cheap paths take one by one.
+    static std::size_t initial_for_round_trip(clock::duration rtt, std::size_t base, std::size_t ceiling,
+                                              clock::duration per_doubling = std::chrono::milliseconds(10));
+
     /// The file's workers start at `start`, when `bytes_done` bytes are already done.
     connection_growth(settings s, clock::time_point start, std::uint64_t bytes_done);
 

@@ -195,3 +195,17 @@ TEST_CASE("workers that never flow hold the judgement up for settle_limit at mos
     bytes += 8 * MiB;
     CHECK(g.workers_wanted(t, bytes, 8, 4) == 16);
 }
+
+TEST_CASE("a long round trip starts a file with the doublings a short one takes step by step") {
+    // Loopback and nearby hosts: the usual start, growth decides the rest.
+    CHECK(connection_growth::initial_for_round_trip(300us, 4, 32) == 4);
+    CHECK(connection_growth::initial_for_round_trip(9ms, 4, 32) == 4);
+    // One doubling per 10 ms of round trip: 20 ms skips two, 100 ms all of them.
+    CHECK(connection_growth::initial_for_round_trip(10ms, 4, 32) == 8);
+    CHECK(connection_growth::initial_for_round_trip(20ms, 4, 32) == 16);
+    CHECK(connection_growth::initial_for_round_trip(100ms, 4, 32) == 32);
+    // Never past the ceiling (a --profile, the pool's size), and never below one.
+    CHECK(connection_growth::initial_for_round_trip(100ms, 4, 6) == 6);
+    CHECK(connection_growth::initial_for_round_trip(20ms, 0, 32) == 4);
+    CHECK(connection_growth::initial_for_round_trip(10s, 4, 0) == 1);
+}
