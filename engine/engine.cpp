@@ -262,9 +262,9 @@ struct engine::state : std::enable_shared_from_this<state> {
         paced_bytes = fetched();
         pacing_timer.expires_after(std::chrono::milliseconds(100));
         pacing_timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-            self->pacing_armed = false;
             if (ec || self->stopped)
-                return;
+                return; // (cancelled: whoever cancelled it cleared pacing_armed)
+            self->pacing_armed = false;
             auto now = std::chrono::steady_clock::now();
             auto bytes = self->fetched();
             auto seconds = std::chrono::duration<double>(now - self->paced_at).count();
@@ -290,9 +290,9 @@ struct engine::state : std::enable_shared_from_this<state> {
         host_caps_armed = true;
         host_cap_timer.expires_after(std::chrono::milliseconds(250));
         host_cap_timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-            self->host_caps_armed = false;
             if (ec || self->stopped)
-                return;
+                return; // (cancelled: whoever cancelled it cleared host_caps_armed)
+            self->host_caps_armed = false;
             self->grow_host_caps();
             if (!self->running.empty())
                 self->arm_host_caps();
@@ -395,6 +395,13 @@ struct engine::state : std::enable_shared_from_this<state> {
         auto& m = *f.model;
         std::erase(running, &f);
         context.files_running = running.size();
+        if (running.empty()) {
+            // Their looks are for running files: an engine with nothing to do holds no timer
+            // (a caller's io_context then runs out of work at once).
+            pacing_armed = host_caps_armed = false;
+            pacing_timer.cancel();
+            host_cap_timer.cancel();
+        }
         bytes_fetched += r.bytes_fetched;
         m.fetched_by_ended += r.bytes_fetched;
         // The transfer object goes once its coroutine is over (we are in its completion).

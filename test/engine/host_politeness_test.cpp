@@ -152,3 +152,29 @@ TEST_CASE("a host whose every connection is capped gets more than its cap while 
         CHECK(f.server.stats(false).peak_connections_open <= 5);
     }
 }
+
+TEST_CASE("an engine whose files have all ended holds no timer: its io_context runs out of work") {
+    // The looks at hosts' caps run while files do; one left armed kept `ferry get` (whose
+    // io_context runs until it is out of work) alive for a quarter of a second after the last file.
+    ferry::test::engine_fixture f;
+    auto c = f.adaptive_config(4);
+    c.max_connections_per_host = 2;
+    c.max_connections_per_host_ceiling = 8;
+    boost::asio::io_context io;
+    ferry::engine e(io.get_executor(), c);
+    auto added = e.add(f.model({{"tiny.bin", 1024}}));
+    REQUIRE_MESSAGE(added, added.error);
+    bool done = false;
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+        co_await e.wait(added.id);
+        done = true;
+    }, asio::detached);
+    auto deadline = clock_type::now() + 60s;
+    while (!done && clock_type::now() < deadline)
+        io.run_one_for(100ms);
+    REQUIRE(done);
+    for (int i = 0; i < 100 && !io.stopped(); ++i)
+        io.poll(); // what the end itself queued (no waiting: a timer would never fire here)
+    CHECK(io.stopped());
+    CHECK(f.matches_synthetic("tiny.bin", 1024));
+}
