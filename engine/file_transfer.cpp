@@ -255,11 +255,11 @@ asio::awaitable<file_transfer::attempt_end> file_transfer::attempt() {
         if (wanted == 0) {
             connection_growth::settings growth;
             growth.ceiling = ctx_.config.max_connections_per_file;
-            // On a long path the start skips doublings, within the file's share of its host and
-            // of the connections being established at once (more would queue for their turn).
-            if (auto rtt = pipe_.round_trip()) {
+            // On a long path the start skips doublings, within the file's share of its host.
+            // (Not when yielding to other traffic: there the pace decides.)
+            if (auto rtt = pipe_.round_trip(); rtt && !ctx_.pacing) {
                 std::size_t files = std::max<std::size_t>(ctx_.files_running, 1);
-                std::size_t share = std::min(ctx_.config.max_connections_per_host, ctx_.pool.config().max_connecting) / files;
+                std::size_t share = ctx_.config.max_connections_per_host / files;
                 growth.initial = connection_growth::initial_for_round_trip(
                     *rtt, growth.initial, std::max(growth.initial, std::min(growth.ceiling, share)));
             }
@@ -270,6 +270,7 @@ asio::awaitable<file_transfer::attempt_end> file_transfer::attempt() {
         workers = static_cast<std::size_t>(std::max<std::uint64_t>(1, std::min<std::uint64_t>(wanted, pieces)));
     }
     start_worker(first);
+    unclaimed_workers_ = workers - 1;
     for (std::size_t i = 1; i < workers; ++i)
         start_worker(nullptr);
 
@@ -483,10 +484,16 @@ asio::awaitable<bool> file_transfer::worker(std::size_t index, std::shared_ptr<o
         }
     } guard{io, flowing_};
     bool request_open = false;
+    // Workers started together share the free space in equal claims: the first would otherwise
+    // take it all, and each next one steal half of the largest.
+    std::size_t starting_with = 1;
     if (first) {
         io = std::move(*first);
         request_open = !io.stream;
     } else {
+        starting_with = std::max<std::size_t>(1, unclaimed_workers_);
+        if (unclaimed_workers_ > 0)
+            --unclaimed_workers_;
         auto mirror = mirrors_->pick(index);
         if (!mirror)
             co_return false;
@@ -510,7 +517,7 @@ asio::awaitable<bool> file_transfer::worker(std::size_t index, std::shared_ptr<o
             co_return true;
         }
         if (!request_open) {
-            auto claim = plan_->acquire(1);
+            auto claim = plan_->acquire(std::exchange(starting_with, 1));
             if (!claim)
                 claim = co_await hedge_or_wait();
             if (!claim)
@@ -536,8 +543,60 @@ asio::awaitable<bool> file_transfer::worker(std::size_t index, std::shared_ptr<o
     co_return false;
 }
 
+std::uint64_t file_transfer::next_request_end(std::size_t claim, std::uint64_t from) const {
+    // Requests of a quarter of the claim, smaller near the file's end: a steal then usually
+    // splits between requests instead of cutting a response short. Never less than a few round
+    // trips of data, though: each request costs its connection one.
+    return from + request_window(plan_->end(claim) - from, plan_->file_size() - plan_->bytes_done(), active_workers_,
+                                 ctx_.config.min_request, ctx_.config.max_request, least_request());
+}
+
+exchange_request file_transfer::range_request(std::size_t mirror, std::uint64_t begin, std::uint64_t end) const {
+    exchange_request r;
+    r.mirror = mirror;
+    r.begin = begin;
+    r.end = end;
+    r.size = size_;
+    r.size_from_manifest = spec_.size.has_value();
+    r.priority = static_cast<int>(priority_);
+    return r;
+}
+
+std::uint64_t file_transfer::least_request() const {
+    // A request sent ahead hides the round trip before its answer: it only has to outlast the
+    // wait (about two round trips). Without that, each request leaves its connection idle for a
+    // round trip, and several round trips of data keep that a small part of the time.
+    return send_ahead_works_ ? 2 * pipe_.round_trip_bytes() : pipe_.bytes();
+}
+
+asio::awaitable<std::optional<std::uint64_t>> file_transfer::send_ahead(open_response& io, std::size_t claim,
+                                                                         std::uint64_t request_end, std::uint64_t pos) {
+    // Once the response has about two round trips of data left, the claim's next request goes
+    // out on the same connection: its answer follows this one's last byte with no round trip
+    // in between (a steal still splits between the two, or cuts the second as any response).
+    const std::uint64_t ahead_at =
+        std::max<std::uint64_t>(ctx_.buffers.buffer_size(), 2 * pipe_.round_trip_bytes());
+    if (!send_ahead_works_ || request_end - pos > ahead_at || plan_->end(claim) <= request_end || stopping_ ||
+        retiring() || !io.conn->can_send_ahead())
+        co_return std::nullopt;
+    std::uint64_t next_end = next_request_end(claim, request_end);
+    plan_->set_requested(claim, next_end);
+    std::optional<std::chrono::steady_clock::duration> wait;
+    if (auto rate = pipe_.rate(); rate && *rate > 0)
+        wait = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+            std::chrono::duration<double>(double(request_end - pos) / *rate));
+    const auto next = range_request(io.mirror, request_end, next_end);
+    auto sending = send_range_ahead(ctx_, io.conn, *mirrors_, next, wait);
+    if (co_await std::move(sending)) {
+        plan_->set_requested(claim, request_end);
+        co_return std::nullopt;
+    }
+    co_return next_end;
+}
+
 asio::awaitable<std::optional<response_verdict>> file_transfer::fetch_claim(open_response& io, bool request_open) {
     const std::size_t id = *io.claim;
+    std::optional<std::uint64_t> ahead_end; // the end of the request sent ahead on io.conn
     while (plan_->cursor(id) < plan_->end(id)) {
         std::uint64_t pos = plan_->cursor(id);
         const std::uint64_t request_begin = pos;
@@ -547,28 +606,29 @@ asio::awaitable<std::optional<response_verdict>> file_transfer::fetch_claim(open
             plan_->set_requested(id, request_end);
             request_open = false;
         } else {
-            if (retiring())
-                co_return std::nullopt; // the rest of the claim goes back to the plan
-            // Requests of a quarter of the claim, smaller near the file's end: a steal then
-            // usually splits between requests instead of cutting a response short. Never less
-            // than a few round trips of data, though: each request costs its connection one.
-            request_end = pos + request_window(plan_->end(id) - pos, plan_->file_size() - plan_->bytes_done(),
-                                               active_workers_, ctx_.config.min_request, ctx_.config.max_request,
-                                               pipe_.bytes());
-            plan_->set_requested(id, request_end);
-            exchange_request r;
-            r.mirror = io.mirror;
-            r.begin = pos;
-            r.end = request_end;
-            r.size = size_;
-            r.size_from_manifest = spec_.size.has_value();
-            r.priority = static_cast<int>(priority_);
+            const bool sent = ahead_end.has_value();
+            if (sent) {
+                request_end = *ahead_end;
+                ahead_end.reset();
+            } else {
+                if (retiring())
+                    co_return std::nullopt; // the rest of the claim goes back to the plan
+                request_end = next_request_end(id, pos);
+                plan_->set_requested(id, request_end);
+            }
+            auto r = range_request(io.mirror, pos, request_end);
+            r.sent_ahead = sent;
             auto answer = co_await range_exchange(ctx_, io.conn, *mirrors_, r);
+            if (answer.sent_ahead_lost)
+                send_ahead_works_ = false; // the server drops what comes after a response: no more
             if (answer.verdict.what != kind::accept)
                 co_return std::move(answer.verdict);
             strikes_ = 0;
             mirrors_->learn(io.mirror, answer.verdict, true);
-            first_byte_came(io, answer.first_byte);
+            if (sent && !answer.sent_ahead_lost)
+                io.sent_at = std::chrono::steady_clock::now() - pipe_.round_trip().value_or(answer.first_byte);
+            else
+                first_byte_came(io, answer.first_byte);
         }
 
         while (pos < request_end && pos < plan_->end(id) && !stopping_) {
@@ -642,6 +702,8 @@ asio::awaitable<std::optional<response_verdict>> file_transfer::fetch_claim(open
             io.buffer = {};
             if (read_error)
                 co_return transport_verdict(read_error);
+            if (!ahead_end && !replace)
+                ahead_end = co_await send_ahead(io, id, request_end, pos);
             if (replace) {
                 io.conn->poison();
                 response_verdict v;
@@ -650,14 +712,15 @@ asio::awaitable<std::optional<response_verdict>> file_transfer::fetch_claim(open
                 co_return v;
             }
         }
-        if (pos < request_end)
+        if (pos < request_end) {
             io.conn->poison(); // the rest of this response is not ours to read
-        else
+            ahead_end.reset();
+        } else
         {
             pipe_.body(request_end - request_begin, std::chrono::steady_clock::now() - io.sent_at);
             // What is left of a response under two pipes' worth ends sooner than a thief's new
             // request would: not cut (its bytes would be sent twice, its connection lost).
-            plan_->keep_responses_below(2 * pipe_.bytes());
+            plan_->keep_responses_below(2 * least_request());
         }
         if (stopping_)
             co_return stopped();
@@ -794,7 +857,10 @@ void file_transfer::maybe_grow() {
     // not worth it when the file's connections will have fetched the rest by about then.
     std::uint64_t left = plan_->file_size() - plan_->bytes_done();
     bool worth_it = left > 8 * ctx_.config.min_piece && left > active_workers_ * pipe_.bytes();
-    while (worth_it && active_workers_ < wanted)
+    if (!worth_it)
+        return;
+    unclaimed_workers_ = wanted > active_workers_ ? wanted - active_workers_ : 0;
+    while (active_workers_ < wanted)
         start_worker(nullptr);
 }
 

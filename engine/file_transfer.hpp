@@ -94,6 +94,15 @@ private:
     void settle_hedge(std::size_t claim);
     /// Fetches a claim to its (moving) end: nullopt when done, else what stopped it.
     boost::asio::awaitable<std::optional<response_verdict>> fetch_claim(open_response& io, bool request_open);
+    /// The smallest request worth its round trip on this file's path.
+    std::uint64_t least_request() const;
+    /// The end of the claim's next request when it starts at `from`.
+    std::uint64_t next_request_end(std::size_t claim, std::uint64_t from) const;
+    exchange_request range_request(std::size_t mirror, std::uint64_t begin, std::uint64_t end) const;
+    /// Sends the claim's next request ahead on io.conn (HTTP/1.1 pipelining) once the response
+    /// up to `request_end`, now at `pos`, is near its end; the next request's end when it did.
+    boost::asio::awaitable<std::optional<std::uint64_t>> send_ahead(open_response& io, std::size_t claim,
+                                                                    std::uint64_t request_end, std::uint64_t pos);
     /// Reads a 200's body: the whole file from byte 0, writing only the bytes still missing.
     boost::asio::awaitable<std::optional<response_verdict>> fetch_stream(open_response& io);
     /// A response's head came `first_byte` after its request was sent.
@@ -152,6 +161,7 @@ private:
     std::optional<attempt_end> ending_; ///< set by whoever decides the attempt's end first
     std::size_t active_workers_ = 0;
     std::size_t retiring_ = 0; ///< workers that retired and have not ended yet
+    std::size_t unclaimed_workers_ = 0; ///< being started together, not yet at their first claim
     std::size_t next_worker_ = 0;
     std::vector<std::unique_ptr<boost::asio::cancellation_signal>> worker_signals_;
     boost::asio::steady_timer workers_done_;
@@ -174,6 +184,9 @@ private:
     /// Round trip and response rate of this file's requests: how long a request must be to keep
     /// a connection busy across request boundaries.
     round_trip_window pipe_;
+    /// False once a request sent ahead went unanswered: this file's server closes after a
+    /// response, and its requests wait for the one before again.
+    bool send_ahead_works_ = true;
 };
 
 } // namespace ferry

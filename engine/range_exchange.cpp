@@ -55,16 +55,38 @@ http_request make_request(const mirror_set::mirror& m, const exchange_request& r
 
 } // namespace
 
+asio::awaitable<boost::system::error_code> send_range_ahead(transfer_context& ctx, connection_pool::handle& conn,
+                                                            mirror_set& mirrors, const exchange_request& request,
+                                                            std::optional<std::chrono::steady_clock::duration> wait) {
+    const std::size_t i = request.mirror;
+    const url& target = mirrors[i].current;
+    // A signed URL must still be good when the server gets to the request, after the response
+    // ahead of it.
+    bool fresh_then = !mirrors[i].expires ||
+                      (wait && !mirrors.needs_fresh_url(i, std::chrono::system_clock::now() +
+                                                               std::chrono::duration_cast<std::chrono::system_clock::duration>(*wait)));
+    if (!conn || conn->origin() != target.origin() || !conn->can_send_ahead() || !fresh_then ||
+        ctx.pool.held_until(target.origin()))
+        co_return make_error_code(boost::system::errc::operation_not_permitted);
+    co_return co_await conn->send_ahead(target, make_request(mirrors[i], request, mirrors.origin_fields));
+}
+
 asio::awaitable<exchange_result> range_exchange(transfer_context& ctx, connection_pool::handle& conn,
                                                 mirror_set& mirrors, const exchange_request& request) {
     const std::size_t i = request.mirror;
     std::chrono::steady_clock::duration first_byte{};
+    bool sent_ahead = request.sent_ahead;
+    bool sent_ahead_lost = false;
     for (int redirects = 0;; ++redirects) {
-        if (mirrors.needs_fresh_url(i, std::chrono::system_clock::now()))
+        // (A request sent ahead is out already, for the URL it was sent for.)
+        if (!sent_ahead && mirrors.needs_fresh_url(i, std::chrono::system_clock::now()))
             mirrors.re_resolve(i);
         const url target = mirrors[i].current;
         // The host asked for a pause (Retry-After, RateLimit): a kept-alive connection waits too.
-        if (auto until = ctx.pool.held_until(target.origin())) {
+        std::optional<std::chrono::steady_clock::time_point> until;
+        if (!sent_ahead)
+            until = ctx.pool.held_until(target.origin());
+        if (until) {
             asio::steady_timer pause(ctx.executor, *until);
             auto [ec] = co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
             if (ec)
@@ -77,22 +99,30 @@ asio::awaitable<exchange_result> range_exchange(transfer_context& ctx, connectio
         boost::system::result<response_head> head = make_error_code(net_error::body_too_short);
         std::chrono::steady_clock::time_point sent_at{};
         for (bool fresh_retry_allowed = true;;) {
-            if (!conn || !conn->reusable() || conn->origin() != target.origin()) {
-                conn = {};
-                auto acquired = co_await ctx.pool.acquire(target, request.priority);
-                if (!acquired)
-                    co_return exchange_result{transport_verdict(acquired.error()), std::nullopt};
-                conn = std::move(*acquired);
-            }
-            bool reused = conn.reused() || conn->requests_served() > 0;
-            conn.start_request();
-            sent_at = std::chrono::steady_clock::now();
-            auto sent = co_await conn->send(target, make_request(mirrors[i], request, mirrors.origin_fields));
-            // (No co_await inside a conditional expression: GCC 12 miscompiles its temporaries.)
-            if (sent)
-                head = sent;
-            else
+            bool reused = true;
+            if (sent_ahead) {
+                // Only its answer is left to read (timed from here: the body before it came first).
+                conn.start_request();
+                sent_at = std::chrono::steady_clock::now();
                 head = co_await conn->read_head();
+            } else {
+                if (!conn || !conn->reusable() || conn->origin() != target.origin()) {
+                    conn = {};
+                    auto acquired = co_await ctx.pool.acquire(target, request.priority);
+                    if (!acquired)
+                        co_return exchange_result{transport_verdict(acquired.error()), std::nullopt};
+                    conn = std::move(*acquired);
+                }
+                reused = conn.reused() || conn->requests_served() > 0;
+                conn.start_request();
+                sent_at = std::chrono::steady_clock::now();
+                auto sent = co_await conn->send(target, make_request(mirrors[i], request, mirrors.origin_fields));
+                // (No co_await inside a conditional expression: GCC 12 miscompiles its temporaries.)
+                if (sent)
+                    head = sent;
+                else
+                    head = co_await conn->read_head();
+            }
             if (head) {
                 conn.head_received(head->status);
                 first_byte = std::chrono::steady_clock::now() - sent_at;
@@ -100,6 +130,9 @@ asio::awaitable<exchange_result> range_exchange(transfer_context& ctx, connectio
             }
             conn->poison();
             conn = {};
+            if (sent_ahead && head.error() != asio::error::operation_aborted)
+                sent_ahead_lost = true;
+            sent_ahead = false;
             bool stale = reused && fresh_retry_allowed && head.error() != asio::error::operation_aborted;
             if (!stale) {
                 // (acquire() failures are counted by the pool itself; this request's are ours.)
@@ -138,6 +171,7 @@ asio::awaitable<exchange_result> range_exchange(transfer_context& ctx, connectio
             if (target.tls() && !next->tls())
                 co_return exchange_result{refused_redirect(make_error_code(net_error::redirect_to_http)), head.value()};
             mirrors.redirect(i, std::move(*next), std::chrono::system_clock::now());
+            sent_ahead = false;
             continue;
         }
 
@@ -147,7 +181,7 @@ asio::awaitable<exchange_result> range_exchange(transfer_context& ctx, connectio
             else
                 co_await conn->discard_body();
         }
-        co_return exchange_result{std::move(verdict), head.value(), first_byte};
+        co_return exchange_result{std::move(verdict), head.value(), first_byte, sent_ahead_lost};
     }
 }
 

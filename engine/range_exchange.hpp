@@ -31,6 +31,9 @@ struct exchange_request {
     /// A 200 to a range is taken as the file in one stream even where the mirror did ranges
     /// before (they were struck out).
     bool accept_whole_body = false;
+    /// Already sent on the connection, ahead of the response before it (send_range_ahead): only
+    /// its answer is read. Should that never come, the request goes again on a fresh connection.
+    bool sent_ahead = false;
 };
 
 /// The request went out and its answer was judged: `verdict` is never `redirect` (redirects are
@@ -42,11 +45,23 @@ struct exchange_result {
     /// From sending the (last) request to reading its head: a round trip plus the server's time
     /// (connecting is not in it). Zero without a head.
     std::chrono::steady_clock::duration first_byte{};
+    /// A request sent ahead got no answer on its connection (the server closed it after the
+    /// response before): it went again on a fresh one.
+    bool sent_ahead_lost = false;
 };
 
 /// The verdict on a request that got no answer (or whose body broke off): `retry` when the
 /// error is transient (or a cancellation), `drop_mirror` otherwise.
 response_verdict transport_verdict(const boost::system::error_code& ec);
+
+/// Sends `request` on `conn` while the body of the response before it is still being read
+/// (connection::send_ahead): a range_exchange() with `sent_ahead` set reads its answer. `wait`
+/// is about when the server will get to it (the rest of the response ahead; nullopt: unknown).
+/// Fails without sending when the connection cannot take it now, the mirror's signed URL is due
+/// to be refreshed by then (or `wait` is unknown), or its host asked for a pause.
+boost::asio::awaitable<boost::system::error_code> send_range_ahead(transfer_context& ctx, connection_pool::handle& conn,
+                                                                   mirror_set& mirrors, const exchange_request& request,
+                                                                   std::optional<std::chrono::steady_clock::duration> wait);
 
 /// Sends one request on `conn` (acquiring a pooled connection to the mirror's current URL when
 /// `conn` is empty, stale or to another origin), follows redirects, retries once on a fresh

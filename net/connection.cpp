@@ -127,7 +127,7 @@ connection::open(asio::any_io_executor executor, const url& where, asio::ssl::co
     co_return conn;
 }
 
-asio::awaitable<error_code> connection::send(const url& target, const http_request& request) {
+boost::system::result<std::string> connection::request_text(const url& target, const http_request& request) const {
     std::string text;
     text.reserve(256);
     text.append(request.method).append(" ");
@@ -142,19 +142,24 @@ asio::awaitable<error_code> connection::send(const url& target, const http_reque
         text.append("Proxy-Authorization: ").append(proxy_authorization_).append("\r\n");
     for (auto& [name, value] : request.fields) {
         if (name.empty() || !safe_field(name) || !safe_field(value))
-            co_return make_error_code(boost::system::errc::invalid_argument);
+            return make_error_code(boost::system::errc::invalid_argument);
         if (beast::iequals(name, "Accept-Encoding"))
             continue;
         text.append(name).append(": ").append(value).append("\r\n");
     }
     text.append("\r\n");
+    return text;
+}
 
+void connection::start_response(bool head_only) {
     impl_->head = response_head{};
-    impl_->parser.emplace(impl_->head, request.method == "HEAD", std::uint32_t(header_limit));
+    impl_->parser.emplace(impl_->head, head_only, std::uint32_t(header_limit));
     impl_->remaining.reset();
     impl_->body_done = false;
-    ++requests_;
+}
 
+asio::awaitable<error_code> connection::write_request(const std::string& text) {
+    ++requests_;
     impl_->stream.set_deadline(impl_->timeouts.stall, net_error::stall_timeout);
     if (auto ec = co_await impl_->stream.write_all(text.data(), text.size())) {
         broken_ = true;
@@ -163,8 +168,41 @@ asio::awaitable<error_code> connection::send(const url& target, const http_reque
     co_return error_code{};
 }
 
+asio::awaitable<error_code> connection::send(const url& target, const http_request& request) {
+    auto text = request_text(target, request);
+    if (!text)
+        co_return text.error();
+    start_response(request.method == "HEAD");
+    co_return co_await write_request(*text);
+}
+
+bool connection::can_send_ahead() const noexcept {
+    const auto& st = *impl_;
+    return !broken_ && queued_ == queued_request::none && st.keep_alive && !st.body_done && st.remaining && !st.head.chunked &&
+           st.stream.is_open();
+}
+
+asio::awaitable<error_code> connection::send_ahead(const url& target, const http_request& request) {
+    if (!can_send_ahead())
+        co_return make_error_code(boost::system::errc::operation_not_permitted);
+    auto text = request_text(target, request);
+    if (!text)
+        co_return text.error();
+    queued_ = request.method == "HEAD" ? queued_request::head : queued_request::get;
+    co_return co_await write_request(*text);
+}
+
 asio::awaitable<boost::system::result<response_head>> connection::read_head() {
     auto& st = *impl_;
+    if (queued_ != queued_request::none) {
+        // The request sent ahead: its response starts where the last body ended.
+        if (!st.body_done) {
+            broken_ = true;
+            co_return make_error_code(boost::system::errc::operation_not_permitted);
+        }
+        start_response(queued_ == queued_request::head);
+        queued_ = queued_request::none;
+    }
     auto& p = *st.parser;
     st.stream.set_deadline(st.timeouts.first_byte, net_error::first_byte_timeout);
     // The parser needs the whole head in one piece: gather it in `buffer`.
@@ -327,7 +365,8 @@ asio::awaitable<void> connection::discard_body(std::size_t limit) {
 }
 
 bool connection::reusable() const noexcept {
-    return !broken_ && impl_->body_done && impl_->keep_alive && impl_->buffer.size() == 0 && impl_->stream.is_open();
+    return !broken_ && queued_ == queued_request::none && impl_->body_done && impl_->keep_alive &&
+           impl_->buffer.size() == 0 && impl_->stream.is_open();
 }
 
 std::string_view response_head::extension(std::string_view name) const noexcept {

@@ -96,7 +96,16 @@ public:
     /// Sends a request for `target` (Host, User-Agent and `Accept-Encoding: identity` are added:
     /// ranges count the bytes as stored, so a caller's Accept-Encoding is not sent).
     boost::asio::awaitable<boost::system::error_code> send(const url& target, const http_request& request);
-    /// Reads the response head (at most 64 KiB of header, 100 fields).
+    /// HTTP/1.1 pipelining: sends the next request while the current response's body is still
+    /// being read, so that the next response follows it without a round trip in between. Its
+    /// head is read by read_head() once the current body has been read to its end. Only when
+    /// can_send_ahead(); fails with operation_not_permitted otherwise.
+    boost::asio::awaitable<boost::system::error_code> send_ahead(const url& target, const http_request& request);
+    /// Whether send_ahead() may go now: the current response is kept alive, has a known length
+    /// and bytes still to come, and no request is queued behind it yet.
+    bool can_send_ahead() const noexcept;
+    /// Reads the response head (at most 64 KiB of header, 100 fields): the current request's, or
+    /// the one sent ahead once the body before it is read.
     boost::asio::awaitable<boost::system::result<response_head>> read_head();
     /// Reads body bytes into [data, data + size); 0 when the body is complete.
     boost::asio::awaitable<boost::system::result<std::size_t>> read_body(void* data, std::size_t size);
@@ -110,7 +119,8 @@ public:
     boost::asio::awaitable<void> discard_body(std::size_t limit = 64 * 1024);
 
     /// Whether it can serve another request: the last response was read to its end, the server
-    /// keeps the connection alive, and no error, timeout or cancellation touched it.
+    /// keeps the connection alive, no request sent ahead waits for its answer, and no error,
+    /// timeout or cancellation touched it.
     bool reusable() const noexcept;
     /// Marks it unusable (an abandoned body, a cancel): the pool will close it.
     void poison() noexcept { broken_ = true; }
@@ -139,6 +149,14 @@ public:
 private:
     struct impl;
     explicit connection(std::unique_ptr<impl> impl);
+    boost::system::result<std::string> request_text(const url& target, const http_request& request) const;
+    /// The parser and body state for the next response.
+    void start_response(bool head_only);
+    boost::asio::awaitable<boost::system::error_code> write_request(const std::string& text);
+
+    /// A request sent ahead (send_ahead) whose head read_head() has not read yet.
+    enum class queued_request { none, get, head };
+    queued_request queued_ = queued_request::none;
 
     std::unique_ptr<impl> impl_;
     std::string origin_;

@@ -40,7 +40,7 @@ struct pool_config {
     std::size_t max_per_host = 16;      ///< open connections per origin
     /// Connections being established (resolve, connect, TLS handshake) at once: thousands of
     /// transfers starting together queue here instead of flooding the server's accept backlog.
-    std::size_t max_connecting = 32;
+    std::size_t max_connecting = 64;
     std::chrono::milliseconds idle_timeout{30'000}; ///< idle connections older than this close
     connection_timeouts timeouts;
     std::size_t tls_read_ahead = 0; ///< see connection::open

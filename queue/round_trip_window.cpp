@@ -30,11 +30,14 @@ std::optional<double> round_trip_window::rate() const {
 }
 
 std::uint64_t round_trip_window::bytes() const {
+    return static_cast<std::uint64_t>(std::min(settings_.round_trips, 1e6) * double(round_trip_bytes()));
+}
+
+std::uint64_t round_trip_window::round_trip_bytes() const {
     if (rtt_ < 0 || rate_ < 0)
         return 0;
-    double b = settings_.round_trips * rtt_ * rate_;
     // (A guard against an absurd product, far above any request: max_request clamps it anyway.)
-    return static_cast<std::uint64_t>(std::min(b, 1e15));
+    return static_cast<std::uint64_t>(std::min(rtt_ * rate_, 1e9));
 }
 
 } // namespace ferry

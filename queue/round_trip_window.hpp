@@ -54,6 +54,9 @@ public:
     /// round_trips × round trip × rate: the smallest request that keeps a connection's pipe
     /// full. 0 until both are measured.
     std::uint64_t bytes() const;
+    /// One round trip × rate: what a connection receives while a request travels. 0 until both
+    /// are measured.
+    std::uint64_t round_trip_bytes() const;
 
 private:
     settings settings_;

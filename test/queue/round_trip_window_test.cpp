@@ -36,6 +36,7 @@ TEST_CASE("round_trip_window: nothing before both the round trip and the rate ar
     CHECK_FALSE(w.rate());
     w.first_byte(100ms);
     CHECK(w.bytes() == 0);
+    CHECK(w.round_trip_bytes() == 0);
     REQUIRE(w.round_trip());
     CHECK(*w.round_trip() == 100ms);
     // A short body says nothing about the rate.
@@ -51,6 +52,7 @@ TEST_CASE("round_trip_window: several round trips of data at the connection's ra
     // 100 ms at 10 MiB/s: 1 MiB per round trip, 5 round trips by default.
     auto wan = measured(100ms, 10.0 * MiB);
     CHECK(double(wan.bytes()) == doctest::Approx(5.0 * MiB).epsilon(0.01));
+    CHECK(double(wan.round_trip_bytes()) == doctest::Approx(1.0 * MiB).epsilon(0.01));
     // The same rate 5 times nearer: 5 times less.
     auto near = measured(20ms, 10.0 * MiB);
     CHECK(double(near.bytes()) == doctest::Approx(1.0 * MiB).epsilon(0.01));

@@ -114,6 +114,10 @@ public:
                 co_return; // the peer closed, went idle, or sent garbage
             if (!co_await respond(parser))
                 co_return;
+            // The next request is already here: the client sent it before this response ended.
+            boost::system::error_code ignored;
+            if (buffer_.size() > 0 || socket_.available(ignored) > 0)
+                state_.stats.request_sent_ahead();
         }
     }
 

@@ -50,6 +50,7 @@ origin_stats stats_recorder::snapshot(bool with_log) const {
     s.signed_accepted = signed_accepted_.load(std::memory_order_relaxed);
     s.signed_expired = signed_expired_.load(std::memory_order_relaxed);
     s.signed_forged = signed_forged_.load(std::memory_order_relaxed);
+    s.requests_sent_ahead = sent_ahead_.load(std::memory_order_relaxed);
     s.connections_accepted = accepted_.load(std::memory_order_relaxed);
     s.tls_handshakes = handshakes_.load(std::memory_order_relaxed);
     s.tls_resumed = resumed_.load(std::memory_order_relaxed);
@@ -69,6 +70,7 @@ void stats_recorder::reset() {
     signed_accepted_ = 0;
     signed_expired_ = 0;
     signed_forged_ = 0;
+    sent_ahead_ = 0;
     requests_ = 0;
     accepted_ = 0;
     handshakes_ = 0;
@@ -100,6 +102,7 @@ std::string stats_json(const origin_stats& s) {
     number("signed_accepted", s.signed_accepted);
     number("signed_expired", s.signed_expired);
     number("signed_forged", s.signed_forged);
+    number("requests_sent_ahead", s.requests_sent_ahead);
     out += "\"statuses\":{";
     bool first = true;
     for (auto [status, count] : s.statuses) {

@@ -48,6 +48,9 @@ struct origin_stats {
     std::uint64_t signed_accepted = 0;       ///< signed requests served
     std::uint64_t signed_expired = 0;        ///< signed requests refused (403) as expired
     std::uint64_t signed_forged = 0;         ///< signed requests refused (403) for a bad signature
+    /// Requests that had arrived before the response ahead of them on their connection was sent
+    /// out (HTTP/1.1 pipelining).
+    std::uint64_t requests_sent_ahead = 0;
     std::vector<request_record> log;         ///< in arrival order, at most stats_recorder::log_limit
 };
 
@@ -70,6 +73,7 @@ public:
     void request(request_record record);
     void body_sent(std::uint64_t bytes) { body_bytes_.fetch_add(bytes, std::memory_order_relaxed); }
     void signed_redirect_issued() { signed_redirects_.fetch_add(1, std::memory_order_relaxed); }
+    void request_sent_ahead() { sent_ahead_.fetch_add(1, std::memory_order_relaxed); }
     /// A signed request: `accepted`, or else refused as `expired` or forged.
     void signed_request(bool accepted, bool expired);
 
@@ -82,6 +86,7 @@ private:
     std::atomic<std::uint64_t> accepted_{0}, handshakes_{0}, resumed_{0}, handshake_failures_{0};
     std::atomic<std::uint64_t> requests_{0}, body_bytes_{0}, open_{0}, peak_{0};
     std::atomic<std::uint64_t> signed_redirects_{0}, signed_accepted_{0}, signed_expired_{0}, signed_forged_{0};
+    std::atomic<std::uint64_t> sent_ahead_{0};
     mutable std::mutex log_mutex_; ///< guards the log, the status counts and `faulted_`
     std::vector<request_record> log_;
     std::map<unsigned, std::uint64_t> statuses_;
