@@ -255,13 +255,17 @@ asio::awaitable<file_transfer::attempt_end> file_transfer::attempt() {
         if (wanted == 0) {
             connection_growth::settings growth;
             growth.ceiling = ctx_.config.max_connections_per_file;
-            // On a long path the start skips doublings, within the file's share of its host.
+            // On a long path the start skips doublings, within the file's share of its host (and
+            // 16, as many as a peer's most opens per file, when the share is less: the pool's
+            // per-host cap still holds, and the small files among those running need one).
             // (Not when yielding to other traffic: there the pace decides.)
             if (auto rtt = pipe_.round_trip(); rtt && !ctx_.pacing) {
                 std::size_t files = std::max<std::size_t>(ctx_.files_running, 1);
-                std::size_t share = ctx_.config.max_connections_per_host / files;
-                growth.initial = connection_growth::initial_for_round_trip(
+                std::size_t share = std::max<std::size_t>(ctx_.config.max_connections_per_host / files, 16);
+                auto start = connection_growth::initial_for_round_trip(
                     *rtt, growth.initial, std::max(growth.initial, std::min(growth.ceiling, share)));
+                growth.double_first = start == growth.initial;
+                growth.initial = start;
             }
             growth_.emplace(growth, std::chrono::steady_clock::now(), bytes_done());
             wanted = growth_->initial_workers();

@@ -51,9 +51,12 @@ std::size_t connection_growth::grow(clock::time_point now, std::uint64_t bytes_d
                                     std::size_t flowing) {
     if (!growing_)
         return workers;
-    // (The first interval with bytes doubles whatever it shows: nothing to wait for.)
-    if (best_rate_ > 0 && flowing < workers && now - last_doubling_ < settings_.settle_limit) {
+    // (The first interval with bytes doubles whatever it shows: nothing to wait for, unless it
+    // only sets the rate to beat.)
+    const bool judging = best_rate_ > 0 || !settings_.double_first;
+    if (judging && (flowing < workers || settling_) && now - last_doubling_ < settings_.settle_limit) {
         // New connections are still connecting: the interval to judge starts once they flow.
+        settling_ = flowing < workers;
         interval_start_ = now;
         next_check_ = now + settings_.interval;
         bytes_at_interval_start_ = bytes_done;
@@ -68,11 +71,14 @@ std::size_t connection_growth::grow(clock::time_point now, std::uint64_t bytes_d
     }
     double seconds = std::chrono::duration<double>(now - interval_start_).count();
     double rate = double(bytes_done - bytes_at_interval_start_) / std::max(seconds, 1e-9);
+    const bool baseline = best_rate_ == 0 && !settings_.double_first;
     bool rising = best_rate_ == 0 || rate > best_rate_ * settings_.rise;
     best_rate_ = std::max(best_rate_, rate);
     interval_start_ = now;
     next_check_ = now + settings_.interval;
     bytes_at_interval_start_ = bytes_done;
+    if (baseline)
+        return workers;
     if (!rising) {
         growing_ = false;
         return workers;

@@ -41,6 +41,10 @@ public:
         double rise = 1.25;
         /// Longest wait for new workers to flow before an interval is judged without them.
         std::chrono::milliseconds settle_limit{2000};
+        /// Whether the first interval with bytes doubles whatever it shows. false: it only sets
+        /// the rate to beat, measured once every worker flows (a start that already skipped
+        /// doublings, initial_for_round_trip, has no reason to take one more blind).
+        bool double_first = true;
     };
 
     /// Workers to start a file with on a path of round trip `rtt` (its first response's time to
@@ -85,6 +89,7 @@ private:
     std::uint64_t bytes_at_interval_start_;
     double best_rate_ = 0;
     bool growing_ = true;
+    bool settling_ = false; ///< some workers were not flowing at the last call
     std::size_t wanted_; ///< the last number of workers wanted (or started with)
     std::optional<std::size_t> limit_;
     std::optional<clock::time_point> last_halving_;

@@ -160,6 +160,7 @@ TEST_CASE("an engine whose files have all ended holds no timer: its io_context r
     auto c = f.adaptive_config(4);
     c.max_connections_per_host = 2;
     c.max_connections_per_host_ceiling = 8;
+    c.blocking_threads = 0; // all on the loop: nothing still to come back from another thread
     boost::asio::io_context io;
     ferry::engine e(io.get_executor(), c);
     auto added = e.add(f.model({{"tiny.bin", 1024}}));

@@ -209,3 +209,20 @@ TEST_CASE("a long round trip starts a file with the doublings a short one takes 
     CHECK(connection_growth::initial_for_round_trip(20ms, 0, 32) == 4);
     CHECK(connection_growth::initial_for_round_trip(10s, 4, 0) == 1);
 }
+
+TEST_CASE("a start that skipped doublings takes no blind one: it grows only on a rise it measured") {
+    // 16 workers from the start (a long path); the first interval only sets the rate to beat.
+    simulated_file steady({.initial = 16, .ceiling = 32, .interval = 100ms, .rise = 1.25, .double_first = false});
+    CHECK(steady.interval(160.0 * MiB) == 16);
+    CHECK(steady.growth.growing());
+    CHECK(steady.interval(165.0 * MiB) == 16); // no rise: the link or the server is the limit
+    CHECK_FALSE(steady.growth.growing());
+    // The baseline waits for every worker to flow, so that a ramp-up is not taken for a rise.
+    auto start = connection_growth::clock::time_point{} + 1h;
+    connection_growth g({.initial = 16, .ceiling = 32, .interval = 100ms, .rise = 1.25, .double_first = false}, start, 0);
+    CHECK(g.workers_wanted(start + 100ms, 4 * MiB, 16, 6) == 16);   // 6 of 16 flowing: not judged
+    CHECK(g.workers_wanted(start + 200ms, 10 * MiB, 16, 16) == 16); // all flow: the interval starts
+    CHECK(g.workers_wanted(start + 300ms, 26 * MiB, 16, 16) == 16); // 160 MiB/s: the rate to beat
+    CHECK(g.workers_wanted(start + 400ms, 36 * MiB, 16, 16) == 16); // 100 MiB/s: no rise
+    CHECK_FALSE(g.growing());
+}
