@@ -300,14 +300,9 @@ asio::awaitable<file_transfer::attempt_end> file_transfer::attempt() {
 
 exchange_request file_transfer::first_request(std::size_t mirror, std::uint64_t begin,
                                               std::optional<std::uint64_t> end) const {
-    exchange_request r;
-    r.mirror = mirror;
-    r.begin = begin;
-    r.end = end;
+    auto r = range_request(mirror, begin, end);
     r.probing = true;
     r.size = size_ ? size_ : spec_.size;
-    r.size_from_manifest = spec_.size.has_value();
-    r.priority = static_cast<int>(priority_);
     // Ranges were struck out: a 200 is now the way this file comes.
     r.accept_whole_body = strikes_ >= max_strikes;
     return r;
@@ -555,7 +550,8 @@ std::uint64_t file_transfer::next_request_end(std::size_t claim, std::uint64_t f
                                  ctx_.config.min_request, ctx_.config.max_request, least_request());
 }
 
-exchange_request file_transfer::range_request(std::size_t mirror, std::uint64_t begin, std::uint64_t end) const {
+exchange_request file_transfer::range_request(std::size_t mirror, std::uint64_t begin,
+                                              std::optional<std::uint64_t> end) const {
     exchange_request r;
     r.mirror = mirror;
     r.begin = begin;

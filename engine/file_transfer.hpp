@@ -98,7 +98,8 @@ private:
     std::uint64_t least_request() const;
     /// The end of the claim's next request when it starts at `from`.
     std::uint64_t next_request_end(std::size_t claim, std::uint64_t from) const;
-    exchange_request range_request(std::size_t mirror, std::uint64_t begin, std::uint64_t end) const;
+    /// A request for bytes [begin, end) of the file (nullopt: to its end) from `mirror`.
+    exchange_request range_request(std::size_t mirror, std::uint64_t begin, std::optional<std::uint64_t> end) const;
     /// Sends the claim's next request ahead on io.conn (HTTP/1.1 pipelining) once the response
     /// up to `request_end`, now at `pos`, is near its end; the next request's end when it did.
     boost::asio::awaitable<std::optional<std::uint64_t>> send_ahead(open_response& io, std::size_t claim,

@@ -178,8 +178,8 @@ asio::awaitable<error_code> connection::send(const url& target, const http_reque
 
 bool connection::can_send_ahead() const noexcept {
     const auto& st = *impl_;
-    return !broken_ && queued_ == queued_request::none && st.keep_alive && !st.body_done && st.remaining && !st.head.chunked &&
-           st.stream.is_open();
+    return !broken_ && queued_ == queued_request::none && st.keep_alive && !st.body_done && st.remaining &&
+           !st.head.chunked && st.stream.is_open();
 }
 
 asio::awaitable<error_code> connection::send_ahead(const url& target, const http_request& request) {
