@@ -1,5 +1,6 @@
 #include "engine/engine.hpp"
 
+#include "engine/compact_strand.hpp"
 #include "engine/file_transfer.hpp"
 #include "engine/part_sink.hpp"
 #include "queue/connection_growth.hpp"
@@ -134,7 +135,7 @@ struct engine::state : std::enable_shared_from_this<state> {
 
     using subscriber = std::shared_ptr<const std::function<void(const event&)>>;
 
-    state(asio::strand<asio::any_io_executor> strand, engine_config cfg)
+    state(asio::any_io_executor strand, engine_config cfg)
         : strand(strand), config(std::move(cfg)), tls(make_client_tls_context(config.ca_file)),
           pool(strand, tls, pool_config_of(config)),
           buffers(strand, std::max(config.memory_budget, config.buffer_size), config.buffer_size),
@@ -499,7 +500,7 @@ struct engine::state : std::enable_shared_from_this<state> {
         return r;
     }
 
-    asio::strand<asio::any_io_executor> strand;
+    asio::any_io_executor strand; ///< a strand (make_engine_strand)
     engine_config config;
     asio::ssl::context tls;
     std::map<std::string, host_latency> latency; ///< per origin; the pool reports each request
@@ -554,7 +555,7 @@ model_queue::file_ref engine::state::file_entry::ref() const {
 }
 
 engine::engine(asio::any_io_executor executor, engine_config config)
-    : strand_(asio::make_strand(executor)), state_(std::make_shared<state>(strand_, std::move(config))) {}
+    : strand_(compact_strand(executor)), state_(std::make_shared<state>(strand_, std::move(config))) {}
 
 engine::~engine() {
     stop();

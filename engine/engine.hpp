@@ -20,7 +20,6 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/strand.hpp>
 
 namespace ferry {
 
@@ -215,7 +214,7 @@ public:
 
 private:
     struct state;
-    boost::asio::strand<boost::asio::any_io_executor> strand_;
+    boost::asio::any_io_executor strand_; ///< a strand of the executor given
     std::shared_ptr<state> state_;
 };
 

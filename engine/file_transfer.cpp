@@ -1,6 +1,7 @@
 #include "engine/file_transfer.hpp"
 
 #include "engine/blocking_work.hpp"
+#include "engine/compact_strand.hpp"
 #include "engine/file_error.hpp"
 #include "memory/git_blob_id.hpp"
 #include "net/error.hpp"
@@ -10,7 +11,6 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/system_error.hpp>
@@ -55,7 +55,7 @@ file_transfer::file_transfer(transfer_context& context, std::string model, std::
       file_rate_(ctx_.executor, spec_.limit_rate), limiters_{&ctx_.overall_rate, model_rate, &file_rate_},
       workers_done_(ctx_.executor) {
     if (ctx_.writes)
-        write_lane_ = asio::make_strand(ctx_.writes);
+        write_lane_ = compact_strand(ctx_.writes);
 }
 
 file_transfer::~file_transfer() = default;
@@ -594,6 +594,24 @@ asio::awaitable<std::optional<std::uint64_t>> file_transfer::send_ahead(open_res
     co_return next_end;
 }
 
+asio::awaitable<std::optional<response_verdict>> file_transfer::request_range(open_response& io, std::uint64_t begin,
+                                                                              std::uint64_t end, bool sent_ahead) {
+    auto r = range_request(io.mirror, begin, end);
+    r.sent_ahead = sent_ahead;
+    auto answer = co_await range_exchange(ctx_, io.conn, *mirrors_, r);
+    if (answer.sent_ahead_lost)
+        send_ahead_works_ = false; // the server drops what comes after a response: no more
+    if (answer.verdict.what != kind::accept)
+        co_return std::move(answer.verdict);
+    strikes_ = 0;
+    mirrors_->learn(io.mirror, answer.verdict, true);
+    if (sent_ahead && !answer.sent_ahead_lost)
+        io.sent_at = std::chrono::steady_clock::now() - pipe_.round_trip().value_or(answer.first_byte);
+    else
+        first_byte_came(io, answer.first_byte);
+    co_return std::nullopt;
+}
+
 asio::awaitable<std::optional<response_verdict>> file_transfer::fetch_claim(open_response& io, bool request_open) {
     const std::size_t id = *io.claim;
     std::optional<std::uint64_t> ahead_end; // the end of the request sent ahead on io.conn
@@ -616,19 +634,9 @@ asio::awaitable<std::optional<response_verdict>> file_transfer::fetch_claim(open
                 request_end = next_request_end(id, pos);
                 plan_->set_requested(id, request_end);
             }
-            auto r = range_request(io.mirror, pos, request_end);
-            r.sent_ahead = sent;
-            auto answer = co_await range_exchange(ctx_, io.conn, *mirrors_, r);
-            if (answer.sent_ahead_lost)
-                send_ahead_works_ = false; // the server drops what comes after a response: no more
-            if (answer.verdict.what != kind::accept)
-                co_return std::move(answer.verdict);
-            strikes_ = 0;
-            mirrors_->learn(io.mirror, answer.verdict, true);
-            if (sent && !answer.sent_ahead_lost)
-                io.sent_at = std::chrono::steady_clock::now() - pipe_.round_trip().value_or(answer.first_byte);
-            else
-                first_byte_came(io, answer.first_byte);
+            auto requesting = request_range(io, pos, request_end, sent);
+            if (auto refused = co_await std::move(requesting))
+                co_return std::move(refused);
         }
 
         while (pos < request_end && pos < plan_->end(id) && !stopping_) {

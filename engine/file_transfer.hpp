@@ -92,6 +92,11 @@ private:
     boost::asio::awaitable<std::optional<segment_plan::claim>> hedge_or_wait();
     /// After a write to a hedged claim: the one that reached the end first stops the other.
     void settle_hedge(std::size_t claim);
+    /// Sends the request for bytes [begin, end) on io.conn, or reads the answer to the one sent
+    /// ahead: nullopt when its body is there to read, else the verdict that refused it. (Its own
+    /// frame: the exchange's result, 600 bytes, is not kept while the body is read.)
+    boost::asio::awaitable<std::optional<response_verdict>> request_range(open_response& io, std::uint64_t begin,
+                                                                          std::uint64_t end, bool sent_ahead);
     /// Fetches a claim to its (moving) end: nullopt when done, else what stopped it.
     boost::asio::awaitable<std::optional<response_verdict>> fetch_claim(open_response& io, bool request_open);
     /// The smallest request worth its round trip on this file's path.

@@ -33,14 +33,14 @@ asio::awaitable<std::size_t> rate_limiter::acquire(std::size_t want) {
     want = std::max<std::size_t>(want, 1);
     if (bucket_.unlimited())
         co_return want;
-    if (waiters_.empty()) {
+    if (!first_) {
         bucket_.refill(token_bucket::clock::now());
         if (bucket_.available() >= worthwhile(want))
             co_return static_cast<std::size_t>(bucket_.take(want));
     }
     asio::steady_timer wake(executor_, asio::steady_timer::time_point::max());
     waiter self{want, 0, &wake};
-    waiters_.push_back(&self);
+    enqueue(self);
     schedule_tick();
     auto waited = wake.async_wait(asio::as_tuple(asio::use_awaitable));
     try {
@@ -48,13 +48,13 @@ asio::awaitable<std::size_t> rate_limiter::acquire(std::size_t want) {
     } catch (...) {
         // A caller cancelled before it could suspend (throw_if_cancelled): leave the queue, and
         // return a grant that came meanwhile.
-        std::erase(waiters_, &self);
+        remove(self);
         bucket_.give_back(self.granted);
         throw;
     }
     if (self.granted == 0) {
         // Woken without a grant: cancelled.
-        std::erase(waiters_, &self);
+        remove(self);
         throw boost::system::system_error(asio::error::operation_aborted);
     }
     co_return self.granted;
@@ -62,17 +62,36 @@ asio::awaitable<std::size_t> rate_limiter::acquire(std::size_t want) {
 
 void rate_limiter::serve() {
     bucket_.refill(token_bucket::clock::now());
-    while (!waiters_.empty()) {
-        waiter* front = waiters_.front();
+    while (first_) {
+        waiter* front = first_;
         if (bucket_.available() < worthwhile(front->want))
             break;
         auto granted = bucket_.take(front->want);
         front->granted = static_cast<std::size_t>(granted);
-        waiters_.pop_front();
+        remove(*front);
         front->wake->cancel();
     }
-    if (!waiters_.empty())
+    if (first_)
         schedule_tick();
+}
+
+void rate_limiter::enqueue(waiter& w) noexcept {
+    w.next = nullptr;
+    (last_ ? last_->next : first_) = &w;
+    last_ = &w;
+}
+
+void rate_limiter::remove(waiter& w) noexcept {
+    waiter* before = nullptr;
+    for (waiter* p = first_; p; before = p, p = p->next) {
+        if (p != &w)
+            continue;
+        (before ? before->next : first_) = w.next;
+        if (last_ == &w)
+            last_ = before;
+        w.next = nullptr;
+        return;
+    }
 }
 
 void rate_limiter::schedule_tick() {

@@ -3,7 +3,6 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <optional>
 #include <vector>
@@ -64,7 +63,10 @@ private:
 
     settings settings_;
     std::map<std::size_t, meter> meters_;
-    std::deque<double> recent_; ///< rates of the last closed windows of all claims
+    /// Rates of the last closed windows of all claims, a ring of at most settings::samples (a
+    /// vector: an empty std::deque allocates half a KiB, and every file holds one of these).
+    std::vector<double> recent_;
+    std::size_t oldest_ = 0; ///< once recent_ is full, the next one to replace
     double typical_ = 0;        ///< median of recent_, updated as windows close
 };
 

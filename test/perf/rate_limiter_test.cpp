@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <exception>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -204,6 +206,38 @@ TEST_CASE("a cancelled waiter throws operation_aborted and leaves the queue work
     io.restart();
     io.run_for(1s);
     CHECK(io.stopped());
+}
+
+TEST_CASE("waiters cancelled from the middle and the end of the queue leave the rest in order") {
+    asio::io_context io;
+    rate_limiter limiter(io.get_executor(), 1000);
+    bool drained = false;
+    asio::co_spawn(io, limiter.acquire(16 * KiB), [&](std::exception_ptr, std::size_t) { drained = true; });
+    io.poll();
+    REQUIRE(drained);
+    io.restart();
+
+    std::vector<std::string> order;
+    std::array<asio::cancellation_signal, 4> signals;
+    auto wait_as = [&](std::string name, asio::cancellation_signal& signal) {
+        asio::co_spawn(io, limiter.acquire(32 * KiB),
+                       asio::bind_cancellation_slot(signal.slot(), [&order, name](std::exception_ptr e, std::size_t) {
+                           order.push_back(e ? name + " cancelled" : name);
+                       }));
+    };
+    wait_as("a", signals[0]);
+    wait_as("b", signals[1]);
+    wait_as("c", signals[2]);
+    io.run_for(20ms);
+    signals[1].emit(asio::cancellation_type::terminal); // the middle one
+    io.run_for(20ms);
+    signals[2].emit(asio::cancellation_type::terminal); // now the last one
+    io.run_for(20ms);
+    wait_as("d", signals[3]); // queued behind a, after the last one left
+    io.run_for(20ms);
+    limiter.set_rate(100'000'000);
+    io.run_for(1s);
+    CHECK(order == std::vector<std::string>{"b cancelled", "c cancelled", "a", "d"});
 }
 
 TEST_CASE("acquire_all takes the smallest grant and gives the rest back") {

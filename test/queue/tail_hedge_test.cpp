@@ -67,3 +67,24 @@ TEST_CASE("tail_hedge: slow() tells a connection to replace once it has been slo
     CHECK_FALSE(h.slow(0, t0 + 2750ms, 2s)); // a fast one
     CHECK_FALSE(h.slow(9, t0 + 2750ms, 2s)); // unknown
 }
+
+TEST_CASE("tail_hedge: the typical rate is that of the last `samples` windows") {
+    // All five connections slow at first, then four of them fast: with a sample of the last four
+    // windows the fifth is now slow against the typical rate; the early windows no longer count.
+    tail_hedge::settings s;
+    s.samples = 4;
+    tail_hedge h(s);
+    for (std::size_t c = 0; c < 5; ++c)
+        h.started(c, t0);
+    auto step = [&](std::chrono::milliseconds t, std::uint64_t fast_bytes) {
+        for (std::size_t c = 0; c < 4; ++c)
+            h.received(c, fast_bytes, t0 + t);
+        h.received(4, 5'000, t0 + t);
+    };
+    for (auto t = 50ms; t <= 1500ms; t += 50ms)
+        step(t, 5'000); // everyone at 100 kB/s
+    CHECK_FALSE(h.pick({{4, 300'000}}, t0 + 1750ms).has_value());
+    for (auto t = 1550ms; t <= 3500ms; t += 50ms)
+        step(t, 500'000); // connections 0-3 at 10 MB/s
+    CHECK(h.pick({{4, 300'000}}, t0 + 3750ms) == 4u); // (the current window counts: 250 ms)
+}
