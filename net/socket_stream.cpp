@@ -53,7 +53,7 @@ int socket_bio_read(BIO* bio, char* data, int size) {
     auto wanted = static_cast<std::size_t>(size);
     if (state.begin == state.end && state.capacity > wanted) {
         if (!state.buffer)
-            state.buffer = std::make_unique<char[]>(state.capacity);
+            state.buffer = std::make_unique_for_overwrite<char[]>(state.capacity);
         ssize_t n = ::recv(state.fd, state.buffer.get(), state.capacity, 0);
         if (n <= 0) {
             if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
@@ -195,7 +195,7 @@ asio::awaitable<error_code> socket_stream::wait_to_read(direction d) {
     if (watchdog_->expired)
         co_return make_error_code(watchdog_->error);
     if (!st.buffer)
-        st.buffer = std::make_unique<char[]>(st.capacity);
+        st.buffer = std::make_unique_for_overwrite<char[]>(st.capacity);
     st.begin = st.end = 0;
     auto [ec, n] = co_await socket_.async_receive(asio::buffer(st.buffer.get(), st.capacity), use_nothrow);
     if (watchdog_->expired)
