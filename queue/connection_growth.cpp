@@ -80,9 +80,11 @@ std::size_t connection_growth::grow(clock::time_point now, std::uint64_t bytes_d
     if (baseline)
         return workers;
     if (!rising) {
-        growing_ = false;
+        if (++flat_ >= std::max<std::size_t>(settings_.flat_to_stop, 1))
+            growing_ = false;
         return workers;
     }
+    flat_ = 0;
     std::size_t wanted = std::min(settings_.ceiling, std::max<std::size_t>(2 * workers, 1));
     if (wanted >= settings_.ceiling)
         growing_ = false;

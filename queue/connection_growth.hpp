@@ -12,9 +12,10 @@ namespace ferry {
 ///
 /// A file starts with `initial` workers. At the end of every `interval` the file's rate over that
 /// interval is compared with the best rate seen so far: while it is more than `rise` times higher,
-/// the workers double (a server that caps each connection rewards every new one); the first
-/// interval that does not rise ends the growth for good (the link, the server or our CPU is the
-/// limit, and more connections would only cost memory and the server's patience). The first
+/// the workers double (a server that caps each connection rewards every new one); `flat_to_stop`
+/// intervals in a row that do not rise end the growth for good (the link, the server or our CPU
+/// is the limit, and more connections would only cost memory and the server's patience; one
+/// interval alone may be a dip: a server's pacing, a busy moment of this machine). The first
 /// interval with bytes always doubles; an interval without any bytes is not judged. Never more
 /// than `ceiling`.
 ///
@@ -45,6 +46,8 @@ public:
         /// the rate to beat, measured once every worker flows (a start that already skipped
         /// doublings, initial_for_round_trip, has no reason to take one more blind).
         bool double_first = true;
+        /// Intervals in a row without a rise that end the growth (at least 1).
+        std::size_t flat_to_stop = 2;
     };
 
     /// Workers to start a file with on a path of round trip `rtt` (its first response's time to
@@ -90,6 +93,7 @@ private:
     double best_rate_ = 0;
     bool growing_ = true;
     bool settling_ = false; ///< some workers were not flowing at the last call
+    std::size_t flat_ = 0;  ///< intervals in a row judged without a rise
     std::size_t wanted_; ///< the last number of workers wanted (or started with)
     std::optional<std::size_t> limit_;
     std::optional<clock::time_point> last_halving_;

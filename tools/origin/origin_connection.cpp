@@ -314,17 +314,10 @@ private:
                     co_await timer_.async_wait(use_nothrow);
                 }
             }
-            // Counted before the write completes: a client that has read every byte must find
-            // them counted (this coroutine may resume after it did); what a failed write did not
-            // take is taken back.
-            state_.stats.body_sent(n);
-            watchdog_.expires_after(state_.config.write_timeout);
-            auto [ec, written] = co_await asio::async_write(stream_, asio::buffer(chunk_.get(), n), use_nothrow);
-            if (ec) {
-                state_.stats.body_unsent(n - written);
+            if (!co_await write(asio::buffer(chunk_.get(), n)))
                 co_return false;
-            }
             sent += n;
+            state_.stats.body_sent(n);
         }
         co_return true;
     }

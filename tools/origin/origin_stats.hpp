@@ -72,8 +72,6 @@ public:
     /// Logs a request (its sequence is set here) and counts it.
     void request(request_record record);
     void body_sent(std::uint64_t bytes) { body_bytes_.fetch_add(bytes, std::memory_order_relaxed); }
-    /// Takes back bytes counted by body_sent() that a failed write did not send.
-    void body_unsent(std::uint64_t bytes) { body_bytes_.fetch_sub(bytes, std::memory_order_relaxed); }
     void signed_redirect_issued() { signed_redirects_.fetch_add(1, std::memory_order_relaxed); }
     void request_sent_ahead() { sent_ahead_.fetch_add(1, std::memory_order_relaxed); }
     /// A signed request: `accepted`, or else refused as `expired` or forged.
