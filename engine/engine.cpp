@@ -307,16 +307,40 @@ struct engine::state : std::enable_shared_from_this<state> {
             return;
         auto bytes = fetched(); // a pass over the running files: once a look
         for (auto& origin : hosts) {
+            // The host's files: connections delivering bytes, and bytes left (unknown when a
+            // size is).
+            std::size_t flowing = 0;
+            std::optional<std::uint64_t> left = 0;
+            for (auto* f : running) {
+                if (f->transfer->origin() != origin)
+                    continue;
+                flowing += f->transfer->flowing_connections();
+                if (auto size = f->transfer->size(); size == 0)
+                    left.reset();
+                else if (left)
+                    *left += size - std::min(size, f->transfer->bytes_done());
+            }
             auto cap = pool.host_cap(origin);
             connection_growth::settings s;
             s.initial = cap;
             s.ceiling = config.max_connections_per_host_ceiling;
             s.interval = std::chrono::milliseconds(500);
-            auto [it, added] = host_growth.try_emplace(origin, s, now, bytes);
-            auto wanted = it->second.workers_wanted(now, bytes, cap, cap);
-            if (wanted > cap)
+            auto it = host_growth.try_emplace(origin, s, now, bytes).first;
+            auto wanted = it->second.workers_wanted(now, bytes, cap, std::min(flowing, cap));
+            if (wanted > cap && worth_more_connections(origin, left, it->second.best_rate()))
                 pool.raise_host_cap(origin, wanted);
         }
+    }
+
+    /// Whether new connections to `origin` would deliver before the ones open fetch the `left`
+    /// bytes at `rate` (connection_growth::worth_adding, with the host's median time to first
+    /// byte; true while either is unknown).
+    bool worth_more_connections(const std::string& origin, std::optional<std::uint64_t> left, double rate) const {
+        auto known = latency.find(origin);
+        if (known == latency.end())
+            return true;
+        auto ttfb = known->second.ttfb.percentile(50);
+        return !ttfb || connection_growth::worth_adding(left, rate, *ttfb);
     }
 
     /// Under memory pressure nothing new starts (the queue is told); a timer looks again shortly.

@@ -60,6 +60,10 @@ file_transfer::file_transfer(transfer_context& context, std::string model, std::
 
 file_transfer::~file_transfer() = default;
 
+std::string file_transfer::origin() const {
+    return mirrors_ && mirrors_->size() > 0 ? (*mirrors_)[0].current.origin() : std::string();
+}
+
 std::uint64_t file_transfer::bytes_done() const noexcept { return plan_ ? plan_->bytes_done() : streamed_; }
 
 asio::awaitable<file_result> file_transfer::run() {

@@ -47,6 +47,12 @@ void connection_growth::on_pushback(clock::time_point now) {
     wanted_ = *limit_;
 }
 
+bool connection_growth::worth_adding(std::optional<std::uint64_t> left, double rate, clock::duration first_byte) {
+    if (!left || rate <= 0)
+        return true;
+    return double(*left) / rate > 4 * std::chrono::duration<double>(first_byte).count();
+}
+
 std::size_t connection_growth::grow(clock::time_point now, std::uint64_t bytes_done, std::size_t workers,
                                     std::size_t flowing) {
     if (!growing_)

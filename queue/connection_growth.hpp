@@ -58,6 +58,11 @@ public:
     static std::size_t initial_for_round_trip(clock::duration rtt, std::size_t base, std::size_t ceiling,
                                               clock::duration per_doubling = std::chrono::milliseconds(10));
 
+    /// Whether a connection added now would deliver before those open fetch the `left` bytes
+    /// (nullopt: unknown) at `rate` bytes/s: a new one needs about four times to first byte
+    /// (connect, TLS, its request, its ramp-up). True when `left` or `rate` is unknown.
+    static bool worth_adding(std::optional<std::uint64_t> left, double rate, clock::duration first_byte);
+
     /// The file's workers start at `start`, when `bytes_done` bytes are already done.
     connection_growth(settings s, clock::time_point start, std::uint64_t bytes_done);
 
@@ -77,6 +82,8 @@ public:
 
     /// False once the rate has stopped rising, the ceiling is reached or the host pushed back.
     bool growing() const { return growing_; }
+    /// The best rate of an interval so far, in bytes per second (0 before one was judged).
+    double best_rate() const noexcept { return best_rate_; }
     /// The cap the last halving set (workers_wanted() never returns more); nullopt before any
     /// pushback.
     std::optional<std::size_t> pushback_limit() const { return limit_; }

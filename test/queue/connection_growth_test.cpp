@@ -248,3 +248,14 @@ TEST_CASE("a start that skipped doublings takes no blind one: it grows only on a
     CHECK(g.workers_wanted(start + 500ms, 46 * MiB, 16, 16) == 16); // nor now
     CHECK_FALSE(g.growing());
 }
+
+TEST_CASE("a connection is worth adding only when it would deliver before the rest is fetched") {
+    // 100 ms to first byte: a new connection delivers some 400 ms from now.
+    CHECK(connection_growth::worth_adding(100 * MiB, 100.0 * MiB, 100ms));      // 1 s left
+    CHECK_FALSE(connection_growth::worth_adding(30 * MiB, 100.0 * MiB, 100ms)); // 0.3 s left
+    // On loopback it nearly always is.
+    CHECK(connection_growth::worth_adding(1 * MiB, 100.0 * MiB, 200us));
+    // Unknown: a size not known yet, or no rate measured yet.
+    CHECK(connection_growth::worth_adding(std::nullopt, 100.0 * MiB, 100ms));
+    CHECK(connection_growth::worth_adding(1 * MiB, 0, 100ms));
+}
