@@ -307,8 +307,8 @@ struct engine::state : std::enable_shared_from_this<state> {
             return;
         auto bytes = fetched(); // a pass over the running files: once a look
         for (auto& origin : hosts) {
-            // The host's files: connections delivering bytes, and bytes left (unknown when a
-            // size is).
+            // The host's files: their connections delivering bytes, and the bytes they have left
+            // (unknown while a file's size is).
             std::size_t flowing = 0;
             std::optional<std::uint64_t> left = 0;
             for (auto* f : running) {
@@ -524,7 +524,7 @@ struct engine::state : std::enable_shared_from_this<state> {
         return r;
     }
 
-    asio::any_io_executor strand; ///< a strand (make_engine_strand)
+    asio::any_io_executor strand; ///< a strand (compact_strand)
     engine_config config;
     asio::ssl::context tls;
     std::map<std::string, host_latency> latency; ///< per origin; the pool reports each request
