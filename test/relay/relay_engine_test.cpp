@@ -104,7 +104,7 @@ TEST_CASE("engine through the relay: requests grow with the round trip, little i
     // ends (the relay holds what the origin sent, so the origin cannot tell): requests are at
     // least that long. At 60 ms and 512 KiB in flight (8.5 MiB/s a connection), two round trips
     // of data are about 1 MiB.
+    // (Not compared with loopback's: under a sanitizer a loopback round trip takes milliseconds
+    // too, and its requests grow as much.)
     CHECK(median(wan.request_sizes) >= 512 * 1024);
-    // On loopback the round trip costs nothing and requests stay short (easy to split late).
-    CHECK(median(wan.request_sizes) > median(loopback.request_sizes));
 }
