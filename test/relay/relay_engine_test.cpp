@@ -12,7 +12,6 @@
 #include <chrono>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 
@@ -63,14 +62,8 @@ seen download(std::optional<std::chrono::milliseconds> rtt, std::size_t connecti
     REQUIRE(file.outcome == ferry::file_outcome::done);
     CHECK(f.matches_synthetic("wan.bin", file_size));
 
-    // The origin counts a piece once its write completes, which may be after the engine read
-    // it: wait (briefly) for the last ones.
-    auto stats = f.server.stats();
-    for (int i = 0; i < 100 && stats.body_bytes_sent < file_size; ++i) {
-        std::this_thread::sleep_for(20ms);
-        stats = f.server.stats();
-    }
     seen s;
+    auto stats = f.server.stats();
     s.body_bytes = stats.body_bytes_sent;
     for (const auto& r : stats.log)
         if (r.method == "GET" && !r.range.empty())
@@ -93,13 +86,12 @@ TEST_CASE("engine through the relay: requests grow with the round trip, little i
     MESSAGE("loopback: " << loopback.request_sizes.size() << " requests, median " << median(loopback.request_sizes)
                          << " bytes; +60 ms: " << wan.request_sizes.size() << " requests, median "
                          << median(wan.request_sizes) << " bytes");
-    // Every byte sent, and little more: a steal may cut a response when the connections run
+    // Little more than the file was sent: a steal may cut a response when the connections run
     // unevenly (a loaded machine), and what the server had sent of its rest is lost, but no
-    // file's worth goes twice.
-    for (auto sent : {loopback.body_bytes, wan.body_bytes}) {
-        CHECK(sent >= file_size);
+    // file's worth goes twice. (The file's bytes are checked on disk; the origin counts a piece
+    // when its write completes, and the last piece of a cut response never does.)
+    for (auto sent : {loopback.body_bytes, wan.body_bytes})
         CHECK(sent <= file_size + file_size / 4);
-    }
     // Each connection's next request goes out about two round trips of data before its response
     // ends (the relay holds what the origin sent, so the origin cannot tell): requests are at
     // least that long. At 60 ms and 512 KiB in flight (8.5 MiB/s a connection), two round trips
