@@ -306,20 +306,28 @@ struct engine::state : std::enable_shared_from_this<state> {
         if (hosts.empty())
             return;
         auto bytes = fetched(); // a pass over the running files: once a look
-        for (auto& origin : hosts) {
-            // The host's files: their connections delivering bytes, and the bytes they have left
-            // (unknown while a file's size is).
+        // The hosts' files, in one more pass: their connections delivering bytes, and the bytes
+        // they have left (unknown while a file's size is).
+        struct host_files {
             std::size_t flowing = 0;
             std::optional<std::uint64_t> left = 0;
-            for (auto* f : running) {
-                if (f->transfer->origin() != origin)
-                    continue;
-                flowing += f->transfer->flowing_connections();
-                if (auto size = f->transfer->size(); size == 0)
-                    left.reset();
-                else if (left)
-                    *left += size - std::min(size, f->transfer->bytes_done());
-            }
+        };
+        std::map<std::string, host_files> at_cap;
+        for (auto& origin : hosts)
+            at_cap.emplace(origin, host_files{});
+        for (auto* f : running) {
+            auto it = at_cap.find(f->transfer->origin());
+            if (it == at_cap.end())
+                continue;
+            auto& [flowing, left] = it->second;
+            flowing += f->transfer->flowing_connections();
+            if (auto size = f->transfer->size(); size == 0)
+                left.reset();
+            else if (left)
+                *left += size - std::min(size, f->transfer->bytes_done());
+        }
+        for (auto& [origin, files] : at_cap) {
+            const auto& [flowing, left] = files;
             auto cap = pool.host_cap(origin);
             connection_growth::settings s;
             s.initial = cap;

@@ -60,9 +60,9 @@ public:
     std::uint64_t size() const noexcept { return size_.value_or(0); }
     std::uint64_t bytes_fetched() const noexcept { return result_.bytes_fetched; }
     std::size_t connections() const noexcept { return active_workers_; }
-    /// Of those, the ones whose connection has delivered body bytes, and the origin (after
-    /// redirects) they fetch from (its first mirror's; "" before the file's first request).
+    /// Of those, the ones whose connection has delivered body bytes.
     std::size_t flowing_connections() const noexcept { return flowing_; }
+    /// The origin (after redirects) of the file's first mirror; "" before its first request.
     std::string origin() const;
 
     /// Where the engine binds run()'s cancellation (cancel() emits on it).
