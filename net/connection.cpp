@@ -76,19 +76,27 @@ connection::~connection() = default;
 asio::awaitable<boost::system::result<std::unique_ptr<connection>>>
 connection::open(asio::any_io_executor executor, const url& where, asio::ssl::context& tls,
                  SSL_SESSION* resume, const connection_timeouts& timeouts, std::size_t tls_read_ahead,
-                 const proxy_endpoint* proxy) {
+                 const proxy_endpoint* proxy, host_resolver* resolver) {
     auto state = std::make_unique<impl>(executor, timeouts);
 
     // Resolve, connect and go through the proxy within one deadline.
     const auto started = std::chrono::steady_clock::now();
     const auto deadline = started + timeouts.connect;
     const std::string& host = proxy ? proxy->host : where.host;
-    auto addresses = co_await resolve_addresses(executor, host, proxy ? proxy->port : where.port, deadline);
+    const std::uint16_t port = proxy ? proxy->port : where.port;
+    boost::system::result<std::vector<asio::ip::tcp::endpoint>> addresses;
+    if (resolver)
+        addresses = co_await resolver->resolve(host, port, deadline);
+    else
+        addresses = co_await resolve_addresses(executor, host, port, deadline);
     if (!addresses)
         co_return addresses.error();
     auto connected = co_await race_connect(executor, eyeballs_order(*addresses), deadline);
-    if (!connected)
+    if (!connected) {
+        if (resolver)
+            resolver->forget(host, port); // the next connection asks the name again
         co_return connected.error();
+    }
     auto& stream = state->stream;
     if (auto ec = stream.adopt(std::move(*connected)))
         co_return ec;

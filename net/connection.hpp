@@ -1,5 +1,6 @@
 #pragma once
 
+#include "net/host_resolver.hpp"
 #include "net/proxy_config.hpp"
 #include "net/url.hpp"
 
@@ -83,7 +84,9 @@ public:
     /// handshake_timeout, and make_verify_error() for certificate failures.
     ///
     /// The host's addresses are raced as RFC 8305 says (race_connect): IPv6 first, the next
-    /// address 250 ms later or as soon as one fails. With a `proxy` (not null; it must outlive
+    /// address 250 ms later or as soon as one fails. With a `resolver` (not null; it must
+    /// outlive open()), names are looked up through it, and forgotten when none of their
+    /// addresses connects; without, each open() asks the system. With a `proxy` (not null; it must outlive
     /// open()), the connection goes to the proxy and through it (open_tunnel) to the origin;
     /// TLS then runs end to end with the origin and verifies the origin's name. Through an HTTP
     /// proxy an http target's requests go to the proxy in absolute form, with the proxy's
@@ -91,7 +94,7 @@ public:
     static boost::asio::awaitable<boost::system::result<std::unique_ptr<connection>>>
     open(boost::asio::any_io_executor executor, const url& where, boost::asio::ssl::context& tls,
          SSL_SESSION* resume, const connection_timeouts& timeouts, std::size_t tls_read_ahead = 0,
-         const proxy_endpoint* proxy = nullptr);
+         const proxy_endpoint* proxy = nullptr, host_resolver* resolver = nullptr);
 
     /// Sends a request for `target` (Host, User-Agent and `Accept-Encoding: identity` are added:
     /// ranges count the bytes as stored, so a caller's Accept-Encoding is not sent).

@@ -75,7 +75,7 @@ void connection_pool::handle::end_request() {
 }
 
 connection_pool::connection_pool(asio::any_io_executor executor, asio::ssl::context& tls, pool_config config)
-    : executor_(std::move(executor)), tls_(tls), config_(std::move(config)) {}
+    : executor_(std::move(executor)), tls_(tls), resolver_(executor_, config.addresses), config_(std::move(config)) {}
 
 connection_pool::~connection_pool() {
     for (auto& [origin, host] : hosts_)
@@ -344,7 +344,7 @@ connection_pool::open_new(const url& where, host_state& host, int priority, bool
     if (resume)
         SSL_SESSION_up_ref(resume);
     auto connecting = connection::open(executor_, where, tls_, resume, config_.timeouts, config_.tls_read_ahead,
-                                       config_.proxies.route(where));
+                                       config_.proxies.route(where), &resolver_);
     auto opened_conn = co_await std::move(connecting);
     if (resume)
         SSL_SESSION_free(resume);

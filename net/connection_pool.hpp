@@ -2,6 +2,7 @@
 
 #include "net/circuit_breaker.hpp"
 #include "net/connection.hpp"
+#include "net/host_resolver.hpp"
 #include "net/proxy_config.hpp"
 #include "net/url.hpp"
 
@@ -46,6 +47,9 @@ struct pool_config {
     std::size_t tls_read_ahead = 0; ///< see connection::open
     proxy_policy proxies; ///< which proxy each origin's connections go through (none by default)
     circuit_config circuit;
+    /// How long a host name's addresses are used before it is looked up again, and how many
+    /// hosts are kept (host_resolver).
+    address_cache::settings addresses;
     /// Told of every request timed on a handle (handle::start_request()) when it ends, with the
     /// connection's origin; called on the pool's executor. May be empty.
     std::function<void(const std::string& origin, const request_timing&)> on_request_done;
@@ -171,6 +175,8 @@ public:
     pool_stats totals() const;
     std::map<std::string, pool_stats> per_origin() const;
     const pool_config& config() const noexcept { return config_; }
+    /// Host names looked up so far (connections to a known host reuse its addresses).
+    std::uint64_t lookups() const noexcept { return resolver_.lookups(); }
 
 private:
     struct host_state {
@@ -250,6 +256,7 @@ private:
 
     boost::asio::any_io_executor executor_;
     boost::asio::ssl::context& tls_;
+    host_resolver resolver_;
     /// Open connections allowed in total: max_connections, plus what raise_host_cap() added.
     std::size_t max_open() const noexcept;
     std::size_t raised_ = 0; ///< connections the raised host caps added to the total

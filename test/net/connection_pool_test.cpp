@@ -448,3 +448,61 @@ TEST_CASE("a raised host cap lets the host's line through, the total growing wit
     pool.shutdown();
     io.run_for(100ms);
 }
+
+TEST_CASE("connections opened together to one host look its name up once; a host that refuses is asked again") {
+    served_origin origin;
+    asio::io_context io;
+    pool_config c;
+    c.max_connections = 16; // room for the refusing host beside the eight held
+    c.max_per_host = 8;
+    connection_pool pool(io.get_executor(), origin.tls, c);
+    const auto target = parse(origin.server.url("a"));
+    REQUIRE(target.host == "localhost"); // a name, not an IP literal
+    std::vector<connection_pool::handle> held;
+    for (int i = 0; i < 8; ++i)
+        asio::co_spawn(
+            io,
+            [&]() -> asio::awaitable<void> {
+                auto acquiring = pool.acquire(target);
+                auto conn = co_await std::move(acquiring);
+                REQUIRE(conn.has_value());
+                held.push_back(std::move(*conn));
+            },
+            asio::detached);
+    for (int i = 0; i < 200 && held.size() < 8; ++i) {
+        io.restart();
+        io.run_for(20ms);
+    }
+    REQUIRE(held.size() == 8);
+    CHECK(pool.totals().opened == 8);
+    CHECK(pool.lookups() == 1);
+
+    // Nothing listens on this port: each failed connect forgets the name, so each try asks again.
+    std::uint16_t closed_port = 0;
+    {
+        asio::ip::tcp::acceptor probe(io, {asio::ip::make_address("127.0.0.1"), 0});
+        closed_port = probe.local_endpoint().port();
+    }
+    const auto refused = parse("https://localhost:" + std::to_string(closed_port) + "/a");
+    int failures = 0;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        asio::co_spawn(
+            io,
+            [&]() -> asio::awaitable<void> {
+                auto acquiring = pool.acquire(refused);
+                auto conn = co_await std::move(acquiring);
+                CHECK_FALSE(conn.has_value());
+                ++failures;
+            },
+            asio::detached);
+        for (int i = 0; i < 200 && failures <= attempt; ++i) {
+            io.restart(); // run_for() stops the context when it runs out of work
+            io.run_for(20ms);
+        }
+    }
+    REQUIRE(failures == 2);
+    CHECK(pool.lookups() == 3);
+    held.clear();
+    pool.shutdown();
+    io.run_for(100ms);
+}
