@@ -408,7 +408,8 @@ struct engine::state : std::enable_shared_from_this<state> {
         arm_host_caps();
         auto slot = f.transfer->slot();
         asio::co_spawn(strand, f.transfer->run(),
-                       asio::bind_cancellation_slot(slot, [self = shared_from_this(), &f](std::exception_ptr e, file_result r) {
+                       asio::bind_cancellation_slot(slot, [self = shared_from_this(), &f](std::exception_ptr e) {
+                           file_result r = f.transfer->take_result();
                            if (e) {
                                r.path = f.model->spec.dir / f.spec.path;
                                r.outcome = file_outcome::failed;

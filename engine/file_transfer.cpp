@@ -32,7 +32,9 @@ constexpr int max_strikes = 3;
 /// a slow one is hedged sooner, but mid-file it would cost its share of the file's speed.
 constexpr std::chrono::milliseconds replace_slow_after{2000};
 
-response_verdict stopped() { return transport_verdict(asio::error::operation_aborted); }
+std::unique_ptr<response_verdict> stop_with(response_verdict v) { return std::make_unique<response_verdict>(std::move(v)); }
+std::unique_ptr<response_verdict> transport_stop(const error_code& ec) { return stop_with(transport_verdict(ec)); }
+std::unique_ptr<response_verdict> stopped() { return transport_stop(asio::error::operation_aborted); }
 
 } // namespace
 
@@ -52,13 +54,25 @@ struct file_transfer::open_response {
 file_transfer::file_transfer(transfer_context& context, std::string model, std::filesystem::path dir, file_spec spec,
                              rate_limiter* model_rate)
     : ctx_(context), model_(std::move(model)), dir_(std::move(dir)), spec_(std::move(spec)),
-      file_rate_(ctx_.executor, spec_.limit_rate), limiters_{&ctx_.overall_rate, model_rate, &file_rate_},
-      workers_done_(ctx_.executor) {
+      limiters_{&ctx_.overall_rate, model_rate, nullptr}, workers_done_(ctx_.executor) {
+    if (spec_.limit_rate > 0)
+        set_limit_rate(spec_.limit_rate);
     if (ctx_.writes)
         write_lane_ = compact_strand(ctx_.writes);
 }
 
 file_transfer::~file_transfer() = default;
+
+void file_transfer::set_limit_rate(std::uint64_t rate) {
+    if (!file_rate_) {
+        if (rate == 0)
+            return;
+        file_rate_ = std::make_unique<rate_limiter>(ctx_.executor, rate);
+        limiters_[2] = file_rate_.get(); // grants under way go on without it; the next ones ask it
+        return;
+    }
+    file_rate_->set_rate(rate);
+}
 
 std::string file_transfer::origin() const {
     return mirrors_ && mirrors_->size() > 0 ? (*mirrors_)[0].current.origin() : std::string();
@@ -66,38 +80,22 @@ std::string file_transfer::origin() const {
 
 std::uint64_t file_transfer::bytes_done() const noexcept { return plan_ ? plan_->bytes_done() : streamed_; }
 
-asio::awaitable<file_result> file_transfer::run() {
+asio::awaitable<void> file_transfer::run() {
     co_await asio::this_coro::throw_if_cancelled(false);
-    result_.path = dir_ / spec_.path;
-
-    std::vector<url> urls;
-    for (auto& text : spec_.urls) {
-        auto parsed = parse_url(text);
-        if (!parsed) {
-            result_.url = text;
-            fail(parsed.error(), "invalid URL: " + parsed.error().message());
-            break;
-        }
-        urls.push_back(*parsed);
-    }
-    if (urls.empty() && !failure_)
-        fail(make_error_code(net_error::bad_url), "no URL given");
-    if (failure_) {
+    if (!set_up_mirrors()) {
         result_.outcome = file_outcome::failed;
         result_.error = failure_;
         result_.message = failure_message_;
-        co_return result_;
+        settle_result();
+        co_return;
     }
-    result_.url = urls.front().redacted();
-    mirrors_.emplace(std::move(urls));
-    mirrors_->origin_fields = ctx_.config.headers;
-    mirrors_->origin_fields.insert(mirrors_->origin_fields.end(), spec_.headers.begin(), spec_.headers.end());
     retry_.emplace(ctx_.config.retry);
 
     if (co_await already_there()) {
         result_.outcome = file_outcome::skipped;
         emit(event::kind::skipped);
-        co_return result_;
+        settle_result();
+        co_return;
     }
 
     bool committed = false; // in place: a cancel that came during verification changes nothing
@@ -145,7 +143,29 @@ asio::awaitable<file_result> file_transfer::run() {
         result_.outcome = file_outcome::done;
         emit(event::kind::completed);
     }
-    co_return result_;
+    settle_result();
+}
+
+bool file_transfer::set_up_mirrors() {
+    std::vector<url> urls;
+    for (auto& text : spec_.urls) {
+        auto parsed = parse_url(text);
+        if (!parsed) {
+            result_.url = text;
+            fail(parsed.error(), "invalid URL: " + parsed.error().message());
+            return false;
+        }
+        urls.push_back(*parsed);
+    }
+    if (urls.empty()) {
+        fail(make_error_code(net_error::bad_url), "no URL given");
+        return false;
+    }
+    result_.url = urls.front().redacted();
+    mirrors_.emplace(std::move(urls));
+    mirrors_->origin_fields = ctx_.config.headers;
+    mirrors_->origin_fields.insert(mirrors_->origin_fields.end(), spec_.headers.begin(), spec_.headers.end());
+    return true;
 }
 
 asio::awaitable<bool> file_transfer::already_there() {
@@ -157,7 +177,7 @@ asio::awaitable<bool> file_transfer::already_there() {
             co_return false;
         // A whole file read back: off the event loop. (The work is a named object: GCC 12 destroys
         // a temporary with captures in a co_await expression twice.)
-        auto compare = [path = result_.path, sha = spec_.sha256, git = spec_.git_blob_id] {
+        auto compare = [path = destination(), sha = spec_.sha256, git = spec_.git_blob_id] {
             return (!sha || sha256_of_file(path) == sha) && (!git || git_blob_id_of_file(path) == git);
         };
         bool same = co_await run_blocking(ctx_.blocking, std::move(compare));
@@ -192,7 +212,7 @@ void file_transfer::open_sink() {
     options.hash = spec_.sha256.has_value(); // nothing else reads the digest
     auto opened = part_sink::open(dir_, spec_.path, options);
     if (!opened) {
-        fail(opened.error(), "cannot create " + (result_.path.string() + ".part") + ": " + opened.error().message());
+        fail(opened.error(), "cannot create " + (destination().string() + ".part") + ": " + opened.error().message());
         return;
     }
     sink_ = std::move(*opened);
@@ -598,25 +618,25 @@ asio::awaitable<std::optional<std::uint64_t>> file_transfer::send_ahead(open_res
     co_return next_end;
 }
 
-asio::awaitable<std::optional<response_verdict>> file_transfer::request_range(open_response& io, std::uint64_t begin,
-                                                                              std::uint64_t end, bool sent_ahead) {
+asio::awaitable<file_transfer::stop_reason> file_transfer::request_range(open_response& io, std::uint64_t begin,
+                                                                          std::uint64_t end, bool sent_ahead) {
     auto r = range_request(io.mirror, begin, end);
     r.sent_ahead = sent_ahead;
     auto answer = co_await range_exchange(ctx_, io.conn, *mirrors_, r);
     if (answer.sent_ahead_lost)
         send_ahead_works_ = false; // the server drops what comes after a response: no more
     if (answer.verdict.what != kind::accept)
-        co_return std::move(answer.verdict);
+        co_return stop_with(std::move(answer.verdict));
     strikes_ = 0;
     mirrors_->learn(io.mirror, answer.verdict, true);
     if (sent_ahead && !answer.sent_ahead_lost)
         io.sent_at = std::chrono::steady_clock::now() - pipe_.round_trip().value_or(answer.first_byte);
     else
         first_byte_came(io, answer.first_byte);
-    co_return std::nullopt;
+    co_return nullptr;
 }
 
-asio::awaitable<std::optional<response_verdict>> file_transfer::fetch_claim(open_response& io, bool request_open) {
+asio::awaitable<file_transfer::stop_reason> file_transfer::fetch_claim(open_response& io, bool request_open) {
     const std::size_t id = *io.claim;
     std::optional<std::uint64_t> ahead_end; // the end of the request sent ahead on io.conn
     while (plan_->cursor(id) < plan_->end(id)) {
@@ -634,7 +654,7 @@ asio::awaitable<std::optional<response_verdict>> file_transfer::fetch_claim(open
                 ahead_end.reset();
             } else {
                 if (retiring())
-                    co_return std::nullopt; // the rest of the claim goes back to the plan
+                    co_return nullptr; // the rest of the claim goes back to the plan
                 request_end = next_request_end(id, pos);
                 plan_->set_requested(id, request_end);
             }
@@ -658,7 +678,7 @@ asio::awaitable<std::optional<response_verdict>> file_transfer::fetch_claim(open
             // ones, or one between requests) holds none, and takes one back only to read.
             if (auto ec = co_await io.conn->wait_body()) {
                 give_back_all(limiters_, granted);
-                co_return transport_verdict(ec);
+                co_return transport_stop(ec);
             }
             try {
                 io.buffer = co_await ctx_.buffers.acquire();
@@ -713,15 +733,15 @@ asio::awaitable<std::optional<response_verdict>> file_transfer::fetch_claim(open
             }
             io.buffer = {};
             if (read_error)
-                co_return transport_verdict(read_error);
+                co_return transport_stop(read_error);
             if (!ahead_end && !replace)
                 ahead_end = co_await send_ahead(io, id, request_end, pos);
             if (replace) {
                 io.conn->poison();
-                response_verdict v;
-                v.error = make_error_code(file_error::slow_connection);
-                v.discard_connection = true;
-                co_return v;
+                auto slow = std::make_unique<response_verdict>(); // kind::retry, on a fresh connection
+                slow->error = make_error_code(file_error::slow_connection);
+                slow->discard_connection = true;
+                co_return slow;
             }
         }
         if (pos < request_end) {
@@ -737,7 +757,7 @@ asio::awaitable<std::optional<response_verdict>> file_transfer::fetch_claim(open
         if (stopping_)
             co_return stopped();
     }
-    co_return std::nullopt;
+    co_return nullptr;
 }
 
 asio::awaitable<std::optional<segment_plan::claim>> file_transfer::hedge_or_wait() {
@@ -773,7 +793,7 @@ void file_transfer::settle_hedge(std::size_t claim) {
         it->second->emit(asio::cancellation_type::terminal);
 }
 
-asio::awaitable<std::optional<response_verdict>> file_transfer::fetch_stream(open_response& io) {
+asio::awaitable<file_transfer::stop_reason> file_transfer::fetch_stream(open_response& io) {
     std::uint64_t pos = 0;
     for (;;) {
         std::size_t granted = io.buffer.size();
@@ -787,9 +807,9 @@ asio::awaitable<std::optional<response_verdict>> file_transfer::fetch_stream(ope
         auto n = co_await io.conn->read_body(io.buffer.data(), granted);
         give_back_all(limiters_, granted - (n ? *n : 0));
         if (!n)
-            co_return transport_verdict(n.error());
+            co_return transport_stop(n.error());
         if (*n == 0)
-            co_return std::nullopt;
+            co_return nullptr;
         result_.bytes_fetched += *n;
         if (ctx_.pacing)
             sample_round_trip(*io.conn, std::chrono::steady_clock::now());

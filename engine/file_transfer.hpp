@@ -47,11 +47,15 @@ public:
                   rate_limiter* model_rate = nullptr);
     ~file_transfer();
 
-    boost::asio::awaitable<file_result> run();
+    /// Fetches the file; its result is then take_result()'s. (Not the coroutine's value: the
+    /// frames that would carry it live as long as the transfer.)
+    boost::asio::awaitable<void> run();
+    /// What run() came to, once it has finished (moved out).
+    file_result take_result() { return std::move(result_); }
     /// Stops every request of this file (from the strand). run() then finishes with `cancelled`.
     void cancel();
     /// This file's own limit in bytes/s (0 = none), effective within a tick (from the strand).
-    void set_limit_rate(std::uint64_t rate) { file_rate_.set_rate(rate); }
+    void set_limit_rate(std::uint64_t rate);
     /// The model's priority: its requests for a connection wait in this order (from the strand).
     void set_priority(priority p) noexcept { priority_ = p; }
 
@@ -70,10 +74,21 @@ public:
 
 private:
     struct open_response;
+    /// What stopped a fetch: null when it ran to its end. A pointer, as a coroutine's frame keeps
+    /// a slot for each verdict its body may return (200 bytes each) for as long as it runs:
+    /// thousands of slow transfers hold their fetch's frame for minutes.
+    using stop_reason = std::unique_ptr<response_verdict>;
     /// How an attempt ended. `again`: a new attempt right away (a stream broke off, or ranges
     /// were struck out and the file goes on as one stream), keeping what is written.
     enum class attempt_end { complete, failed, cancelled, restart, again };
 
+    /// dir / the file's path (made when needed: a running file does not keep it).
+    std::filesystem::path destination() const { return dir_ / spec_.path; }
+    /// Completes the result with the file's path, as run() ends.
+    void settle_result() { result_.path = destination(); }
+    /// The file's mirrors from its URLs (not a coroutine: the parsed URLs stay off run()'s
+    /// frame); false, with the failure set, when a URL is invalid or there is none.
+    bool set_up_mirrors();
     boost::asio::awaitable<bool> already_there();
     void open_sink();
     boost::asio::awaitable<attempt_end> attempt();
@@ -97,12 +112,12 @@ private:
     /// After a write to a hedged claim: the one that reached the end first stops the other.
     void settle_hedge(std::size_t claim);
     /// Sends the request for bytes [begin, end) on io.conn, or reads the answer to the one sent
-    /// ahead: nullopt when its body is there to read, else the verdict that refused it. (Its own
+    /// ahead: null when its body is there to read, else the verdict that refused it. (Its own
     /// frame: the exchange's result, 600 bytes, is not kept while the body is read.)
-    boost::asio::awaitable<std::optional<response_verdict>> request_range(open_response& io, std::uint64_t begin,
-                                                                          std::uint64_t end, bool sent_ahead);
-    /// Fetches a claim to its (moving) end: nullopt when done, else what stopped it.
-    boost::asio::awaitable<std::optional<response_verdict>> fetch_claim(open_response& io, bool request_open);
+    boost::asio::awaitable<stop_reason> request_range(open_response& io, std::uint64_t begin, std::uint64_t end,
+                                                      bool sent_ahead);
+    /// Fetches a claim to its (moving) end: null when done, else what stopped it.
+    boost::asio::awaitable<stop_reason> fetch_claim(open_response& io, bool request_open);
     /// The smallest request worth its round trip on this file's path.
     std::uint64_t least_request() const;
     /// The end of the claim's next request when it starts at `from`.
@@ -114,7 +129,7 @@ private:
     boost::asio::awaitable<std::optional<std::uint64_t>> send_ahead(open_response& io, std::size_t claim,
                                                                     std::uint64_t request_end, std::uint64_t pos);
     /// Reads a 200's body: the whole file from byte 0, writing only the bytes still missing.
-    boost::asio::awaitable<std::optional<response_verdict>> fetch_stream(open_response& io);
+    boost::asio::awaitable<stop_reason> fetch_stream(open_response& io);
     /// A response's head came `first_byte` after its request was sent.
     void first_byte_came(open_response& io, std::chrono::steady_clock::duration first_byte);
     /// While the engine yields to other traffic: gives it `conn`'s round-trip time when it wants
@@ -146,8 +161,10 @@ private:
     std::filesystem::path dir_;
     file_spec spec_;
     file_result result_;
-    rate_limiter file_rate_;
-    std::array<rate_limiter*, 3> limiters_; ///< overall, model, file
+    /// The file's own limit; made when one is set (a limiter and its timer are 240 bytes, and
+    /// most files have none).
+    std::unique_ptr<rate_limiter> file_rate_;
+    std::array<rate_limiter*, 3> limiters_; ///< overall, model, file (null: none)
     priority priority_ = priority::normal;
 
     std::optional<mirror_set> mirrors_;

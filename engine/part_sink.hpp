@@ -104,7 +104,7 @@ public:
     /// Removes the .part and its journal.
     void discard();
 
-    const std::filesystem::path& part_path() const noexcept { return part_.path(); }
+    std::filesystem::path part_path() const { return part_.path(); }
     bool is_open() const noexcept { return part_.is_open(); }
     /// "cannot write DEST.part: REASON"
     std::string describe_write_error(const boost::system::error_code& ec) const;
@@ -114,7 +114,6 @@ private:
 
     options options_;
     part_file part_;
-    std::filesystem::path journal_;
     bool journal_missing_ = false; ///< resume() found no journal and none was written since
     sha256 hash_;
     std::uint64_t hashed_ = 0; ///< bytes [0, hashed_) are in hash_

@@ -150,7 +150,7 @@ std::string check_relative_path(std::string_view path) {
 
 part_file::part_file(part_file&& other) noexcept
     : fd_(std::exchange(other.fd_, -1)), in_memory_(other.in_memory_), bare_(other.bare_), dir_(std::move(other.dir_)),
-      parts_(std::move(other.parts_)), path_(std::move(other.path_)) {}
+      parts_(std::move(other.parts_)) {}
 
 part_file& part_file::operator=(part_file&& other) noexcept {
     if (this != &other) {
@@ -160,7 +160,6 @@ part_file& part_file::operator=(part_file&& other) noexcept {
         bare_ = other.bare_;
         dir_ = std::move(other.dir_);
         parts_ = std::move(other.parts_);
-        path_ = std::move(other.path_);
     }
     return *this;
 }
@@ -218,8 +217,15 @@ boost::system::result<part_file> part_file::open(const std::filesystem::path& di
     f.bare_ = created;
     f.dir_ = dir;
     f.parts_ = std::move(parts);
-    f.path_ = dir / (text + ".part");
     return f;
+}
+
+std::filesystem::path part_file::path() const {
+    std::filesystem::path p = dir_;
+    for (const auto& part : parts_)
+        p /= part;
+    p += ".part";
+    return p;
 }
 
 error_code part_file::preallocate(std::uint64_t size) {

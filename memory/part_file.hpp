@@ -80,8 +80,9 @@ public:
     boost::system::error_code discard();
 
     bool is_open() const noexcept { return fd_ >= 0; }
-    /// dir / relative + ".part", for messages.
-    const std::filesystem::path& path() const noexcept { return path_; }
+    /// dir / relative + ".part", for messages (made when asked: thousands of open files keep
+    /// only their directory and name).
+    std::filesystem::path path() const;
 
 private:
     void close() noexcept;
@@ -91,7 +92,6 @@ private:
     bool bare_ = false;      ///< created by open() and given no attribute since: none to remove
     std::filesystem::path dir_;      ///< the destination, as given to open()
     std::vector<std::string> parts_; ///< the relative path's components, the file's name last
-    std::filesystem::path path_;
 };
 
 /// Whether DEST exists beneath `dir` as a regular file (without following symlinks), and its size.

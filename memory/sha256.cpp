@@ -23,13 +23,13 @@ struct sha256::impl {
     impl& operator=(const impl&) = delete;
 };
 
-sha256::sha256() : impl_(std::make_unique<impl>()) {}
+sha256::sha256() = default;
 sha256::~sha256() = default;
 sha256::sha256(sha256&&) noexcept = default;
 sha256& sha256::operator=(sha256&&) noexcept = default;
 
 void sha256::update(const void* data, std::size_t size) {
-    if (!impl_) // moved from: start a fresh message rather than crash
+    if (!impl_) // the first bytes (or the first since a move)
         impl_ = std::make_unique<impl>();
     if (size != 0 && EVP_DigestUpdate(impl_->ctx, data, size) != 1)
         throw std::runtime_error("SHA-256 update failed");

@@ -13,7 +13,8 @@ namespace ferry {
 
 using sha256_digest = std::array<std::uint8_t, 32>;
 
-/// Incremental SHA-256 (OpenSSL EVP). Movable, not copyable.
+/// Incremental SHA-256 (OpenSSL EVP). Movable, not copyable. OpenSSL's context is made by the
+/// first update() or finish(): a file that is not hashed costs none.
 class sha256 {
 public:
     sha256();

@@ -364,7 +364,7 @@ TEST_CASE("a rate limit changed while a transfer runs takes effect") {
     const std::uint64_t size = 16 * MiB;
     auto m = named(f.model({{"rate.bin", size}}), "r");
     const std::uint64_t fast = 8 * MiB, slow = 2 * MiB;
-    enum class scope { model, overall, file } limited = scope::model;
+    enum class scope { model, overall, file, file_added } limited = scope::model;
     SUBCASE("the model's limit") {
         m.limit_rate = fast;
     }
@@ -375,6 +375,10 @@ TEST_CASE("a rate limit changed while a transfer runs takes effect") {
     SUBCASE("the file's own limit") {
         limited = scope::file;
         m.files.front().limit_rate = fast;
+    }
+    SUBCASE("a limit given to a running file that had none (the model's holds it at first)") {
+        limited = scope::file_added;
+        m.limit_rate = fast;
     }
     CAPTURE(static_cast<int>(limited));
 
@@ -397,7 +401,8 @@ TEST_CASE("a rate limit changed while a transfer runs takes effect") {
                     switch (limited) {
                     case scope::model: e.set_limit_rate("r", rate); break;
                     case scope::overall: e.set_limit_rate(rate); break;
-                    case scope::file: CHECK(e.set_limit_rate("r", "rate.bin", rate)); break;
+                    case scope::file:
+                    case scope::file_added: CHECK(e.set_limit_rate("r", "rate.bin", rate)); break;
                     }
                 };
                 auto measure = [&](std::chrono::milliseconds window) -> asio::awaitable<double> {
