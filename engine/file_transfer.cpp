@@ -51,9 +51,9 @@ struct file_transfer::open_response {
     bool empty_file = false;        ///< the file has no bytes: nothing to read
 };
 
-file_transfer::file_transfer(transfer_context& context, std::string model, std::filesystem::path dir, file_spec spec,
-                             rate_limiter* model_rate)
-    : ctx_(context), model_(std::move(model)), dir_(std::move(dir)), spec_(std::move(spec)),
+file_transfer::file_transfer(transfer_context& context, const std::string& model, const std::filesystem::path& dir,
+                             const file_spec& spec, rate_limiter* model_rate)
+    : ctx_(context), model_(model), dir_(dir), spec_(spec),
       limiters_{&ctx_.overall_rate, model_rate, nullptr}, workers_done_(ctx_.executor) {
     if (spec_.limit_rate > 0)
         set_limit_rate(spec_.limit_rate);
@@ -75,7 +75,7 @@ void file_transfer::set_limit_rate(std::uint64_t rate) {
 }
 
 std::string file_transfer::origin() const {
-    return mirrors_ && mirrors_->size() > 0 ? (*mirrors_)[0].current.origin() : std::string();
+    return mirrors_ && mirrors_->size() > 0 ? (*mirrors_)[0].current().origin() : std::string();
 }
 
 std::uint64_t file_transfer::bytes_done() const noexcept { return plan_ ? plan_->bytes_done() : streamed_; }
@@ -276,7 +276,9 @@ asio::awaitable<file_transfer::attempt_end> file_transfer::attempt() {
     growth_.reset();
     if (!first->stream) {
         std::size_t wanted = ctx_.config.connections_per_file;
-        if (wanted == 0) {
+        std::uint64_t pieces = (plan_->file_size() - plan_->bytes_done()) / ctx_.config.min_piece + 1;
+        // Less than a piece left is one connection's, whatever growth would say: no growth.
+        if (wanted == 0 && pieces > 1) {
             connection_growth::settings growth;
             growth.ceiling = ctx_.config.max_connections_per_file;
             // On a long path the start skips doublings, within the file's share of its host (and
@@ -291,10 +293,9 @@ asio::awaitable<file_transfer::attempt_end> file_transfer::attempt() {
                 growth.double_first = start == growth.initial;
                 growth.initial = start;
             }
-            growth_.emplace(growth, std::chrono::steady_clock::now(), bytes_done());
+            growth_ = std::make_unique<connection_growth>(growth, std::chrono::steady_clock::now(), bytes_done());
             wanted = growth_->initial_workers();
         }
-        std::uint64_t pieces = (plan_->file_size() - plan_->bytes_done()) / ctx_.config.min_piece + 1;
         workers = static_cast<std::size_t>(std::max<std::uint64_t>(1, std::min<std::uint64_t>(wanted, pieces)));
     }
     start_worker(first);

@@ -43,8 +43,10 @@ namespace ferry {
 /// cost nothing.
 class file_transfer {
 public:
-    file_transfer(transfer_context& context, std::string model, std::filesystem::path dir, file_spec spec,
-                  rate_limiter* model_rate = nullptr);
+    /// `model`, `dir` and `spec` must outlive the transfer (the engine's entries do: thousands of
+    /// running files keep no copies).
+    file_transfer(transfer_context& context, const std::string& model, const std::filesystem::path& dir,
+                  const file_spec& spec, rate_limiter* model_rate = nullptr);
     ~file_transfer();
 
     /// Fetches the file; its result is then take_result()'s. (Not the coroutine's value: the
@@ -157,9 +159,9 @@ private:
     void emit(event::kind what, std::string message = {});
 
     transfer_context& ctx_;
-    std::string model_;
-    std::filesystem::path dir_;
-    file_spec spec_;
+    const std::string& model_;
+    const std::filesystem::path& dir_;
+    const file_spec& spec_;
     file_result result_;
     /// The file's own limit; made when one is set (a limiter and its timer are 240 bytes, and
     /// most files have none).
@@ -206,7 +208,8 @@ private:
     boost::asio::steady_timer* hedge_watcher_ = nullptr;
 
     std::chrono::steady_clock::time_point last_progress_{};
-    std::optional<connection_growth> growth_; ///< adaptive connections (no -x), per attempt
+    /// Adaptive connections (no -x), per attempt of a file with more than a piece to fetch.
+    std::unique_ptr<connection_growth> growth_;
     std::size_t flowing_ = 0; ///< workers whose connection has delivered body bytes (for growth_)
     /// Round trip and response rate of this file's requests: how long a request must be to keep
     /// a connection busy across request boundaries.

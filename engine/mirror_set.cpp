@@ -9,8 +9,7 @@ namespace ferry {
 mirror_set::mirror_set(std::vector<url> urls) {
     for (auto& u : urls) {
         mirror m;
-        m.original = u;
-        m.current = std::move(u);
+        m.original = std::move(u);
         mirrors_.push_back(std::move(m));
     }
 }
@@ -74,12 +73,12 @@ void mirror_set::redirect(std::size_t i, url next, system_clock::time_point now)
     auto& m = mirrors_[i];
     m.expires = signed_url_expiry(next);
     m.resolved_at = now;
-    m.current = std::move(next);
+    m.moved_to = std::move(next);
 }
 
 void mirror_set::re_resolve(std::size_t i) {
     auto& m = mirrors_[i];
-    m.current = m.original;
+    m.moved_to.reset();
     m.expires.reset();
 }
 

@@ -23,7 +23,7 @@ public:
 
     struct mirror {
         url original;                ///< as given: credentials go only to its host
-        url current;                 ///< where requests go (after redirects)
+        std::optional<url> moved_to; ///< where a redirect sent requests (none: to `original`)
         std::optional<system_clock::time_point> expires; ///< of `current`, when it is signed
         system_clock::time_point resolved_at{};
         std::string etag;
@@ -32,7 +32,9 @@ public:
         bool answered = false;       ///< an answer of this mirror was accepted
         bool dropped = false;
 
-        bool redirected() const noexcept { return current.text != original.text; }
+        /// Where requests go (after redirects).
+        const url& current() const noexcept { return moved_to ? *moved_to : original; }
+        bool redirected() const noexcept { return moved_to && moved_to->text != original.text; }
     };
 
     explicit mirror_set(std::vector<url> urls);

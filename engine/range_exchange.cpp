@@ -47,7 +47,7 @@ http_request make_request(const mirror_set::mirror& m, const exchange_request& r
         req.fields.push_back(field);
     // User headers (credentials among them) go only to the origin the user named: not to a
     // CDN a redirect leads to, nor to another port or scheme of the same host.
-    if (m.current.origin() == m.original.origin())
+    if (m.current().origin() == m.original.origin())
         for (const auto& field : origin_fields)
             req.fields.push_back(field);
     return req;
@@ -59,7 +59,7 @@ asio::awaitable<boost::system::error_code> send_range_ahead(transfer_context& ct
                                                             mirror_set& mirrors, const exchange_request& request,
                                                             std::optional<std::chrono::steady_clock::duration> wait) {
     const std::size_t i = request.mirror;
-    const url& target = mirrors[i].current;
+    const url& target = mirrors[i].current();
     // A signed URL must still be good when the server gets to the request, after the response
     // ahead of it.
     bool fresh_then = !mirrors[i].expires ||
@@ -81,7 +81,7 @@ asio::awaitable<exchange_result> range_exchange(transfer_context& ctx, connectio
         // (A request sent ahead is out already, for the URL it was sent for.)
         if (!sent_ahead && mirrors.needs_fresh_url(i, std::chrono::system_clock::now()))
             mirrors.re_resolve(i);
-        const url target = mirrors[i].current;
+        const url target = mirrors[i].current();
         // The host asked for a pause (Retry-After, RateLimit): a kept-alive connection waits too.
         std::optional<std::chrono::steady_clock::time_point> until;
         if (!sent_ahead)

@@ -215,7 +215,7 @@ boost::system::result<part_file> part_file::open(const std::filesystem::path& di
     f.in_memory_ = ::fstatfs(file.get(), &fs) == 0 && fs.f_type == TMPFS_MAGIC;
     f.fd_ = file.release();
     f.bare_ = created;
-    f.dir_ = dir;
+    f.dir_ = dir.native();
     f.parts_ = std::move(parts);
     return f;
 }
@@ -380,7 +380,7 @@ error_code part_file::commit(bool durable) {
             return ec;
     // The directory is opened again as at open(), never through a symlink beneath `dir_`:
     // holding it for the whole transfer would take a second descriptor per file.
-    auto parent = open_parent(dir_, parts_, false);
+    auto parent = open_parent(std::filesystem::path(dir_), parts_, false);
     if (!parent)
         return parent.error();
     const auto& name = parts_.back();
@@ -408,7 +408,7 @@ error_code part_file::discard() {
     if (!is_open())
         return errc::make_error_code(errc::bad_file_descriptor);
     error_code ec;
-    auto parent = open_parent(dir_, parts_, false);
+    auto parent = open_parent(std::filesystem::path(dir_), parts_, false);
     if (!parent)
         ec = parent.error();
     else if (::unlinkat(parent->get(), (parts_.back() + ".part").c_str(), 0) != 0)

@@ -90,7 +90,9 @@ private:
     int fd_ = -1;
     bool in_memory_ = false; ///< on tmpfs: no fallocate (a pass over RAM) and no fsync (a no-op)
     bool bare_ = false;      ///< created by open() and given no attribute since: none to remove
-    std::filesystem::path dir_;      ///< the destination, as given to open()
+    /// The destination, as given to open() (its text: a path object would keep a list of its
+    /// components, a few hundred bytes for each of thousands of open files).
+    std::string dir_;
     std::vector<std::string> parts_; ///< the relative path's components, the file's name last
 };
 

@@ -208,13 +208,17 @@ asio::awaitable<error_code> socket_stream::wait_to_read(direction d) {
     co_return ec;
 }
 
+error_code socket_stream::deadline_error() const {
+    return watchdog_->expired ? make_error_code(watchdog_->error) : error_code{};
+}
+
 asio::awaitable<error_code> socket_stream::wait(direction d) {
-    if (watchdog_->expired)
-        co_return make_error_code(watchdog_->error);
+    if (auto late = deadline_error())
+        co_return late;
     auto what = d == direction::read ? asio::socket_base::wait_read : asio::socket_base::wait_write;
     auto [ec] = co_await socket_.async_wait(what, use_nothrow);
-    if (watchdog_->expired)
-        co_return make_error_code(watchdog_->error);
+    if (auto late = deadline_error())
+        co_return late;
     co_return ec;
 }
 
@@ -372,9 +376,16 @@ bool socket_stream::readable_now() {
 }
 
 asio::awaitable<error_code> socket_stream::wait_readable() {
+    // The socket is waited on here rather than through wait(): one coroutine frame less for each
+    // of thousands of connections waiting for their server.
     while (!readable_now()) {
         release_idle_buffers();
-        if (auto ec = co_await wait(direction::read))
+        if (auto late = deadline_error())
+            co_return late;
+        auto [ec] = co_await socket_.async_wait(asio::socket_base::wait_read, use_nothrow);
+        if (auto late = deadline_error())
+            co_return late;
+        if (ec)
             co_return ec;
     }
     co_return error_code{};

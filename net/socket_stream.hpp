@@ -104,6 +104,8 @@ private:
     enum class direction { read, write };
 
     boost::asio::awaitable<boost::system::error_code> wait(direction d);
+    /// The deadline's error once it has passed (the watchdog closed the socket); none before.
+    boost::system::error_code deadline_error() const;
     /// wait() for what a TLS read needs: with read-ahead, receives into the read-ahead buffer.
     boost::asio::awaitable<boost::system::error_code> wait_to_read(direction d);
     /// What an OpenSSL call's failure `result` means: 0 for "wait" (`d` says for what), else the

@@ -79,9 +79,10 @@ TEST_CASE("after three 200s in a row the file goes on as one stream, writing onl
     CHECK(f.matches_synthetic("stream.bin", size));
     auto log = requests_for(f.server.stats(), "/stream.bin");
     auto whole = std::count_if(log.begin(), log.end(), [](auto& q) { return q.status == 200; });
-    CHECK(whole >= 3);      // three strikes...
-    CHECK(whole <= 3 + 3);  // ...then the stream (and at most one 200 each for the other three
-                            // connections, whose ranged requests were in flight at the third)
+    CHECK(whole >= 3); // three strikes...
+    // ...at most one 200 each for the other three connections, whose ranged requests were in
+    // flight at the third (seen on a loaded machine), then the stream's own.
+    CHECK(whole <= 3 + 3 + 1);
     CHECK(log.back().status == 200);
 }
 
