@@ -44,7 +44,7 @@ void part_sink::discard_partial(const std::filesystem::path& final_path) {
 }
 
 std::optional<journal_record> part_sink::resume() {
-    auto record = read_journal(journal_path(part_.path()), &journal_missing_);
+    auto record = read_journal(journal(), &journal_missing_);
     auto on_disk = part_.size_on_disk();
     if (!record || !on_disk || *on_disk != record->size)
         return std::nullopt;
@@ -114,7 +114,7 @@ void part_sink::checkpoint(const journal_record& record, std::uint64_t bytes_don
         return;
     last_journal_ = std::chrono::steady_clock::now();
     journaled_bytes_ = bytes_done;
-    checkpoint_work work{options_.durable ? part_.sync_handle() : -1, journal_path(part_.path()), record};
+    checkpoint_work work{options_.durable ? part_.sync_handle() : -1, journal(), record};
     if (!blocking) {
         work();
         return;
@@ -132,7 +132,7 @@ boost::asio::awaitable<void> part_sink::checkpoint_now(journal_record record, st
     co_await settle();
     last_journal_ = std::chrono::steady_clock::now();
     journaled_bytes_ = bytes_done;
-    checkpoint_work work{options_.durable ? part_.sync_handle() : -1, journal_path(part_.path()), std::move(record)};
+    checkpoint_work work{options_.durable ? part_.sync_handle() : -1, journal(), std::move(record)};
     co_await run_blocking(blocking, std::move(work));
 }
 
@@ -225,7 +225,7 @@ void part_sink::forget_journal() {
     // A file seen absent at resume() and never checkpointed since has none to remove (most small
     // files): an unlink that fails costs a path walk.
     if (!journal_missing_)
-        remove_journal(journal_path(part_.path()));
+        remove_journal(journal());
 }
 
 void part_sink::discard() {

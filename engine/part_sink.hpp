@@ -111,6 +111,8 @@ public:
 
 private:
     void forget_journal();
+    /// DEST.part.journal (made when needed, as the .part's path is).
+    std::filesystem::path journal() const { return journal_path(part_.path()); }
 
     options options_;
     part_file part_;
