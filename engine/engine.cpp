@@ -1,6 +1,7 @@
 #include "engine/engine.hpp"
 
 #include "engine/compact_strand.hpp"
+#include "engine/connection_handoff.hpp"
 #include "engine/file_transfer.hpp"
 #include "engine/part_sink.hpp"
 #include "queue/connection_growth.hpp"
@@ -9,6 +10,7 @@
 #include "memory/memory_limits.hpp"
 #include "memory/part_file.hpp"
 #include "memory/resume_journal.hpp"
+#include "net/error.hpp"
 #include "net/tls_context.hpp"
 #include "net/url.hpp"
 #include "perf/rate_limiter.hpp"
@@ -19,6 +21,7 @@
 #include <cerrno>
 #include <deque>
 #include <latch>
+#include <limits>
 #include <mutex>
 #include <set>
 
@@ -142,7 +145,7 @@ struct engine::state : std::enable_shared_from_this<state> {
           overall_rate(strand, config.limit_rate),
           pressure_limit(config.memory_pressure_limit ? config.memory_pressure_limit : memory_limit() / 10 * 8),
           pressure_timer(strand), user_limit(config.limit_rate), pacing_timer(strand), host_cap_timer(strand),
-          context{strand, config, pool, buffers, overall_rate, [this](const event& e) { observe(e); }, {}, {}},
+          context{strand, config, pool, buffers, overall_rate, [this](const event& e) { observe(e); }, {}, {}, nullptr, 0, {}},
           queue(config.max_files, config.max_files_per_model),
           arrival_signal(strand, asio::steady_timer::time_point::max()) {
         if (config.blocking_threads > 0) {
@@ -155,6 +158,7 @@ struct engine::state : std::enable_shared_from_this<state> {
             yield_to_the_loop(*write_pool, config.write_threads);
             context.writes = write_pool->get_executor();
         }
+        context.successor = [this](const std::string& origin) { return start_successor(origin); };
         if (config.yield_delay_target.count() > 0) {
             delay_target target;
             target.target = config.yield_delay_target;
@@ -391,7 +395,7 @@ struct engine::state : std::enable_shared_from_this<state> {
         if (stopped)
             return;
         queue.set_memory_pressure(false); // looked at again below, before anything starts
-        while (auto next = queue.next()) {
+        while (auto next = queue.next(early_files())) {
             if (memory_pressure())
                 return;
             queue.started(*next);
@@ -399,9 +403,49 @@ struct engine::state : std::enable_shared_from_this<state> {
         }
     }
 
-    void start(file_entry& f) {
+    /// The next queued file, started early when it is `origin`'s: its first request may go ahead
+    /// on the connection of the last response of a running file (connection_handoff). The files
+    /// in flight exceed max_files by those whose first answer has not come yet (at most
+    /// line_depth for each).
+    std::shared_ptr<connection_handoff> start_successor(const std::string& origin) {
+        if (stopped)
+            return nullptr;
+        // A file that has all its bytes (being verified and renamed) makes room too.
+        std::size_t beyond = early_files() + 1;
+        if (!queue.next(beyond) && queue.next(std::numeric_limits<std::size_t>::max() / 2))
+            beyond += static_cast<std::size_t>(std::count_if(running.begin(), running.end(), [](const file_entry* f) {
+                return f->transfer->size() > 0 && f->transfer->bytes_done() == f->transfer->size();
+            }));
+        auto next = queue.next(beyond);
+        if (!next || memory_pressure())
+            return nullptr;
+        auto& f = models.at(next->model)->files[next->file];
+        auto first = f.spec.urls.empty() ? boost::system::result<url>(make_error_code(net_error::bad_url))
+                                         : parse_url(f.spec.urls.front());
+        if (!first || first->origin() != origin)
+            return nullptr;
+        queue.started(*next);
+        auto handoff = std::make_shared<connection_handoff>(strand);
+        early.push_back(handoff);
+        start(f, handoff);
+        return handoff;
+    }
+
+    /// Files started early whose first answer has not come yet: they do not count among the
+    /// max_files in flight (each waits in the line of a connection another file uses).
+    std::size_t early_files() {
+        std::erase_if(early, [](const std::weak_ptr<connection_handoff>& h) {
+            auto handoff = h.lock();
+            return !handoff || handoff->over();
+        });
+        return early.size();
+    }
+
+    void start(file_entry& f, std::shared_ptr<connection_handoff> predecessor = nullptr) {
         f.transfer = std::make_unique<file_transfer>(context, f.model->spec.id, f.model->spec.dir, f.spec, &f.model->rate);
         f.transfer->set_priority(f.model->spec.prio);
+        if (predecessor)
+            f.transfer->follow(std::move(predecessor));
         running.push_back(&f);
         context.files_running = running.size();
         arm_pacing();
@@ -563,6 +607,8 @@ struct engine::state : std::enable_shared_from_this<state> {
     asio::steady_timer arrival_signal; ///< cancelled whenever a model reaches `models`
     std::uint64_t arrivals = 0;
     std::vector<file_entry*> running;  ///< files whose transfer runs
+    /// Files started early (start_successor) whose first answer may still be on its way.
+    std::vector<std::weak_ptr<connection_handoff>> early;
     std::uint64_t bytes_fetched = 0;   ///< body bytes of the transfers that have ended
     file_outcomes files_ended;
     std::uint64_t retries = 0;

@@ -61,7 +61,11 @@ file_transfer::file_transfer(transfer_context& context, const std::string& model
         write_lane_ = compact_strand(ctx_.writes);
 }
 
-file_transfer::~file_transfer() = default;
+file_transfer::~file_transfer() {
+    end_handoffs();
+    if (predecessor_)
+        predecessor_->abandon();
+}
 
 void file_transfer::set_limit_rate(std::uint64_t rate) {
     if (!file_rate_) {
@@ -104,6 +108,7 @@ asio::awaitable<void> file_transfer::run() {
         emit(event::kind::started);
         for (int restarts = 0;;) {
             auto end = co_await attempt();
+            end_handoffs(); // its responses are over
             if (end == attempt_end::complete) {
                 committed = co_await finish_file();
                 break;
@@ -359,17 +364,35 @@ asio::awaitable<std::optional<file_transfer::open_response>> file_transfer::open
     }
 
     auto request = first_request(io.mirror, begin, end);
+    if (predecessor_) {
+        auto taking = take_predecessor_connection(io, request);
+        request.sent_ahead = co_await std::move(taking);
+    }
     auto answer = co_await range_exchange(ctx_, io.conn, *mirrors_, request);
+    // The line's requests went ahead on the connection taken: they are lost when the answer came
+    // on another one (the first was lost, or a redirect led elsewhere).
+    if (auto sent = std::count_if(line_.begin(), line_.end(), [](const auto& h) { return h->sent(); });
+        sent > 0 && (!io.conn || io.conn->queued_requests() != static_cast<std::size_t>(sent)))
+        end_handoffs();
     const auto& v = answer.verdict;
     if (v.what != kind::accept) {
         if (io.claim)
             plan_->release(*io.claim);
+        if (io.conn) {
+            auto handing = hand_over(io.conn); // (a refused answer was read or dropped: the line's come next)
+            co_await std::move(handing);
+        }
         io.conn = {}; // closed now if poisoned, not after the back-off: the server stops sending
         co_await recover(v, io.mirror);
         co_return std::nullopt;
     }
     mirrors_->learn(io.mirror, v, begin > 0 || end.has_value());
-    first_byte_came(io, answer.first_byte);
+    if (!request.sent_ahead || answer.sent_ahead_lost)
+        first_byte_came(io, answer.first_byte);
+    else if (line_round_trip_)
+        first_byte_came(io, *line_round_trip_); // (its head came right after the response before)
+    else
+        io.sent_at = std::chrono::steady_clock::now();
 
     bool empty = answer.head->status == 416 || (v.whole_body && v.length_known && v.total == 0) ||
                  (v.whole_body && spec_.size == 0u);
@@ -601,22 +624,114 @@ asio::awaitable<std::optional<std::uint64_t>> file_transfer::send_ahead(open_res
     // in between (a steal still splits between the two, or cuts the second as any response).
     const std::uint64_t ahead_at =
         std::max<std::uint64_t>(ctx_.buffers.buffer_size(), 2 * pipe_.round_trip_bytes());
-    if (!send_ahead_works_ || request_end - pos > ahead_at || plan_->end(claim) <= request_end || stopping_ ||
-        retiring() || !io.conn->can_send_ahead())
+    if (!send_ahead_works_ || pos >= request_end || request_end - pos > ahead_at || plan_->end(claim) <= request_end ||
+        stopping_ || retiring() || !io.conn->can_send_ahead())
         co_return std::nullopt;
     std::uint64_t next_end = next_request_end(claim, request_end);
     plan_->set_requested(claim, next_end);
-    std::optional<std::chrono::steady_clock::duration> wait;
-    if (auto rate = pipe_.rate(); rate && *rate > 0)
-        wait = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-            std::chrono::duration<double>(double(request_end - pos) / *rate));
     const auto next = range_request(io.mirror, request_end, next_end);
-    auto sending = send_range_ahead(ctx_, io.conn, *mirrors_, next, wait);
+    auto sending = send_range_ahead(ctx_, io.conn, *mirrors_, next, time_to_receive(request_end - pos));
     if (co_await std::move(sending)) {
         plan_->set_requested(claim, request_end);
         co_return std::nullopt;
     }
     co_return next_end;
+}
+
+std::optional<std::chrono::steady_clock::duration> file_transfer::time_to_receive(std::uint64_t bytes) const {
+    auto rate = pipe_.rate();
+    if (!rate || *rate <= 0)
+        return std::nullopt;
+    return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+        std::chrono::duration<double>(double(bytes) / *rate));
+}
+
+namespace {
+/// Requests queued on a connection at most for the files in line: enough to cover a round trip
+/// of small files.
+constexpr std::size_t line_depth = 4;
+/// The shortest round trip over which files line up: below it, a round trip costs a file little
+/// (and the files in flight keep to max_files).
+constexpr std::chrono::milliseconds line_round_trip{10};
+/// How long a connection whose last response came at once waits for the next file in line to
+/// offer its request (it is being started): a new connection would cost round trips.
+constexpr std::chrono::milliseconds offer_wait{20};
+} // namespace
+
+asio::awaitable<void> file_transfer::pass_on(open_response& io, std::size_t claim, std::uint64_t request_end,
+                                             std::uint64_t pos) {
+    if (stopping_)
+        co_return;
+    // Only for the file's last response: all that is still missing is the rest of it.
+    bool last = request_end >= plan_->end(claim) && plan_->file_size() - plan_->bytes_done() == plan_->end(claim) - pos;
+    auto rtt = pipe_.round_trip();
+    if (!successors_asked_ && last && ctx_.successor && rtt && *rtt >= line_round_trip &&
+        io.conn->can_send_ahead(line_depth)) {
+        successors_asked_ = true;
+        while (line_.size() < line_depth) {
+            auto next = ctx_.successor(io.conn->origin());
+            if (!next)
+                break;
+            line_.push_back(std::move(next));
+        }
+    }
+    auto sending = send_line(io.conn, time_to_receive(request_end - pos));
+    co_await std::move(sending);
+}
+
+asio::awaitable<void> file_transfer::send_line(connection_pool::handle& conn,
+                                               std::optional<std::chrono::steady_clock::duration> wait) {
+    // The line keeps the order of the wire: those sent first, then the others as they go.
+    std::size_t sent = 0;
+    while (sent < line_.size() && line_[sent]->sent())
+        ++sent;
+    for (std::size_t i = sent; i < line_.size() && conn && conn->can_send_ahead(line_depth); ++i) {
+        if (!line_[i]->wants_sending())
+            continue;
+        auto handoff = line_[i];
+        auto sending = handoff->send_ahead(ctx_, conn, wait, line_depth);
+        if (!co_await std::move(sending))
+            break;
+        auto it = std::find(line_.begin(), line_.end(), handoff); // (the line may have moved meanwhile)
+        if (it == line_.end() || sent > line_.size())
+            break;
+        std::rotate(line_.begin() + static_cast<std::ptrdiff_t>(sent), it, it + 1);
+        ++sent;
+    }
+}
+
+asio::awaitable<void> file_transfer::hand_over(connection_pool::handle& conn) {
+    if (line_.empty())
+        co_return;
+    if (conn && conn->reusable()) {
+        // The response came before the next files offered their requests: they are on their
+        // way (being started), and go together rather than a round trip apart.
+        const auto until = std::chrono::steady_clock::now() + offer_wait;
+        auto waiting_for = line_;
+        for (auto& next : waiting_for) {
+            auto waiting = next->wait_offer(until - std::chrono::steady_clock::now());
+            co_await std::move(waiting);
+        }
+        auto sending = send_line(conn, time_to_receive(0));
+        co_await std::move(sending);
+    }
+    if (line_.empty() || !line_.front()->sent()) {
+        end_handoffs(); // nothing went: they ask the pool
+        co_return;
+    }
+    auto first = line_.front();
+    connection_handoff::line rest(std::make_move_iterator(line_.begin() + 1), std::make_move_iterator(line_.end()));
+    line_.clear();
+    first->settle(conn, std::move(rest), pipe_.round_trip());
+}
+
+asio::awaitable<bool> file_transfer::take_predecessor_connection(open_response& io, const exchange_request& request) {
+    auto handoff = std::move(predecessor_); // once: a later attempt asks the pool
+    handoff->offer(*mirrors_, request);
+    auto taking = handoff->take(io.conn, line_);
+    bool sent = co_await std::move(taking);
+    line_round_trip_ = handoff->round_trip();
+    co_return sent;
 }
 
 asio::awaitable<file_transfer::stop_reason> file_transfer::request_range(open_response& io, std::uint64_t begin,
@@ -665,6 +780,10 @@ asio::awaitable<file_transfer::stop_reason> file_transfer::fetch_claim(open_resp
         }
 
         while (pos < request_end && pos < plan_->end(id) && !stopping_) {
+            if (!ahead_end) {
+                auto passing = pass_on(io, id, request_end, pos);
+                co_await std::move(passing);
+            }
             std::size_t want = static_cast<std::size_t>(
                 std::min<std::uint64_t>(ctx_.buffers.buffer_size(), std::min(request_end, plan_->end(id)) - pos));
             std::size_t granted = want;
@@ -748,8 +867,10 @@ asio::awaitable<file_transfer::stop_reason> file_transfer::fetch_claim(open_resp
         if (pos < request_end) {
             io.conn->poison(); // the rest of this response is not ours to read
             ahead_end.reset();
-        } else
-        {
+            end_handoffs(); // (a request sent ahead for the next file goes with it)
+        } else {
+            auto handing = hand_over(io.conn); // the next files' answers may come next on it
+            co_await std::move(handing);
             pipe_.body(request_end - request_begin, std::chrono::steady_clock::now() - io.sent_at);
             // What is left of a response under two pipes' worth ends sooner than a thief's new
             // request would: not cut (its bytes would be sent twice, its connection lost).

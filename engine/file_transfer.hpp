@@ -1,5 +1,6 @@
 #pragma once
 
+#include "engine/connection_handoff.hpp"
 #include "engine/mirror_set.hpp"
 #include "engine/model.hpp"
 #include "engine/part_sink.hpp"
@@ -60,6 +61,9 @@ public:
     void set_limit_rate(std::uint64_t rate);
     /// The model's priority: its requests for a connection wait in this order (from the strand).
     void set_priority(priority p) noexcept { priority_ = p; }
+    /// The file's first request goes ahead on the connection of the file before it, when that one
+    /// can send it (connection_handoff); set before run().
+    void follow(std::shared_ptr<connection_handoff> predecessor) { predecessor_ = std::move(predecessor); }
 
     const file_spec& spec() const noexcept { return spec_; }
     std::uint64_t bytes_done() const noexcept;
@@ -130,6 +134,24 @@ private:
     /// up to `request_end`, now at `pos`, is near its end; the next request's end when it did.
     boost::asio::awaitable<std::optional<std::uint64_t>> send_ahead(open_response& io, std::size_t claim,
                                                                     std::uint64_t request_end, std::uint64_t pos);
+    /// How long `bytes` take at this file's response rate (nullopt: not known yet).
+    std::optional<std::chrono::steady_clock::duration> time_to_receive(std::uint64_t bytes) const;
+    /// While a response arrives on io.conn: when it is the file's last, asks the engine for the
+    /// next files to follow this one on it; sends the first requests they offer ahead.
+    boost::asio::awaitable<void> pass_on(open_response& io, std::size_t claim, std::uint64_t request_end,
+                                         std::uint64_t pos);
+    /// Sends the requests the files in line have offered ahead on `conn`, in the line's order.
+    boost::asio::awaitable<void> send_line(connection_pool::handle& conn,
+                                           std::optional<std::chrono::steady_clock::duration> wait);
+    /// A response on `conn` was read to its end: when the line's first request went ahead on it
+    /// (or goes now: a file in line about to offer it is waited for a moment), `conn` and the
+    /// line go to that file; otherwise the line ends (its files ask the pool).
+    boost::asio::awaitable<void> hand_over(connection_pool::handle& conn);
+    /// Ends the line of files after this one without a connection.
+    void end_handoffs() noexcept { end_line(line_); }
+    /// The first request on the connection of the file before, when it sent it ahead: true when
+    /// only its answer is left to read on io.conn (and the line behind it is now this file's).
+    boost::asio::awaitable<bool> take_predecessor_connection(open_response& io, const exchange_request& request);
     /// Reads a 200's body: the whole file from byte 0, writing only the bytes still missing.
     boost::asio::awaitable<stop_reason> fetch_stream(open_response& io);
     /// A response's head came `first_byte` after its request was sent.
@@ -217,6 +239,16 @@ private:
     /// False once a request sent ahead went unanswered: this file's server closes after a
     /// response, and its requests wait for the one before again.
     bool send_ahead_works_ = true;
+
+    /// The file before this one, whose connection may carry this one's first request.
+    std::shared_ptr<connection_handoff> predecessor_;
+    /// The files after this one, in line on the connection of its last response (those whose
+    /// requests went ahead on it first, in their order).
+    connection_handoff::line line_;
+    bool successors_asked_ = false;
+    /// The path's round trip as the file before measured it, when this file's first request went
+    /// ahead on its connection.
+    std::optional<std::chrono::steady_clock::duration> line_round_trip_;
 };
 
 } // namespace ferry

@@ -57,7 +57,8 @@ http_request make_request(const mirror_set::mirror& m, const exchange_request& r
 
 asio::awaitable<boost::system::error_code> send_range_ahead(transfer_context& ctx, connection_pool::handle& conn,
                                                             mirror_set& mirrors, const exchange_request& request,
-                                                            std::optional<std::chrono::steady_clock::duration> wait) {
+                                                            std::optional<std::chrono::steady_clock::duration> wait,
+                                                            std::size_t depth) {
     const std::size_t i = request.mirror;
     const url& target = mirrors[i].current();
     // A signed URL must still be good when the server gets to the request, after the response
@@ -65,10 +66,10 @@ asio::awaitable<boost::system::error_code> send_range_ahead(transfer_context& ct
     bool fresh_then = !mirrors[i].expires ||
                       (wait && !mirrors.needs_fresh_url(i, std::chrono::system_clock::now() +
                                                                std::chrono::duration_cast<std::chrono::system_clock::duration>(*wait)));
-    if (!conn || conn->origin() != target.origin() || !conn->can_send_ahead() || !fresh_then ||
+    if (!conn || conn->origin() != target.origin() || !conn->can_send_ahead(depth) || !fresh_then ||
         ctx.pool.held_until(target.origin()))
         co_return make_error_code(boost::system::errc::operation_not_permitted);
-    co_return co_await conn->send_ahead(target, make_request(mirrors[i], request, mirrors.origin_fields));
+    co_return co_await conn->send_ahead(target, make_request(mirrors[i], request, mirrors.origin_fields), depth);
 }
 
 asio::awaitable<exchange_result> range_exchange(transfer_context& ctx, connection_pool::handle& conn,

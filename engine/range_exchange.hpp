@@ -55,13 +55,15 @@ struct exchange_result {
 response_verdict transport_verdict(const boost::system::error_code& ec);
 
 /// Sends `request` on `conn` while the body of the response before it is still being read
-/// (connection::send_ahead): a range_exchange() with `sent_ahead` set reads its answer. `wait`
-/// is about when the server will get to it (the rest of the response ahead; nullopt: unknown).
-/// Fails without sending when the connection cannot take it now, the mirror's signed URL is due
-/// to be refreshed by then (or `wait` is unknown), or its host asked for a pause.
+/// (connection::send_ahead, with at most `depth` requests queued): a range_exchange() with
+/// `sent_ahead` set reads its answer. `wait` is about when the server will get to it (the rest of
+/// the responses ahead; nullopt: unknown). Fails without sending when the connection cannot take
+/// it now, the mirror's signed URL is due to be refreshed by then (or `wait` is unknown), or its
+/// host asked for a pause.
 boost::asio::awaitable<boost::system::error_code> send_range_ahead(transfer_context& ctx, connection_pool::handle& conn,
                                                                    mirror_set& mirrors, const exchange_request& request,
-                                                                   std::optional<std::chrono::steady_clock::duration> wait);
+                                                                   std::optional<std::chrono::steady_clock::duration> wait,
+                                                                   std::size_t depth = 1);
 
 /// Sends one request on `conn` (acquiring a pooled connection to the mirror's current URL when
 /// `conn` is empty, stale or to another origin), follows redirects, retries once on a fresh

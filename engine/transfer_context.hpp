@@ -8,8 +8,12 @@
 #include "perf/rate_limiter.hpp"
 
 #include <functional>
+#include <memory>
+#include <string>
 
 namespace ferry {
+
+class connection_handoff;
 
 /// What every file transfer of one engine shares. Lives on the engine's strand.
 struct transfer_context {
@@ -29,6 +33,10 @@ struct transfer_context {
     delay_based_rate* pacing = nullptr;
     /// Files whose transfer runs now (their share of a host's connections).
     std::size_t files_running = 0;
+    /// Starts the next queued file early when it is `origin`'s: a running file's last response
+    /// is arriving on a connection to `origin`, and the new file's first request can go ahead on
+    /// it (connection_handoff). Null when no file is to start so. May be empty.
+    std::function<std::shared_ptr<connection_handoff>(const std::string& origin)> successor;
 };
 
 } // namespace ferry

@@ -184,32 +184,37 @@ asio::awaitable<error_code> connection::send(const url& target, const http_reque
     co_return co_await write_request(*text);
 }
 
-bool connection::can_send_ahead() const noexcept {
+bool connection::can_send_ahead(std::size_t depth) const noexcept {
     const auto& st = *impl_;
-    return !broken_ && queued_ == queued_request::none && st.keep_alive && !st.body_done && st.remaining &&
-           !st.head.chunked && st.stream.is_open();
+    if (queued_ == 0 && reusable())
+        return depth > 0; // nothing ahead: it goes at once
+    return !broken_ && queued_ < std::min<std::size_t>(depth, 8) && st.keep_alive &&
+           (queued_ > 0 || (!st.body_done && st.remaining)) && !st.head.chunked && st.stream.is_open();
 }
 
-asio::awaitable<error_code> connection::send_ahead(const url& target, const http_request& request) {
-    if (!can_send_ahead())
+asio::awaitable<error_code> connection::send_ahead(const url& target, const http_request& request, std::size_t depth) {
+    if (!can_send_ahead(depth))
         co_return make_error_code(boost::system::errc::operation_not_permitted);
     auto text = request_text(target, request);
     if (!text)
         co_return text.error();
-    queued_ = request.method == "HEAD" ? queued_request::head : queued_request::get;
+    if (request.method == "HEAD")
+        queued_heads_ |= static_cast<std::uint8_t>(1u << queued_);
+    ++queued_;
     co_return co_await write_request(*text);
 }
 
 asio::awaitable<boost::system::result<response_head>> connection::read_head() {
     auto& st = *impl_;
-    if (queued_ != queued_request::none) {
-        // The request sent ahead: its response starts where the last body ended.
+    if (queued_ > 0) {
+        // The first request sent ahead: its response starts where the last body ended.
         if (!st.body_done) {
             broken_ = true;
             co_return make_error_code(boost::system::errc::operation_not_permitted);
         }
-        start_response(queued_ == queued_request::head);
-        queued_ = queued_request::none;
+        start_response(queued_heads_ & 1u);
+        queued_heads_ >>= 1;
+        --queued_;
     }
     auto& p = *st.parser;
     st.stream.set_deadline(st.timeouts.first_byte, net_error::first_byte_timeout);
@@ -373,7 +378,7 @@ asio::awaitable<void> connection::discard_body(std::size_t limit) {
 }
 
 bool connection::reusable() const noexcept {
-    return !broken_ && queued_ == queued_request::none && impl_->body_done && impl_->keep_alive &&
+    return !broken_ && queued_ == 0 && impl_->body_done && impl_->keep_alive &&
            impl_->buffer.size() == 0 && impl_->stream.is_open();
 }
 

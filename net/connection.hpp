@@ -101,12 +101,16 @@ public:
     boost::asio::awaitable<boost::system::error_code> send(const url& target, const http_request& request);
     /// HTTP/1.1 pipelining: sends the next request while the current response's body is still
     /// being read, so that the next response follows it without a round trip in between. Its
-    /// head is read by read_head() once the current body has been read to its end. Only when
-    /// can_send_ahead(); fails with operation_not_permitted otherwise.
-    boost::asio::awaitable<boost::system::error_code> send_ahead(const url& target, const http_request& request);
-    /// Whether send_ahead() may go now: the current response is kept alive, has a known length
-    /// and bytes still to come, and no request is queued behind it yet.
-    bool can_send_ahead() const noexcept;
+    /// head is read by read_head() once the bodies before it have been read to their end, in the
+    /// order the requests went. Only when can_send_ahead(); fails with operation_not_permitted
+    /// otherwise.
+    boost::asio::awaitable<boost::system::error_code> send_ahead(const url& target, const http_request& request,
+                                                                 std::size_t depth = 1);
+    /// Whether send_ahead() may go now: the current response is kept alive and has a known
+    /// length, with bytes still to come or requests already queued behind it, and fewer than
+    /// `depth` (at most 8) are queued; or the connection is reusable (the request then simply
+    /// goes, and read_head() reads its answer).
+    bool can_send_ahead(std::size_t depth = 1) const noexcept;
     /// Reads the response head (at most 64 KiB of header, 100 fields): the current request's, or
     /// the one sent ahead once the body before it is read.
     boost::asio::awaitable<boost::system::result<response_head>> read_head();
@@ -121,6 +125,8 @@ public:
     /// the connection unusable instead of being read.
     boost::asio::awaitable<void> discard_body(std::size_t limit = 64 * 1024);
 
+    /// Requests sent ahead whose answers have not been reached yet.
+    std::size_t queued_requests() const noexcept { return queued_; }
     /// Whether it can serve another request: the last response was read to its end, the server
     /// keeps the connection alive, no request sent ahead waits for its answer, and no error,
     /// timeout or cancellation touched it.
@@ -157,9 +163,8 @@ private:
     void start_response(bool head_only);
     boost::asio::awaitable<boost::system::error_code> write_request(const std::string& text);
 
-    /// A request sent ahead (send_ahead) whose head read_head() has not read yet.
-    enum class queued_request { none, get, head };
-    queued_request queued_ = queued_request::none;
+    std::uint8_t queued_ = 0;       ///< requests sent ahead whose heads read_head() has not read
+    std::uint8_t queued_heads_ = 0; ///< bit i: the i-th of them is a HEAD
 
     std::unique_ptr<impl> impl_;
     std::string origin_;

@@ -73,12 +73,12 @@ void model_queue::leave_queue(const model& m) {
     std::erase(queue_, &m);
 }
 
-std::optional<model_queue::file_ref> model_queue::next() const {
-    if (memory_pressure_ || running_ >= max_files_)
+std::optional<model_queue::file_ref> model_queue::next(std::size_t beyond) const {
+    if (memory_pressure_ || running_ >= max_files_ + beyond)
         return std::nullopt;
     for (auto prio : {priority::high, priority::normal, priority::low}) {
         for (auto* m : queue_) {
-            if (m->prio != prio || m->paused || m->running >= max_files_per_model_)
+            if (m->prio != prio || m->paused || m->running >= max_files_per_model_ + beyond)
                 continue;
             if (auto file = m->first_waiting())
                 return file_ref{m->id, *file};

@@ -72,8 +72,10 @@ public:
     bool remove(const std::string& id);
     bool contains(const std::string& id) const { return models_.count(id) > 0; }
 
-    /// The file to start now, or nullopt when nothing may start (see the class comment).
-    std::optional<file_ref> next() const;
+    /// The file to start now, or nullopt when nothing may start (see the class comment). With
+    /// `beyond` > 0, as if each limit of files in flight were that much higher (a file that starts
+    /// early, beside one about to end).
+    std::optional<file_ref> next(std::size_t beyond = 0) const;
     /// The file next() named (or any waiting file) has started: waiting → running.
     void started(const file_ref& f);
     /// A running file has ended for good: running → finished.

@@ -9,6 +9,8 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <functional>
+#include <map>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -99,4 +101,84 @@ TEST_CASE("engine through the relay: requests grow with the round trip, little i
     // (Not compared with loopback's: under a sanitizer a loopback round trip takes milliseconds
     // too, and its requests grow as much.)
     CHECK(median(wan.request_sizes) >= 512 * 1024);
+}
+
+namespace {
+
+/// `count` files of 128 KiB at /PREFIXi, one at a time over one connection each, through a relay
+/// adding 20 ms: a file's body takes a fraction of the round trip.
+struct line_run {
+    ferry::test::engine_fixture f;
+    std::vector<std::pair<std::string, std::uint64_t>> files;
+    ferry::model_result result;
+    ferry::origin::origin_stats seen;
+
+    line_run(const std::string& prefix, std::size_t count, std::function<void(ferry::test::engine_fixture&)> serve = {}) {
+        if (serve)
+            serve(f);
+        for (std::size_t i = 0; i < count; ++i)
+            files.emplace_back(prefix + std::to_string(i), 128 * 1024);
+        auto m = f.model(files);
+        relay_options o;
+        o.rtt = 20ms;
+        running_relay relay(f.server.port(), o);
+        for (auto& file : m.files)
+            file.urls = {"https://localhost:" + std::to_string(relay.port()) + "/" + file.path.string()};
+        auto c = f.config();
+        c.max_files = 1;
+        c.max_files_per_model = 1;
+        c.connections_per_file = 1;
+        c.timeouts.stall = 10s;
+        c.timeouts.first_byte = 10s;
+        f.server.reset_stats();
+        result = f.run(c, m);
+        seen = f.server.stats();
+        for (const auto& file : result.files) {
+            CAPTURE(file.path);
+            CHECK(file.outcome == ferry::file_outcome::done);
+        }
+        for (const auto& [name, size] : files)
+            CHECK(f.matches_synthetic(name, size));
+    }
+};
+
+} // namespace
+
+TEST_CASE("small files on a long path: the next files' first requests go ahead on the connection of the one before") {
+    line_run run("line", 9);
+    const auto& seen = run.seen;
+    // One connection, one request per file, every byte sent once.
+    CHECK(seen.connections_accepted == 1);
+    REQUIRE(seen.requests == run.files.size());
+    CHECK(seen.body_bytes_sent == run.files.size() * 128 * 1024);
+    // One file at a time, but its requests did not wait for each other: the first file's response
+    // brought the next files along (four ahead on the connection), so most requests reached the
+    // origin within a few milliseconds of the one before, not a round trip (20 ms) after it.
+    std::size_t close_together = 0;
+    for (std::size_t i = 1; i < seen.log.size(); ++i)
+        if (seen.log[i].received - seen.log[i - 1].received < 10ms)
+            ++close_together;
+    MESSAGE(close_together << " of " << seen.log.size() - 1 << " requests within 10 ms of the one before");
+    CHECK(close_together >= 3);
+}
+
+TEST_CASE("small files in line behind a server that closes after each response ask again") {
+    line_run run("closing", 6, [](ferry::test::engine_fixture& f) {
+        ferry::origin::fault drop;
+        drop.drop_after = 1024 * MiB; // after the whole body, without Connection: close
+        f.server.add_fault("/closing*", drop);
+    });
+    const auto& seen = run.seen;
+    MESSAGE(seen.requests << " requests, " << seen.body_bytes_sent << " bytes, " << seen.connections_accepted
+                          << " connections");
+    // Each connection answered one request; what was queued behind it went again on another.
+    std::map<std::uint64_t, std::size_t> per_connection;
+    for (const auto& r : seen.log)
+        ++per_connection[r.connection];
+    for (auto [connection, requests] : per_connection)
+        CHECK(requests == 1);
+    CHECK(seen.connections_accepted >= run.files.size());
+    // A reset may take the end of a response along (asked again): never a whole file more each.
+    CHECK(seen.body_bytes_sent >= run.files.size() * 128 * 1024);
+    CHECK(seen.body_bytes_sent < 2 * run.files.size() * 128 * 1024);
 }

@@ -94,6 +94,16 @@ asio::awaitable<void> wait_for_peer_to_close(tcp::socket& socket, connection_wat
     socket.close(ignored);
 }
 
+/// Whether the TLS layer holds bytes of the peer not handed out yet (records read ahead): the
+/// next request of a client that sent several at once may wait there rather than in the socket.
+template <class Stream>
+bool tls_holds_input(Stream& stream) {
+    if constexpr (requires { SSL_has_pending(stream.native_handle()); })
+        return SSL_has_pending(stream.native_handle()) == 1;
+    else
+        return false;
+}
+
 /// One connection's request loop, over TLS or plain TCP.
 template <class Stream>
 class http_session {
@@ -116,7 +126,7 @@ public:
                 co_return;
             // The next request is already here: the client sent it before this response ended.
             boost::system::error_code ignored;
-            if (buffer_.size() > 0 || socket_.available(ignored) > 0)
+            if (buffer_.size() > 0 || socket_.available(ignored) > 0 || tls_holds_input(stream_))
                 state_.stats.request_sent_ahead();
         }
     }
