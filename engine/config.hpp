@@ -19,6 +19,9 @@ namespace ferry {
 struct engine_config {
     std::size_t max_files = 8;              ///< files in flight (-j)
     std::size_t max_files_per_model = 8;    ///< files in flight per model (--jobs-per-model)
+    /// Files that may start early beyond those, on a path with a long round trip: each waits in
+    /// line on the connection of a file about to end, its first request sent ahead (0: none).
+    std::size_t max_files_in_line = 64;
     /// Connections per file (-x). 0: adaptive — start with a few and add more while the file's
     /// aggregate rate keeps rising, up to `max_connections_per_file`.
     std::size_t connections_per_file = 0;

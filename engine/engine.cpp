@@ -408,10 +408,10 @@ struct engine::state : std::enable_shared_from_this<state> {
     /// in flight exceed max_files by those whose first answer has not come yet (at most
     /// line_depth for each).
     std::shared_ptr<connection_handoff> start_successor(const std::string& origin) {
-        if (stopped)
+        if (stopped || early_files() >= config.max_files_in_line)
             return nullptr;
         // A file that has all its bytes (being verified and renamed) makes room too.
-        std::size_t beyond = early_files() + 1;
+        std::size_t beyond = early.size() + 1;
         if (!queue.next(beyond) && queue.next(std::numeric_limits<std::size_t>::max() / 2))
             beyond += static_cast<std::size_t>(std::count_if(running.begin(), running.end(), [](const file_entry* f) {
                 return f->transfer->size() > 0 && f->transfer->bytes_done() == f->transfer->size();

@@ -45,8 +45,10 @@ void part_sink::discard_partial(const std::filesystem::path& final_path) {
 
 std::optional<journal_record> part_sink::resume() {
     auto record = read_journal(journal(), &journal_missing_);
+    if (!record)
+        return std::nullopt;
     auto on_disk = part_.size_on_disk();
-    if (!record || !on_disk || *on_disk != record->size)
+    if (!on_disk || *on_disk != record->size)
         return std::nullopt;
     return record;
 }
@@ -212,6 +214,9 @@ boost::asio::awaitable<error_code> part_sink::commit(const stored_validators& va
         part_.set_validators(validators);
         return part_.commit(options_.durable);
     };
+    // In memory there is no disk to wait for: not worth two thread hops (many small files).
+    if (part_.in_memory())
+        blocking = {};
     auto ec = co_await run_blocking(blocking, std::move(sync_and_rename));
     if (ec) {
         message = "cannot move " + part_.path().string() + " into place: " + ec.message();

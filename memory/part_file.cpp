@@ -92,11 +92,40 @@ int open_directory_at(int dir_fd, const std::string& name) {
     return fd;
 }
 
-/// Opens the directory that holds the last of `parts` beneath `dir`, one component at a time and
+/// The directory that holds a file: open, or, for a file directly in `dir`, `dir` itself named
+/// by its path (reached as the caller gave it, symlinks included, as an open would): a file of
+/// the top level costs no open and close of its directory (thousands of small files).
+class parent_dir {
+public:
+    explicit parent_dir(unique_fd fd) : fd_(std::move(fd)) {}
+    explicit parent_dir(std::string dir) : prefix_(std::move(dir)) {
+        if (!prefix_.empty() && prefix_.back() != '/')
+            prefix_ += '/';
+    }
+    /// The descriptor to pass to a *at() call, with name().
+    int at() const noexcept { return fd_.get() >= 0 ? fd_.get() : AT_FDCWD; }
+    /// `entry` as the *at() calls want it with at().
+    std::string name(const std::string& entry) const { return fd_.get() >= 0 ? entry : prefix_ + entry; }
+    /// Syncs the directory (opening it when held by path).
+    int sync() const {
+        if (fd_.get() >= 0)
+            return ::fsync(fd_.get());
+        unique_fd dir(::open(prefix_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        return dir.get() < 0 ? -1 : ::fsync(dir.get());
+    }
+
+private:
+    unique_fd fd_;
+    std::string prefix_;
+};
+
+/// The directory that holds the last of `parts` beneath `dir`, opened one component at a time and
 /// never following a symlink, creating missing directories when `create`. `dir` itself is the
 /// caller's choice and may be reached through symlinks.
-boost::system::result<unique_fd> open_parent(const std::filesystem::path& dir, const std::vector<std::string>& parts,
-                                             bool create) {
+boost::system::result<parent_dir> open_parent(const std::filesystem::path& dir, const std::vector<std::string>& parts,
+                                              bool create) {
+    if (parts.size() == 1 && !dir.empty())
+        return parent_dir(dir.native());
     unique_fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (fd.get() < 0)
         return os_error(errno); // ENOENT, ENOTDIR, EACCES: what the OS says about the destination
@@ -113,7 +142,7 @@ boost::system::result<unique_fd> open_parent(const std::filesystem::path& dir, c
             return component_error(fd.get(), name, errno);
         fd = unique_fd(next);
     }
-    return fd;
+    return parent_dir(std::move(fd));
 }
 
 /// The path exactly as given (native() on Linux): generic_string() would fold "a//b" into "a/b".
@@ -182,32 +211,33 @@ boost::system::result<part_file> part_file::open(const std::filesystem::path& di
     if (!parent)
         return parent.error();
 
-    auto part_name = parts.back() + ".part";
+    auto part_name = parent->name(parts.back() + ".part");
     // Created here (O_EXCL), the file is known to carry no attributes; an existing one (a resume,
     // or whatever was planted) is opened as it is, never through a symlink.
     bool created = true;
     int fd;
     do
-        fd = ::openat(parent->get(), part_name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC,
+        fd = ::openat(parent->at(), part_name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC,
                       0666);
     while (fd < 0 && errno == EINTR);
     if (fd < 0 && errno == EEXIST) {
         created = false;
         do
-            fd = ::openat(parent->get(), part_name.c_str(), O_RDWR | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+            fd = ::openat(parent->at(), part_name.c_str(), O_RDWR | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
         while (fd < 0 && errno == EINTR);
     }
     if (fd < 0)
         return errno == ELOOP ? errc::make_error_code(errc::too_many_symbolic_link_levels) : os_error(errno);
     unique_fd file(fd);
 
+    // A file found there may be anything; one created here is a new regular file.
     struct stat st {};
-    if (::fstat(file.get(), &st) != 0)
+    if (!created && ::fstat(file.get(), &st) != 0)
         return os_error(errno);
-    if (!S_ISREG(st.st_mode))
+    if (!created && !S_ISREG(st.st_mode))
         return errc::make_error_code(errc::invalid_argument);
     // A hard link planted as NAME.part would let our writes land in a file elsewhere.
-    if (st.st_nlink != 1)
+    if (!created && st.st_nlink != 1)
         return errc::make_error_code(errc::too_many_links);
 
     part_file f;
@@ -383,22 +413,22 @@ error_code part_file::commit(bool durable) {
     auto parent = open_parent(std::filesystem::path(dir_), parts_, false);
     if (!parent)
         return parent.error();
-    const auto& name = parts_.back();
-    auto part_name = name + ".part";
+    const auto name = parent->name(parts_.back());
+    const auto part_name = name + ".part";
     // Rename only the file we wrote: if NAME.part was replaced behind our back (another process,
     // a planted link, a directory swapped), whatever is there now must not become the final file.
     struct stat ours {}, there {};
     if (::fstat(fd_, &ours) != 0)
         return os_error(errno);
-    if (::fstatat(parent->get(), part_name.c_str(), &there, AT_SYMLINK_NOFOLLOW) != 0)
+    if (::fstatat(parent->at(), part_name.c_str(), &there, AT_SYMLINK_NOFOLLOW) != 0)
         return os_error(errno);
     if (ours.st_dev != there.st_dev || ours.st_ino != there.st_ino)
         return os_error(ESTALE); // no errc name for it
-    if (::renameat(parent->get(), part_name.c_str(), parent->get(), name.c_str()) != 0)
+    if (::renameat(parent->at(), part_name.c_str(), parent->at(), name.c_str()) != 0)
         return os_error(errno);
     // The file is in place now; a failed directory sync is reported but the handle is done.
     error_code ec;
-    if (durable && !in_memory_ && ::fsync(parent->get()) != 0)
+    if (durable && !in_memory_ && parent->sync() != 0)
         ec = os_error(errno);
     close();
     return ec;
@@ -411,7 +441,7 @@ error_code part_file::discard() {
     auto parent = open_parent(std::filesystem::path(dir_), parts_, false);
     if (!parent)
         ec = parent.error();
-    else if (::unlinkat(parent->get(), (parts_.back() + ".part").c_str(), 0) != 0)
+    else if (::unlinkat(parent->at(), parent->name(parts_.back() + ".part").c_str(), 0) != 0)
         ec = os_error(errno);
     close();
     return ec;
@@ -425,7 +455,8 @@ stored_validators existing_file_validators(const std::filesystem::path& dir, con
     auto parent = open_parent(dir, parts, false);
     if (!parent)
         return {};
-    unique_fd fd(::openat(parent->get(), parts.back().c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+    unique_fd fd(::openat(parent->at(), parent->name(parts.back()).c_str(),
+                          O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
     if (fd.get() < 0)
         return {};
     return {read_attribute(fd.get(), etag_attribute), read_attribute(fd.get(), last_modified_attribute)};
@@ -441,7 +472,7 @@ boost::system::result<std::uint64_t> existing_file_size(const std::filesystem::p
     if (!parent)
         return parent.error();
     struct stat st {};
-    if (::fstatat(parent->get(), parts.back().c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+    if (::fstatat(parent->at(), parent->name(parts.back()).c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
         return os_error(errno);
     if (S_ISLNK(st.st_mode))
         return errc::make_error_code(errc::too_many_symbolic_link_levels);

@@ -80,6 +80,8 @@ public:
     boost::system::error_code discard();
 
     bool is_open() const noexcept { return fd_ >= 0; }
+    /// On tmpfs: its writes, syncs and rename never wait for a disk.
+    bool in_memory() const noexcept { return in_memory_; }
     /// dir / relative + ".part", for messages (made when asked: thousands of open files keep
     /// only their directory and name).
     std::filesystem::path path() const;

@@ -147,6 +147,9 @@ session_options& transfer_options::finish() {
         if (fit_descriptors(config.max_files, config.max_connections + raised, descriptors).reduced)
             config.max_connections_per_host_ceiling = 0; // no room to raise a host's cap
     }
+    // Files in line hold a descriptor each (their .part) and no connection of their own.
+    if (fit_descriptors(config.max_files + config.max_files_in_line, config.max_connections, descriptors).reduced)
+        config.max_files_in_line = 0;
     if (auto fit = fit_descriptors(config.max_files, config.max_connections, descriptors); fit.reduced) {
         std::cerr << "ferry: " << descriptors << " open files allowed (ulimit -n): at most " << fit.max_files
                   << " files and " << fit.max_connections << " connections at once\n";
