@@ -693,7 +693,7 @@ asio::awaitable<void> file_transfer::send_line(connection_pool::handle& conn,
         if (!co_await std::move(sending))
             break;
         auto it = std::find(line_.begin(), line_.end(), handoff); // (the line may have moved meanwhile)
-        if (it == line_.end() || sent > line_.size())
+        if (it == line_.end() || it < line_.begin() + static_cast<std::ptrdiff_t>(sent))
             break;
         std::rotate(line_.begin() + static_cast<std::ptrdiff_t>(sent), it, it + 1);
         ++sent;
@@ -869,12 +869,12 @@ asio::awaitable<file_transfer::stop_reason> file_transfer::fetch_claim(open_resp
             ahead_end.reset();
             end_handoffs(); // (a request sent ahead for the next file goes with it)
         } else {
-            auto handing = hand_over(io.conn); // the next files' answers may come next on it
-            co_await std::move(handing);
             pipe_.body(request_end - request_begin, std::chrono::steady_clock::now() - io.sent_at);
             // What is left of a response under two pipes' worth ends sooner than a thief's new
             // request would: not cut (its bytes would be sent twice, its connection lost).
             plan_->keep_responses_below(2 * least_request());
+            auto handing = hand_over(io.conn); // the next files' answers may come next on it
+            co_await std::move(handing);
         }
         if (stopping_)
             co_return stopped();
