@@ -66,6 +66,7 @@ struct cli_fixture {
         auto r = test::run_program(args, logs, timeout, cwd);
         INFO("ferry stderr: " << r.err);
         REQUIRE_MESSAGE(r.status != -1, "ferry did not finish within " << timeout.count() << " s");
+        server.wait_connections_closed(5s); // its last writes counted
         return r;
     }
 

@@ -92,6 +92,7 @@ struct hub_fixture {
         auto r = test::run_program(args, logs, timeout);
         INFO("ferry stderr: " << r.err);
         REQUIRE_MESSAGE(r.status != -1, "ferry did not finish within " << timeout.count() << " s");
+        server.wait_connections_closed(5s); // its last writes counted
         return r;
     }
     std::vector<std::string> download(std::vector<std::string> extra) const {

@@ -235,6 +235,16 @@ origin_stats origin_server::stats(bool with_log) const { return impl_->stats.sna
 
 void origin_server::reset_stats() { impl_->stats.reset(); }
 
+bool origin_server::wait_connections_closed(std::chrono::milliseconds limit) const {
+    const auto until = std::chrono::steady_clock::now() + limit;
+    while (impl_->stats.snapshot(false).connections_open > 0) {
+        if (std::chrono::steady_clock::now() >= until)
+            return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return true;
+}
+
 const origin_config& origin_server::config() const noexcept { return impl_->config; }
 
 } // namespace ferry::origin

@@ -105,6 +105,9 @@ public:
     origin_stats stats(bool with_log = true) const;
     /// Zeroes the counters and the request log (connection ids keep counting).
     void reset_stats();
+    /// Waits, at most `limit`, until no connection is open: after a client has exited, its
+    /// connections' last writes are counted once they close. Returns whether they all did.
+    bool wait_connections_closed(std::chrono::milliseconds limit) const;
 
     const origin_config& config() const noexcept;
 
