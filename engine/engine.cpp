@@ -31,6 +31,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
@@ -145,7 +146,7 @@ struct engine::state : std::enable_shared_from_this<state> {
           overall_rate(strand, config.limit_rate),
           pressure_limit(config.memory_pressure_limit ? config.memory_pressure_limit : memory_limit() / 10 * 8),
           pressure_timer(strand), user_limit(config.limit_rate), pacing_timer(strand), host_cap_timer(strand),
-          context{strand, config, pool, buffers, overall_rate, [this](const event& e) { observe(e); }, {}, {}, nullptr, 0, {}},
+          context{strand, config, pool, buffers, overall_rate, [this](const event& e) { observe(e); }, {}, {}, nullptr, 0, {}, {}},
           queue(config.max_files, config.max_files_per_model),
           arrival_signal(strand, asio::steady_timer::time_point::max()) {
         if (config.blocking_threads > 0) {
@@ -159,6 +160,7 @@ struct engine::state : std::enable_shared_from_this<state> {
             context.writes = write_pool->get_executor();
         }
         context.successor = [this](const std::string& origin) { return start_successor(origin); };
+        context.warm = [this](const url& where, std::size_t count) { warm(where, count); };
         if (config.yield_delay_target.count() > 0) {
             delay_target target;
             target.target = config.yield_delay_target;
@@ -441,6 +443,16 @@ struct engine::state : std::enable_shared_from_this<state> {
         return early.size();
     }
 
+    /// Connections opened ahead of need, each by a coroutine of its own that keeps the state
+    /// alive (the pool is part of it).
+    void warm(const url& where, std::size_t count) {
+        for (auto n = pool.reserve_warm(where.origin(), count); n > 0; --n)
+            asio::co_spawn(strand, warm_one(shared_from_this(), where), asio::detached);
+    }
+    static asio::awaitable<void> warm_one(std::shared_ptr<state> self, url where) {
+        co_await self->pool.warm(std::move(where));
+    }
+
     void start(file_entry& f, std::shared_ptr<connection_handoff> predecessor = nullptr) {
         f.transfer = std::make_unique<file_transfer>(context, f.model->spec.id, f.model->spec.dir, f.spec, &f.model->rate);
         f.transfer->set_priority(f.model->spec.prio);
@@ -500,6 +512,8 @@ struct engine::state : std::enable_shared_from_this<state> {
                 model_done(m);
         }
         schedule();
+        if (running.empty())
+            pool.stop_warming(); // nothing will take them
     }
 
     /// Wakes the model's waiters, and forgets the oldest finished models beyond

@@ -45,6 +45,10 @@ struct file_transfer::open_response {
     std::size_t mirror = 0;
     std::optional<std::size_t> claim;
     std::uint64_t request_end = 0;  ///< exclusive end of the bytes the open response carries
+    /// The claim this worker takes next, its first request (up to next_request_end) sent ahead
+    /// on `conn` while the current claim's last response arrives.
+    std::optional<std::size_t> next_claim;
+    std::uint64_t next_request_end = 0;
     std::chrono::steady_clock::time_point sent_at{}; ///< when the open response's request went out
     bool flowing = false;           ///< this worker's connections have delivered body bytes
     bool stream = false;            ///< a 200: the whole file from byte 0
@@ -62,6 +66,7 @@ file_transfer::file_transfer(transfer_context& context, const std::string& model
 }
 
 file_transfer::~file_transfer() {
+    stop_warm_timer();
     end_handoffs();
     if (predecessor_)
         predecessor_->abandon();
@@ -262,6 +267,7 @@ void file_transfer::end_attempt(attempt_end how) {
 asio::awaitable<file_transfer::attempt_end> file_transfer::attempt() {
     stopping_ = false;
     ending_.reset();
+    warmed_ = 0;
 
     std::shared_ptr<open_response> first;
     while (!first) {
@@ -280,28 +286,10 @@ asio::awaitable<file_transfer::attempt_end> file_transfer::attempt() {
     std::size_t workers = 1;
     growth_.reset();
     if (!first->stream) {
-        std::size_t wanted = ctx_.config.connections_per_file;
-        std::uint64_t pieces = (plan_->file_size() - plan_->bytes_done()) / ctx_.config.min_piece + 1;
-        // Less than a piece left is one connection's, whatever growth would say: no growth.
-        if (wanted == 0 && pieces > 1) {
-            connection_growth::settings growth;
-            growth.ceiling = ctx_.config.max_connections_per_file;
-            // On a long path the start skips doublings, within the file's share of its host (and
-            // 16, as many as a peer's most opens per file, when the share is less: the pool's
-            // per-host cap still holds, and the small files among those running need one).
-            // (Not when yielding to other traffic: there the pace decides.)
-            if (auto rtt = pipe_.round_trip(); rtt && !ctx_.pacing) {
-                std::size_t files = std::max<std::size_t>(ctx_.files_running, 1);
-                std::size_t share = std::max<std::size_t>(ctx_.config.max_connections_per_host / files, 16);
-                auto start = connection_growth::initial_for_round_trip(
-                    *rtt, growth.initial, std::max(growth.initial, std::min(growth.ceiling, share)));
-                growth.double_first = start == growth.initial;
-                growth.initial = start;
-            }
-            growth_ = std::make_unique<connection_growth>(growth, std::chrono::steady_clock::now(), bytes_done());
-            wanted = growth_->initial_workers();
-        }
-        workers = static_cast<std::size_t>(std::max<std::uint64_t>(1, std::min<std::uint64_t>(wanted, pieces)));
+        auto start = plan_start(pipe_.round_trip(), plan_->file_size() - plan_->bytes_done());
+        if (start.growth)
+            growth_ = std::make_unique<connection_growth>(*start.growth, std::chrono::steady_clock::now(), bytes_done());
+        workers = start.workers;
     }
     start_worker(first);
     unclaimed_workers_ = workers - 1;
@@ -326,6 +314,75 @@ asio::awaitable<file_transfer::attempt_end> file_transfer::attempt() {
         co_return attempt_end::complete;
     fail(make_error_code(file_error::incomplete));
     co_return attempt_end::failed;
+}
+
+file_transfer::start_plan file_transfer::plan_start(std::optional<std::chrono::steady_clock::duration> rtt,
+                                                     std::optional<std::uint64_t> left) const {
+    start_plan start;
+    std::size_t wanted = ctx_.config.connections_per_file;
+    const std::uint64_t pieces = left ? *left / ctx_.config.min_piece + 1 : std::numeric_limits<std::uint64_t>::max();
+    // Less than a piece left is one connection's, whatever growth would say: no growth.
+    if (wanted == 0 && pieces > 1) {
+        auto& growth = start.growth.emplace();
+        growth.ceiling = ctx_.config.max_connections_per_file;
+        // On a long path the start skips doublings, within the file's share of its host (and
+        // 16, as many as a peer's most opens per file, when the share is less: the pool's
+        // per-host cap still holds, and the small files among those running need one).
+        // (Not when yielding to other traffic: there the pace decides.)
+        if (rtt && !ctx_.pacing) {
+            std::size_t files = std::max<std::size_t>(ctx_.files_running, 1);
+            std::size_t share = std::max<std::size_t>(ctx_.config.max_connections_per_host / files, 16);
+            auto initial = connection_growth::initial_for_round_trip(
+                *rtt, growth.initial, std::max(growth.initial, std::min(growth.ceiling, share)));
+            growth.double_first = initial == growth.initial;
+            growth.initial = initial;
+        }
+        wanted = std::max<std::size_t>(1, std::min(growth.initial, growth.ceiling)); // connection_growth's start
+    }
+    start.workers = static_cast<std::size_t>(std::max<std::uint64_t>(1, std::min<std::uint64_t>(wanted, pieces)));
+    return start;
+}
+
+void file_transfer::warm_connections(const url& where, std::size_t workers) {
+    if (!ctx_.warm || workers <= warmed_ + 1)
+        return;
+    ctx_.warm(where, workers - 1 - warmed_);
+    warmed_ = workers - 1;
+}
+
+namespace {
+/// How often a first request without an answer opens more connections ahead: the start doubles
+/// per 10 ms of round trip (connection_growth::initial_for_round_trip), and its answer on a new
+/// connection takes three of them.
+constexpr std::chrono::milliseconds warm_step{30};
+} // namespace
+
+void file_transfer::arm_warm_timer(const url& where, std::chrono::steady_clock::time_point sent) {
+    if (!ctx_.warm || ctx_.pacing)
+        return;
+    if (!warm_timer_)
+        warm_timer_ = std::make_unique<asio::steady_timer>(ctx_.executor);
+    const auto waited = std::chrono::steady_clock::now() - sent;
+    warm_timer_->expires_at(sent + (waited / warm_step + 1) * warm_step);
+    if (!awaiting_answer_)
+        awaiting_answer_ = std::make_shared<bool>();
+    *awaiting_answer_ = true;
+    warm_timer_->async_wait([this, where, sent, awaiting = awaiting_answer_](error_code ec) {
+        if (ec || !*awaiting)
+            return; // stopped: the answer came, or this transfer is gone
+        auto left = size_ ? size_ : spec_.size;
+        // A first answer on a new connection takes three round trips (connect, TLS, request).
+        warm_connections(where, plan_start((std::chrono::steady_clock::now() - sent) / 3, left).workers);
+        if (warmed_ + 1 < plan_start(std::chrono::seconds(1), left).workers)
+            arm_warm_timer(where, sent); // a longer wait starts more
+    });
+}
+
+void file_transfer::stop_warm_timer() noexcept {
+    if (awaiting_answer_)
+        *awaiting_answer_ = false; // (a wait that has just ended is queued: it finds this)
+    if (warm_timer_)
+        warm_timer_->cancel();
 }
 
 exchange_request file_transfer::first_request(std::size_t mirror, std::uint64_t begin,
@@ -368,7 +425,10 @@ asio::awaitable<std::optional<file_transfer::open_response>> file_transfer::open
         auto taking = take_predecessor_connection(io, request);
         request.sent_ahead = co_await std::move(taking);
     }
+    if (!request.sent_ahead && first_requests_ == 1 && plan_start(std::chrono::seconds(1), spec_.size).workers > 1)
+        arm_warm_timer((*mirrors_)[io.mirror].current(), std::chrono::steady_clock::now());
     auto answer = co_await range_exchange(ctx_, io.conn, *mirrors_, request);
+    stop_warm_timer();
     // The line's requests went ahead on the connection taken: they are lost when the answer came
     // on another one (the first was lost, or a redirect led elsewhere).
     if (auto sent = std::count_if(line_.begin(), line_.end(), [](const auto& h) { return h->sent(); });
@@ -417,6 +477,9 @@ asio::awaitable<std::optional<file_transfer::open_response>> file_transfer::open
             size_ = v.total;
             plan_.emplace(*size_, ctx_.config.min_piece, std::vector<byte_range>{}, ctx_.config.min_request);
             io.claim = plan_->acquire(std::numeric_limits<std::size_t>::max())->id;
+            // The other connections open while the file is made ready (its size set, a journal).
+            warm_connections((*mirrors_)[io.mirror].current(),
+                             plan_start(pipe_.round_trip(), *size_ - std::min(*end, *size_)).workers);
             if (auto ec = co_await sink_.prepare(*size_, ctx_.blocking)) {
                 fail(ec, describe_write_error(ec));
                 co_return std::nullopt;
@@ -559,11 +622,16 @@ asio::awaitable<bool> file_transfer::worker(std::size_t index, std::shared_ptr<o
     }
 
     while (!stopping_) {
-        if (!request_open && retiring()) {
+        // (A claim whose request went ahead is fetched first: its answer is on the way.)
+        if (!request_open && !io.next_claim && retiring()) {
             ++retiring_;
             co_return true;
         }
-        if (!request_open) {
+        std::optional<std::uint64_t> sent_ahead_to;
+        if (io.next_claim) {
+            io.claim = std::exchange(io.next_claim, std::nullopt);
+            sent_ahead_to = io.next_request_end;
+        } else if (!request_open) {
             auto claim = plan_->acquire(std::exchange(starting_with, 1));
             if (!claim)
                 claim = co_await hedge_or_wait();
@@ -573,7 +641,7 @@ asio::awaitable<bool> file_transfer::worker(std::size_t index, std::shared_ptr<o
         }
         hedge_.started(*io.claim, std::chrono::steady_clock::now());
         claim_workers_[*io.claim] = stop;
-        auto v = co_await fetch_claim(io, request_open);
+        auto v = co_await fetch_claim(io, request_open, sent_ahead_to);
         request_open = false;
         hedge_.ended(*io.claim);
         claim_workers_.erase(*io.claim);
@@ -583,11 +651,47 @@ asio::awaitable<bool> file_transfer::worker(std::size_t index, std::shared_ptr<o
             hedge_watcher_->cancel(); // nothing left to hedge: the file ends now
         if (!v)
             continue;
+        drop_next_claim(io); // its request went on the connection given up now
         io.conn = {};
         if (!co_await recover(*v, io.mirror))
             break;
     }
+    drop_next_claim(io);
     co_return false;
+}
+
+void file_transfer::drop_next_claim(open_response& io) {
+    if (io.next_claim)
+        plan_->release(*std::exchange(io.next_claim, std::nullopt));
+}
+
+asio::awaitable<void> file_transfer::send_next_claim_ahead(open_response& io, std::uint64_t request_end,
+                                                           std::uint64_t pos) {
+    // As send_ahead does within a claim, across claims: the next claim is taken (free space, or
+    // a steal) about two round trips before this one ends, and its first request goes out on the
+    // same connection, so that the connection does not wait a round trip between claims.
+    if (io.next_claim || !ahead_in_time(io, request_end, pos))
+        co_return;
+    auto next = plan_->acquire(1);
+    if (!next)
+        co_return;
+    const std::uint64_t next_end = next_request_end(next->id, next->begin);
+    plan_->set_requested(next->id, next_end);
+    io.next_claim = next->id;
+    io.next_request_end = next_end;
+    const auto request = range_request(io.mirror, next->begin, next_end);
+    auto sending = send_range_ahead(ctx_, io.conn, *mirrors_, request, time_to_receive(request_end - pos));
+    if (co_await std::move(sending))
+        drop_next_claim(io);
+}
+
+bool file_transfer::ahead_in_time(const open_response& io, std::uint64_t request_end, std::uint64_t pos) const {
+    // Once the response has about two round trips of data left: the next request's answer then
+    // follows its last byte with no round trip in between.
+    const std::uint64_t ahead_at =
+        std::max<std::uint64_t>(ctx_.buffers.buffer_size(), 2 * pipe_.round_trip_bytes());
+    return send_ahead_works_ && pos < request_end && request_end - pos <= ahead_at && !stopping_ && !retiring() &&
+           io.conn->can_send_ahead();
 }
 
 std::uint64_t file_transfer::next_request_end(std::size_t claim, std::uint64_t from) const {
@@ -619,13 +723,9 @@ std::uint64_t file_transfer::least_request() const {
 
 asio::awaitable<std::optional<std::uint64_t>> file_transfer::send_ahead(open_response& io, std::size_t claim,
                                                                          std::uint64_t request_end, std::uint64_t pos) {
-    // Once the response has about two round trips of data left, the claim's next request goes
-    // out on the same connection: its answer follows this one's last byte with no round trip
-    // in between (a steal still splits between the two, or cuts the second as any response).
-    const std::uint64_t ahead_at =
-        std::max<std::uint64_t>(ctx_.buffers.buffer_size(), 2 * pipe_.round_trip_bytes());
-    if (!send_ahead_works_ || pos >= request_end || request_end - pos > ahead_at || plan_->end(claim) <= request_end ||
-        stopping_ || retiring() || !io.conn->can_send_ahead())
+    // The claim's next request goes out on the same connection in time (ahead_in_time) while its
+    // response arrives (a steal still splits between the two, or cuts the second as any response).
+    if (plan_->end(claim) <= request_end || !ahead_in_time(io, request_end, pos))
         co_return std::nullopt;
     std::uint64_t next_end = next_request_end(claim, request_end);
     plan_->set_requested(claim, next_end);
@@ -752,9 +852,10 @@ asio::awaitable<file_transfer::stop_reason> file_transfer::request_range(open_re
     co_return nullptr;
 }
 
-asio::awaitable<file_transfer::stop_reason> file_transfer::fetch_claim(open_response& io, bool request_open) {
+asio::awaitable<file_transfer::stop_reason> file_transfer::fetch_claim(open_response& io, bool request_open,
+                                                                        std::optional<std::uint64_t> ahead_end) {
     const std::size_t id = *io.claim;
-    std::optional<std::uint64_t> ahead_end; // the end of the request sent ahead on io.conn
+    // ahead_end: the end of the claim's request sent ahead on io.conn
     while (plan_->cursor(id) < plan_->end(id)) {
         std::uint64_t pos = plan_->cursor(id);
         const std::uint64_t request_begin = pos;
@@ -856,6 +957,10 @@ asio::awaitable<file_transfer::stop_reason> file_transfer::fetch_claim(open_resp
                 co_return transport_stop(read_error);
             if (!ahead_end && !replace)
                 ahead_end = co_await send_ahead(io, id, request_end, pos);
+            if (!ahead_end && !replace && plan_->end(id) <= request_end) {
+                auto sending = send_next_claim_ahead(io, request_end, pos);
+                co_await std::move(sending);
+            }
             if (replace) {
                 io.conn->poison();
                 auto slow = std::make_unique<response_verdict>(); // kind::retry, on a fresh connection
@@ -867,6 +972,7 @@ asio::awaitable<file_transfer::stop_reason> file_transfer::fetch_claim(open_resp
         if (pos < request_end) {
             io.conn->poison(); // the rest of this response is not ours to read
             ahead_end.reset();
+            drop_next_claim(io);
             end_handoffs(); // (a request sent ahead for the next file goes with it)
         } else {
             pipe_.body(request_end - request_begin, std::chrono::steady_clock::now() - io.sent_at);

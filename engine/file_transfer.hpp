@@ -122,8 +122,19 @@ private:
     /// frame: the exchange's result, 600 bytes, is not kept while the body is read.)
     boost::asio::awaitable<stop_reason> request_range(open_response& io, std::uint64_t begin, std::uint64_t end,
                                                       bool sent_ahead);
-    /// Fetches a claim to its (moving) end: null when done, else what stopped it.
-    boost::asio::awaitable<stop_reason> fetch_claim(open_response& io, bool request_open);
+    /// Fetches a claim to its (moving) end: null when done, else what stopped it. `ahead_end`:
+    /// the end of the claim's first request when it went ahead on io.conn.
+    boost::asio::awaitable<stop_reason> fetch_claim(open_response& io, bool request_open,
+                                                    std::optional<std::uint64_t> ahead_end);
+    /// While the claim's last response arrives on io.conn (now at `pos` of `request_end`): takes
+    /// the worker's next claim and sends its first request ahead on io.conn (io.next_claim).
+    boost::asio::awaitable<void> send_next_claim_ahead(open_response& io, std::uint64_t request_end,
+                                                       std::uint64_t pos);
+    /// Gives io.next_claim back to the plan (its request was lost with the connection).
+    void drop_next_claim(open_response& io);
+    /// Whether a request sent now on io.conn, whose response is at `pos` of `request_end`, goes
+    /// ahead in time: about two round trips of data are left.
+    bool ahead_in_time(const open_response& io, std::uint64_t request_end, std::uint64_t pos) const;
     /// The smallest request worth its round trip on this file's path.
     std::uint64_t least_request() const;
     /// The end of the claim's next request when it starts at `from`.
@@ -154,6 +165,23 @@ private:
     boost::asio::awaitable<bool> take_predecessor_connection(open_response& io, const exchange_request& request);
     /// Reads a 200's body: the whole file from byte 0, writing only the bytes still missing.
     boost::asio::awaitable<stop_reason> fetch_stream(open_response& io);
+    /// The connections the file starts with when its first answer took `rtt` (nullopt: not
+    /// known) and `left` bytes (nullopt: not known) are to come, with the growth settings when
+    /// they adapt.
+    struct start_plan {
+        std::size_t workers = 1;
+        std::optional<connection_growth::settings> growth;
+    };
+    start_plan plan_start(std::optional<std::chrono::steady_clock::duration> rtt,
+                          std::optional<std::uint64_t> left) const;
+    /// Asks the pool to open, ahead of need, the connections the file would start with beyond
+    /// the first one (connection_pool::warm), those asked before not counted again.
+    void warm_connections(const url& where, std::size_t workers);
+    /// While the first request waits for its answer: every 10 ms without one (a long path), the
+    /// file's connections are opened ahead as if the answer came now (the start grows with the
+    /// round trip), so they are ready when it comes. Stopped by stop_warm_timer().
+    void arm_warm_timer(const url& where, std::chrono::steady_clock::time_point sent);
+    void stop_warm_timer() noexcept;
     /// A response's head came `first_byte` after its request was sent.
     void first_byte_came(open_response& io, std::chrono::steady_clock::duration first_byte);
     /// While the engine yields to other traffic: gives it `conn`'s round-trip time when it wants
@@ -246,6 +274,13 @@ private:
     /// requests went ahead on it first, in their order).
     connection_handoff::line line_;
     bool successors_asked_ = false;
+    /// Connections asked of the pool ahead of need (warm_connections) in this attempt, and the
+    /// timer that asks while the first answer is awaited (made when first needed).
+    std::size_t warmed_ = 0;
+    std::unique_ptr<boost::asio::steady_timer> warm_timer_;
+    /// Whether the file still waits for its first answer: shared with the warm timer's handler,
+    /// which may run after the transfer is gone.
+    std::shared_ptr<bool> awaiting_answer_;
     /// The path's round trip as the file before measured it, when this file's first request went
     /// ahead on its connection.
     std::optional<std::chrono::steady_clock::duration> line_round_trip_;

@@ -37,6 +37,9 @@ struct transfer_context {
     /// is arriving on a connection to `origin`, and the new file's first request can go ahead on
     /// it (connection_handoff). Null when no file is to start so. May be empty.
     std::function<std::shared_ptr<connection_handoff>(const std::string& origin)> successor;
+    /// Opens up to `count` connections to `where`'s origin ahead of need: they wait idle in the
+    /// pool for the requests to come (connection_pool::warm). May be empty.
+    std::function<void(const url& where, std::size_t count)> warm;
 };
 
 } // namespace ferry

@@ -67,7 +67,7 @@ struct connection::impl {
     // Body state of the current response.
     std::optional<std::uint64_t> remaining; ///< fast path: bytes left of a Content-Length body
     bool body_done = true;
-    bool keep_alive = false;
+    bool keep_alive = true; ///< until a response says otherwise: a fresh connection may wait idle
 };
 
 connection::connection(std::unique_ptr<impl> impl) : impl_(std::move(impl)) {}

@@ -3,9 +3,11 @@
 #include "net/error.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <vector>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <openssl/ssl.h>
@@ -75,7 +77,8 @@ void connection_pool::handle::end_request() {
 }
 
 connection_pool::connection_pool(asio::any_io_executor executor, asio::ssl::context& tls, pool_config config)
-    : executor_(std::move(executor)), tls_(tls), resolver_(executor_, config.addresses), config_(std::move(config)) {}
+    : executor_(std::move(executor)), tls_(tls), resolver_(executor_, config.addresses), config_(std::move(config)),
+      warm_stop_(executor_, asio::steady_timer::time_point::max()) {}
 
 connection_pool::~connection_pool() {
     for (auto& [origin, host] : hosts_)
@@ -143,6 +146,10 @@ connection_pool::grant connection_pool::take_free(const std::string& origin, hos
         return free;
     }
     const bool idle = !host.idle.empty();
+    // Connections warming up go to those in line first: while they cover the line (this caller
+    // included), nobody opens one more.
+    if (!idle && host.warming >= std::max<std::size_t>(host.waiting, 1))
+        return free;
     if (!idle && !(host.open < host.cap && (open_ < max_open() || has_idle_elsewhere(origin))))
         return free;
     // Asked only when something is free: in half-open, allow() hands out the one probe.
@@ -425,8 +432,40 @@ void connection_pool::record_failure(const std::string& origin) {
         it->second.breaker.on_failure(std::chrono::steady_clock::now());
 }
 
+std::size_t connection_pool::reserve_warm(const std::string& origin, std::size_t count) {
+    if (shut_down_)
+        return 0;
+    auto& host = host_of(origin);
+    const auto now = std::chrono::steady_clock::now();
+    if (host.waiting > 0 || host.hold_end || host.breaker.current(now) != circuit_breaker::state::closed)
+        return 0;
+    std::size_t reserved = 0;
+    for (; reserved < count && host.open < host.cap && open_ < max_open(); ++reserved) {
+        opened(host);
+        ++host.warming;
+    }
+    return reserved;
+}
+
+asio::awaitable<void> connection_pool::warm(url where) {
+    using namespace asio::experimental::awaitable_operators;
+    constexpr int after_everyone = std::numeric_limits<int>::max(); // for a connecting slot
+    auto& host = host_of(where.origin());
+    auto opened_or_stopped =
+        co_await (open_new(where, host, after_everyone, false) || warm_stop_.async_wait(use_nothrow));
+    --host.warming;
+    if (opened_or_stopped.index() == 0 && std::get<0>(opened_or_stopped))
+        co_return; // the handle, going out of scope here, parks the connection idle
+    serve_waiters(); // its room was given back: those in line may open their own
+}
+
+void connection_pool::stop_warming() {
+    warm_stop_.cancel();
+}
+
 void connection_pool::shutdown() {
     shut_down_ = true;
+    warm_stop_.cancel();
     for (auto& [turn, w] : connect_waiters_)
         w->signal->cancel();
     for (auto& [turn, w] : waiters_)

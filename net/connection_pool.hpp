@@ -169,6 +169,19 @@ public:
     /// many more in total as its cap rose above max_per_host; its line is served at once.
     void raise_host_cap(const std::string& origin, std::size_t cap);
 
+    /// Room for up to `count` more connections to `origin`, to be opened ahead of need (warm()):
+    /// as much as the caps allow now, without closing another origin's idle connections, and
+    /// none while someone is in line for the origin, it is held or its circuit is not closed.
+    /// Returns how many were reserved. Until they land, acquire() waits for them rather than
+    /// opening connections of its own.
+    std::size_t reserve_warm(const std::string& origin, std::size_t count);
+    /// Opens a connection in room reserve_warm() made and parks it idle (the first in line gets
+    /// it at once); a failure gives the room back and counts for the circuit like any other.
+    /// Ends early, the room given back, on stop_warming() or shutdown().
+    boost::asio::awaitable<void> warm(url where);
+    /// Stops the warm() calls in progress (an engine with nothing left to do).
+    void stop_warming();
+
     /// Closes idle connections and wakes every waiter with operation_aborted.
     void shutdown();
 
@@ -192,6 +205,7 @@ private:
         std::unique_ptr<boost::asio::steady_timer> gate;
         bool gate_armed = false;
         std::size_t waiting = 0; ///< waiters in line for this origin
+        std::size_t warming = 0; ///< connections reserve_warm() counted open that have not landed
         std::size_t cap = 0;     ///< open connections allowed (max_per_host unless raised)
     };
 
@@ -268,6 +282,8 @@ private:
     std::uint64_t arrivals_ = 0;
     std::map<turn, waiter*> waiters_;
     std::size_t connecting_ = 0;
+    /// Never expires: warm() waits on it beside the connection it opens; cancelled to stop them.
+    boost::asio::steady_timer warm_stop_;
     std::map<turn, connect_waiter*> connect_waiters_;
     /// Gate timer handlers hold a weak reference: one queued before the pool went away does nothing.
     std::shared_ptr<int> alive_ = std::make_shared<int>(0);

@@ -8,6 +8,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -503,6 +504,75 @@ TEST_CASE("connections opened together to one host look its name up once; a host
     REQUIRE(failures == 2);
     CHECK(pool.lookups() == 3);
     held.clear();
+    pool.shutdown();
+    io.run_for(100ms);
+}
+
+TEST_CASE("connections warmed ahead of need serve the requests that come, and no more are opened") {
+    served_origin origin;
+    asio::io_context io;
+    pool_config c;
+    c.max_per_host = 4;
+    connection_pool pool(io.get_executor(), origin.tls, c);
+    const auto target = parse(origin.server.url("a"));
+
+    // Three warm; four acquire at once, before the warm ones have landed: three of them wait
+    // for those, the fourth opens its own (the cap allows it).
+    REQUIRE(pool.reserve_warm(target.origin(), 3) == 3);
+    for (int i = 0; i < 3; ++i)
+        asio::co_spawn(io, pool.warm(target), asio::detached);
+    std::vector<connection_pool::handle> held;
+    for (int i = 0; i < 4; ++i)
+        asio::co_spawn(
+            io,
+            [&]() -> asio::awaitable<void> {
+                auto acquiring = pool.acquire(target);
+                auto conn = co_await std::move(acquiring);
+                REQUIRE(conn.has_value());
+                held.push_back(std::move(*conn));
+            },
+            asio::detached);
+    const auto until = clock_type::now() + 10s;
+    while (held.size() < 4 && clock_type::now() < until)
+        io.run_one_for(100ms);
+    REQUIRE(held.size() == 4);
+    CHECK(origin.server.stats(false).connections_accepted == 4);
+    CHECK(std::count_if(held.begin(), held.end(), [](auto& h) { return h.reused(); }) == 3);
+    auto totals = pool.totals();
+    CHECK(totals.opened == 4);
+    CHECK(totals.open == 4);
+
+    // At the cap nothing more is reserved; with room, only as much as the cap leaves.
+    CHECK(pool.reserve_warm(target.origin(), 2) == 0);
+    held.pop_back();
+    held.pop_back(); // two back to the idle list: open stays 4
+    CHECK(pool.reserve_warm(target.origin(), 2) == 0);
+    held.clear();
+    pool.shutdown();
+    io.run_for(100ms);
+}
+
+TEST_CASE("stop_warming ends the warm-ups in progress and gives their room back") {
+    asio::io_context io;
+    dead_listener hung(io, true); // accepts and says nothing: a TLS handshake that never ends
+    served_origin origin;         // (for its client TLS context)
+    connection_pool pool(io.get_executor(), origin.tls, {});
+    const auto target = parse(hung.url("x"));
+    REQUIRE(pool.reserve_warm(target.origin(), 2) == 2);
+    int ended = 0;
+    for (int i = 0; i < 2; ++i)
+        asio::co_spawn(io, pool.warm(target), [&](std::exception_ptr) { ++ended; });
+    io.run_for(200ms);
+    CHECK(ended == 0);
+    CHECK(hung.accepted == 2);
+    CHECK(pool.totals().open == 2);
+    pool.stop_warming();
+    const auto until = clock_type::now() + 5s;
+    while (ended < 2 && clock_type::now() < until)
+        io.run_one_for(100ms);
+    CHECK(ended == 2);
+    CHECK(pool.totals().open == 0);
+    CHECK(pool.totals().idle == 0);
     pool.shutdown();
     io.run_for(100ms);
 }

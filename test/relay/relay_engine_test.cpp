@@ -182,3 +182,39 @@ TEST_CASE("small files in line behind a server that closes after each response a
     CHECK(seen.body_bytes_sent >= run.files.size() * 128 * 1024);
     CHECK(seen.body_bytes_sent < 2 * run.files.size() * 128 * 1024);
 }
+
+TEST_CASE("a long path: the file's other connections open while its first request waits for the answer") {
+    ferry::test::engine_fixture f;
+    constexpr std::uint64_t size = 8 * MiB;
+    auto m = f.model({{"far.bin", size}});
+    relay_options o;
+    o.rtt = 100ms;
+    running_relay relay(f.server.port(), o);
+    m.files.front().urls = {"https://localhost:" + std::to_string(relay.port()) + "/far.bin"};
+    auto c = f.config();
+    c.connections_per_file = 4;
+    c.min_piece = 256 * 1024;
+    c.timeouts.stall = 10s;
+    c.timeouts.first_byte = 10s;
+    f.server.reset_stats();
+    auto result = f.run(c, m);
+    REQUIRE(ferry::test::only_file(result).outcome == ferry::file_outcome::done);
+    CHECK(f.matches_synthetic("far.bin", size));
+
+    const auto seen = f.server.stats();
+    CHECK(seen.connections_accepted == 4); // warmed, then used: none opened twice
+    REQUIRE_FALSE(seen.log.empty());
+    // The first answer takes half a round trip back and the next requests half a round trip out:
+    // on connections opened after the answer came they would reach the origin three round trips
+    // later at the earliest (the relay's connect, TLS, the request: 300 ms); opened 10 ms after
+    // the first request went out, they are ready when it comes (about 100 ms).
+    std::map<std::uint64_t, std::chrono::steady_clock::time_point> first_on;
+    for (const auto& r : seen.log)
+        first_on.try_emplace(r.connection, r.received);
+    REQUIRE(first_on.size() == 4);
+    const auto first = seen.log.front().received;
+    for (const auto& [connection, received] : first_on) {
+        CAPTURE(connection);
+        CHECK(received - first < 250ms);
+    }
+}
