@@ -351,11 +351,20 @@ void file_transfer::warm_connections(const url& where, std::size_t workers) {
 }
 
 namespace {
+/// The shortest round trip that is a long path: below it a round trip costs a file little, and
+/// files do not line up (the files in flight keep to max_files), connections are not opened
+/// before the answer asks for them, nor claims taken before the one before ends.
+constexpr std::chrono::milliseconds long_round_trip{10};
 /// How often a first request without an answer opens more connections ahead: the start doubles
 /// per 10 ms of round trip (connection_growth::initial_for_round_trip), and its answer on a new
 /// connection takes three of them.
 constexpr std::chrono::milliseconds warm_step{30};
 } // namespace
+
+bool file_transfer::long_path() const {
+    auto rtt = pipe_.round_trip();
+    return rtt && *rtt >= long_round_trip;
+}
 
 void file_transfer::arm_warm_timer(const url& where, std::chrono::steady_clock::time_point sent) {
     if (!ctx_.warm || ctx_.pacing)
@@ -477,9 +486,11 @@ asio::awaitable<std::optional<file_transfer::open_response>> file_transfer::open
             size_ = v.total;
             plan_.emplace(*size_, ctx_.config.min_piece, std::vector<byte_range>{}, ctx_.config.min_request);
             io.claim = plan_->acquire(std::numeric_limits<std::size_t>::max())->id;
-            // The other connections open while the file is made ready (its size set, a journal).
-            warm_connections((*mirrors_)[io.mirror].current(),
-                             plan_start(pipe_.round_trip(), *size_ - std::min(*end, *size_)).workers);
+            // On a long path the other connections open while the file is made ready (its size
+            // set, a journal).
+            if (long_path())
+                warm_connections((*mirrors_)[io.mirror].current(),
+                                 plan_start(pipe_.round_trip(), *size_ - std::min(*end, *size_)).workers);
             if (auto ec = co_await sink_.prepare(*size_, ctx_.blocking)) {
                 fail(ec, describe_write_error(ec));
                 co_return std::nullopt;
@@ -750,9 +761,6 @@ namespace {
 /// Requests queued on a connection at most for the files in line: enough to cover a round trip
 /// of small files.
 constexpr std::size_t line_depth = 4;
-/// The shortest round trip over which files line up: below it, a round trip costs a file little
-/// (and the files in flight keep to max_files).
-constexpr std::chrono::milliseconds line_round_trip{10};
 /// How long a connection whose last response came at once waits for the next file in line to
 /// offer its request (it is being started): a new connection would cost round trips.
 constexpr std::chrono::milliseconds offer_wait{20};
@@ -764,9 +772,7 @@ asio::awaitable<void> file_transfer::pass_on(open_response& io, std::size_t clai
         co_return;
     // Only for the file's last response: all that is still missing is the rest of it.
     bool last = request_end >= plan_->end(claim) && plan_->file_size() - plan_->bytes_done() == plan_->end(claim) - pos;
-    auto rtt = pipe_.round_trip();
-    if (!successors_asked_ && last && ctx_.successor && rtt && *rtt >= line_round_trip &&
-        io.conn->can_send_ahead(line_depth)) {
+    if (!successors_asked_ && last && ctx_.successor && long_path() && io.conn->can_send_ahead(line_depth)) {
         successors_asked_ = true;
         while (line_.size() < line_depth) {
             auto next = ctx_.successor(io.conn->origin());
@@ -957,7 +963,7 @@ asio::awaitable<file_transfer::stop_reason> file_transfer::fetch_claim(open_resp
                 co_return transport_stop(read_error);
             if (!ahead_end && !replace)
                 ahead_end = co_await send_ahead(io, id, request_end, pos);
-            if (!ahead_end && !replace && plan_->end(id) <= request_end) {
+            if (!ahead_end && !replace && plan_->end(id) <= request_end && long_path()) {
                 auto sending = send_next_claim_ahead(io, request_end, pos);
                 co_await std::move(sending);
             }

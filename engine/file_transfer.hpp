@@ -182,6 +182,8 @@ private:
     /// round trip), so they are ready when it comes. Stopped by stop_warm_timer().
     void arm_warm_timer(const url& where, std::chrono::steady_clock::time_point sent);
     void stop_warm_timer() noexcept;
+    /// Whether the file's requests wait 10 ms or more for their answers (long_round_trip).
+    bool long_path() const;
     /// A response's head came `first_byte` after its request was sent.
     void first_byte_came(open_response& io, std::chrono::steady_clock::duration first_byte);
     /// While the engine yields to other traffic: gives it `conn`'s round-trip time when it wants
