@@ -366,7 +366,7 @@ bool file_transfer::long_path() const {
     return rtt && *rtt >= long_round_trip;
 }
 
-void file_transfer::arm_warm_timer(const url& where, std::chrono::steady_clock::time_point sent) {
+void file_transfer::arm_warm_timer(std::size_t mirror, std::chrono::steady_clock::time_point sent) {
     if (!ctx_.warm || ctx_.pacing)
         return;
     if (!warm_timer_)
@@ -376,22 +376,23 @@ void file_transfer::arm_warm_timer(const url& where, std::chrono::steady_clock::
     if (!awaiting_answer_)
         awaiting_answer_ = std::make_shared<bool>();
     *awaiting_answer_ = true;
-    warm_timer_->async_wait([this, where, sent, awaiting = awaiting_answer_](error_code ec) {
+    warm_timer_->async_wait([this, mirror, sent, awaiting = awaiting_answer_](error_code ec) {
         if (ec || !*awaiting)
             return; // stopped: the answer came, or this transfer is gone
         auto left = size_ ? size_ : spec_.size;
         // A first answer on a new connection takes three round trips (connect, TLS, request).
-        warm_connections(where, plan_start((std::chrono::steady_clock::now() - sent) / 3, left).workers);
+        warm_connections((*mirrors_)[mirror].current(),
+                         plan_start((std::chrono::steady_clock::now() - sent) / 3, left).workers);
         if (warmed_ + 1 < plan_start(std::chrono::seconds(1), left).workers)
-            arm_warm_timer(where, sent); // a longer wait starts more
+            arm_warm_timer(mirror, sent); // a longer wait starts more
     });
 }
 
 void file_transfer::stop_warm_timer() noexcept {
+    // Thousands of transfers each keep nothing of it once their answer came.
     if (awaiting_answer_)
-        *awaiting_answer_ = false; // (a wait that has just ended is queued: it finds this)
-    if (warm_timer_)
-        warm_timer_->cancel();
+        *std::exchange(awaiting_answer_, nullptr) = false; // (a wait that has just ended is queued: it finds this)
+    warm_timer_.reset(); // (cancels a wait in progress)
 }
 
 exchange_request file_transfer::first_request(std::size_t mirror, std::uint64_t begin,
@@ -434,8 +435,9 @@ asio::awaitable<std::optional<file_transfer::open_response>> file_transfer::open
         auto taking = take_predecessor_connection(io, request);
         request.sent_ahead = co_await std::move(taking);
     }
-    if (!request.sent_ahead && first_requests_ == 1 && plan_start(std::chrono::seconds(1), spec_.size).workers > 1)
-        arm_warm_timer((*mirrors_)[io.mirror].current(), std::chrono::steady_clock::now());
+    if (!request.sent_ahead && first_requests_ == 1 && !spec_.redirects &&
+        plan_start(std::chrono::seconds(1), spec_.size).workers > 1)
+        arm_warm_timer(io.mirror, std::chrono::steady_clock::now());
     auto answer = co_await range_exchange(ctx_, io.conn, *mirrors_, request);
     stop_warm_timer();
     // The line's requests went ahead on the connection taken: they are lost when the answer came

@@ -180,7 +180,7 @@ private:
     /// While the first request waits for its answer: every 10 ms without one (a long path), the
     /// file's connections are opened ahead as if the answer came now (the start grows with the
     /// round trip), so they are ready when it comes. Stopped by stop_warm_timer().
-    void arm_warm_timer(const url& where, std::chrono::steady_clock::time_point sent);
+    void arm_warm_timer(std::size_t mirror, std::chrono::steady_clock::time_point sent);
     void stop_warm_timer() noexcept;
     /// Whether the file's requests wait 10 ms or more for their answers (long_round_trip).
     bool long_path() const;

@@ -24,10 +24,12 @@ file_spec fetch_spec(const hub_tree_file& f, std::filesystem::path path, const h
     spec.path = std::move(path);
     spec.name = f.path;
     spec.size = f.size;
-    if (f.lfs_sha256)
+    if (f.lfs_sha256) {
         spec.sha256 = parse_sha256_hex(*f.lfs_sha256);
-    else
+        spec.redirects = true; // to the CDN's storage
+    } else {
         spec.git_blob_id = f.blob_id;
+    }
     if (options.token)
         spec.headers.emplace_back("Authorization", "Bearer " + *options.token);
     return spec;

@@ -30,6 +30,9 @@ struct file_spec {
     /// Extra request fields for this file's URLs, sent to their own origins only (never after a
     /// redirect to another scheme, host or port): an access token, say.
     std::vector<std::pair<std::string, std::string>> headers;
+    /// The URLs answer with a redirect elsewhere (a Hub resolve URL of an LFS file, which goes to
+    /// its CDN): no connection to their own host is opened ahead of the first answer.
+    bool redirects = false;
 };
 
 /// A group of files fetched together under one priority.

@@ -67,10 +67,12 @@ TEST_CASE("hub_source: one fetch per blob, hits for blobs the repo has, adoption
     CHECK(a.urls == std::vector<std::string>{"https://hub.test/acme/tiny/resolve/" + commit_a + "/a.bin"});
     CHECK(a.sha256 == parse_sha256_hex(std::string(64, 'd')));
     CHECK_FALSE(a.git_blob_id);
+    CHECK(a.redirects); // an LFS file's resolve URL leads to the CDN: no connections warmed to the Hub
     CHECK(a.headers == std::vector<std::pair<std::string, std::string>>{{"Authorization", "Bearer hf_x"}});
     const auto& config = model.fetch.files[1];
     CHECK(config.git_blob_id == git_blob_id("{}\n"));
     CHECK_FALSE(config.sha256);
+    CHECK_FALSE(config.redirects);
     CHECK(in_flight.size() == 2);
 
     // A second model of the same run that needs a blob being fetched adopts it: single flight.
