@@ -367,7 +367,8 @@ bool file_transfer::long_path() const {
 }
 
 void file_transfer::arm_warm_timer(std::size_t mirror, std::chrono::steady_clock::time_point sent) {
-    if (!ctx_.warm || ctx_.pacing)
+    // (Files running as many as a host's connections allow leave it none to warm.)
+    if (!ctx_.warm || ctx_.pacing || ctx_.files_running >= ctx_.config.max_connections_per_host)
         return;
     if (!warm_timer_)
         warm_timer_ = std::make_unique<asio::steady_timer>(ctx_.executor);
