@@ -343,6 +343,10 @@ file_transfer::start_plan file_transfer::plan_start(std::optional<std::chrono::s
     return start;
 }
 
+std::size_t file_transfer::most_workers(std::optional<std::uint64_t> left) const {
+    return plan_start(std::chrono::seconds(1), left).workers; // a path as long as any
+}
+
 void file_transfer::warm_connections(const url& where, std::size_t workers) {
     if (!ctx_.warm || workers <= warmed_ + 1)
         return;
@@ -384,7 +388,7 @@ void file_transfer::arm_warm_timer(std::size_t mirror, std::chrono::steady_clock
         // A first answer on a new connection takes three round trips (connect, TLS, request).
         warm_connections((*mirrors_)[mirror].current(),
                          plan_start((std::chrono::steady_clock::now() - sent) / 3, left).workers);
-        if (warmed_ + 1 < plan_start(std::chrono::seconds(1), left).workers)
+        if (warmed_ + 1 < most_workers(left))
             arm_warm_timer(mirror, sent); // a longer wait starts more
     });
 }
@@ -437,7 +441,7 @@ asio::awaitable<std::optional<file_transfer::open_response>> file_transfer::open
         request.sent_ahead = co_await std::move(taking);
     }
     if (!request.sent_ahead && first_requests_ == 1 && !spec_.redirects &&
-        plan_start(std::chrono::seconds(1), spec_.size).workers > 1)
+        most_workers(spec_.size) > 1)
         arm_warm_timer(io.mirror, std::chrono::steady_clock::now());
     auto answer = co_await range_exchange(ctx_, io.conn, *mirrors_, request);
     stop_warm_timer();

@@ -174,6 +174,8 @@ private:
     };
     start_plan plan_start(std::optional<std::chrono::steady_clock::duration> rtt,
                           std::optional<std::uint64_t> left) const;
+    /// The most connections the file may start with (on the longest path), `left` as for plan_start.
+    std::size_t most_workers(std::optional<std::uint64_t> left) const;
     /// Asks the pool to open, ahead of need, the connections the file would start with beyond
     /// the first one (connection_pool::warm), those asked before not counted again.
     void warm_connections(const url& where, std::size_t workers);
