@@ -687,7 +687,9 @@ add_result engine::add(model_spec model) {
             f.spec = std::move(model.files[i]);
             sizes.push_back(f.spec.size);
         }
-        model.files.clear();
+        // The entries own the specs now: the emptied vector keeps no capacity (ten thousand
+        // files' worth is megabytes).
+        model.files = {};
         entry->spec = std::move(model);
         entry->rate.set_rate(entry->spec.limit_rate);
         auto& m = *entry;

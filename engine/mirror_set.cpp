@@ -73,7 +73,7 @@ void mirror_set::redirect(std::size_t i, url next, system_clock::time_point now)
     auto& m = mirrors_[i];
     m.expires = signed_url_expiry(next);
     m.resolved_at = now;
-    m.moved_to = std::move(next);
+    m.moved_to = std::make_unique<url>(std::move(next));
 }
 
 void mirror_set::re_resolve(std::size_t i) {

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,7 +24,8 @@ public:
 
     struct mirror {
         url original;                ///< as given: credentials go only to its host
-        std::optional<url> moved_to; ///< where a redirect sent requests (none: to `original`)
+        /// Where a redirect sent requests (none: to `original`); apart, as most files have none.
+        std::unique_ptr<url> moved_to;
         std::optional<system_clock::time_point> expires; ///< of `current`, when it is signed
         system_clock::time_point resolved_at{};
         std::string etag;

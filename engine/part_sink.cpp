@@ -11,6 +11,8 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <atomic>
+
 #include <unistd.h>
 
 
@@ -87,8 +89,13 @@ error_code part_sink::write(std::uint64_t offset, const std::byte* data, std::si
 bool part_sink::checkpoint_due(std::uint64_t bytes_done) const {
     if (checkpointing_->load(std::memory_order_acquire))
         return false;
-    return std::chrono::steady_clock::now() - last_journal_ >= options_.journal_interval ||
-           bytes_done - std::min(bytes_done, journaled_bytes_) >= options_.journal_bytes;
+    return journal_due(std::chrono::steady_clock::now() - last_journal_,
+                       bytes_done - std::min(bytes_done, journaled_bytes_), options_);
+}
+
+bool part_sink::journal_due(std::chrono::steady_clock::duration since, std::uint64_t fresh, const options& opts) noexcept {
+    return fresh >= opts.journal_bytes || (since >= opts.journal_interval && fresh >= opts.journal_min_bytes) ||
+           (since >= opts.journal_idle_interval && fresh > 0);
 }
 
 namespace {
@@ -108,11 +115,21 @@ struct checkpoint_work {
     }
 };
 
+/// Checkpoints queued for the blocking threads in the whole process: each holds a descriptor (a
+/// dup of its .part, for the sync) until it runs. Ten thousand slow files checkpointing together
+/// held one each beside their .part, beyond the few dozen the descriptor budget keeps aside
+/// (queue/descriptor_budget.hpp), and commits failed with "Too many open files". Past the cap a
+/// checkpoint waits for the file's next write.
+constexpr int max_checkpoints_queued = 16;
+std::atomic<int> checkpoints_queued{0};
+
 } // namespace
 
 void part_sink::checkpoint(const journal_record& record, std::uint64_t bytes_done, boost::asio::any_io_executor blocking) {
     journal_missing_ = false;
     if (checkpointing_->load(std::memory_order_acquire))
+        return;
+    if (blocking && checkpoints_queued.load(std::memory_order_relaxed) >= max_checkpoints_queued)
         return;
     last_journal_ = std::chrono::steady_clock::now();
     journaled_bytes_ = bytes_done;
@@ -122,8 +139,10 @@ void part_sink::checkpoint(const journal_record& record, std::uint64_t bytes_don
         return;
     }
     checkpointing_->store(true, std::memory_order_release);
+    checkpoints_queued.fetch_add(1, std::memory_order_relaxed);
     boost::asio::post(blocking, [work = std::move(work), flag = checkpointing_] {
         work();
+        checkpoints_queued.fetch_sub(1, std::memory_order_relaxed);
         flag->store(false, std::memory_order_release);
     });
 }

@@ -27,8 +27,8 @@ namespace ferry {
 ///
 /// Durability: when `durable`, the .part's data is synced (fdatasync) before a journal that
 /// claims its ranges replaces the old one, so after a power cut the journal never claims bytes
-/// the disk lost; the file and its directory are synced around the final rename. Journals are
-/// written at most every `journal_interval` or `journal_bytes` of progress, whichever first.
+/// the disk lost; the file and its directory are synced around the final rename. When journals
+/// are written: journal_due.
 ///
 /// Not thread-safe: the file's coroutine owns it (and hands writes to its lane, write_on).
 class part_sink {
@@ -40,7 +40,18 @@ public:
         bool hash = true;
         std::chrono::milliseconds journal_interval{1000};
         std::uint64_t journal_bytes = 4 * 1024 * 1024;
+        /// Progress a journal written after journal_interval records at least; less waits for
+        /// journal_idle_interval (ten thousand slow files, each a journal a second, made the
+        /// disk's queue hold a descriptor for each, and cost more than their transfers).
+        std::uint64_t journal_min_bytes = 256 * 1024;
+        std::chrono::milliseconds journal_idle_interval{30'000};
     };
+
+    /// Whether a journal is due `since` the last one, with `fresh` bytes of progress beyond it:
+    /// at journal_bytes of progress; after journal_interval with journal_min_bytes of it; after
+    /// journal_idle_interval with any. A crash loses at most that much of a file's progress,
+    /// never a byte the journal claims. No I/O.
+    static bool journal_due(std::chrono::steady_clock::duration since, std::uint64_t fresh, const options& opts) noexcept;
 
     /// Opens (creating) DEST.part beneath `dir`; `dir` itself is created when missing.
     static boost::system::result<part_sink> open(const std::filesystem::path& dir, const std::filesystem::path& relative,

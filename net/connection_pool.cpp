@@ -408,7 +408,7 @@ void connection_pool::report(const std::string& origin, const request_timing& ti
 
 void connection_pool::connect_failed(host_state& host, const error_code& ec, bool cancelled, bool probe) {
     const bool ours = cancelled || shut_down_ || ec == asio::error::operation_aborted ||
-                      ec == net_error::bad_url || ec == net_error::unsupported_scheme;
+                      ec == net_error::bad_url || ec == net_error::unsupported_scheme || out_of_descriptors(ec);
     if (!ours)
         host.breaker.on_failure(std::chrono::steady_clock::now());
     else if (probe)

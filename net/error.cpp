@@ -191,12 +191,18 @@ bool is_transient(const boost::system::error_code& ec) noexcept {
         ec == ae::host_unreachable || ec == ae::network_down || ec == ae::try_again ||
         ec == ae::host_not_found_try_again || ec == ae::shut_down)
         return true;
+    if (out_of_descriptors(ec))
+        return true;
     if (ec == boost::beast::error::timeout || ec == boost::beast::http::error::partial_message ||
         ec == boost::beast::http::error::end_of_stream)
         return true;
     if (ec == boost::asio::ssl::error::stream_truncated)
         return true;
     return false;
+}
+
+bool out_of_descriptors(const boost::system::error_code& ec) noexcept {
+    return ec == boost::asio::error::no_descriptors || ec == boost::system::errc::too_many_files_open_in_system;
 }
 
 std::string describe(const boost::system::error_code& ec) {

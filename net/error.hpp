@@ -74,9 +74,13 @@ boost::system::error_code make_proxy_error(net_error e, const std::string& proxy
 std::optional<net_error> net_error_of(const boost::system::error_code& ec) noexcept;
 
 /// Worth retrying: resets, refused or aborted connections (to a proxy too), timeouts, truncated
-/// bodies, a proxy's or SOCKS server's transient refusals. Certificate failures, protocol
-/// violations, proxy authentication failures and cancellation are not.
+/// bodies, a proxy's or SOCKS server's transient refusals, running out of descriptors.
+/// Certificate failures, protocol violations, proxy authentication failures and cancellation
+/// are not.
 bool is_transient(const boost::system::error_code& ec) noexcept;
+/// The process (EMFILE) or the system (ENFILE) has no descriptor left for a socket: a shortage
+/// of ours, not the host's fault, that ends as other connections close.
+bool out_of_descriptors(const boost::system::error_code& ec) noexcept;
 
 /// One line for a user: the message, with OpenSSL's verify reason for certificate failures.
 std::string describe(const boost::system::error_code& ec);

@@ -149,16 +149,18 @@ int run_get(std::span<const std::string_view> args) {
         model_spec direct;
         direct.id = "urls";
         direct.dir = dir;
+        direct.files.reserve(urls.size());
         for (auto& u : urls) {
             if (auto parsed = parse_url(u); !parsed) {
                 std::cerr << "ferry: " << u << ": " << parsed.error().message() << "\n";
                 return 2;
             }
             file_spec f;
-            f.urls = {u};
             f.path = output.empty() ? file_name_of(u) : output;
+            f.urls = {std::move(u)};
             direct.files.push_back(std::move(f));
         }
+        urls = {}; // moved into the specs
         if (!checksum.empty()) {
             auto digest = checksum.starts_with("sha256:") ? parse_sha256_hex(checksum.substr(7)) : std::nullopt;
             if (!digest)

@@ -66,6 +66,8 @@ std::chrono::milliseconds progress_display::interval() const noexcept {
 }
 
 void progress_display::on_event(const event& e) {
+    if (style_ == style::quiet)
+        return; // nothing drawn: no line kept per file (ten thousand of them)
     auto key = e.model + "/" + e.file;
     if (style_ == style::jsonl) {
         boost::json::object o;

@@ -14,6 +14,8 @@ using namespace ferry;
 
 namespace {
 
+constexpr std::uint64_t KiB = 1024, MiB = 1024 * KiB;
+
 std::vector<std::byte> bytes_of(const std::string& text) {
     std::vector<std::byte> out(text.size());
     std::memcpy(out.data(), text.data(), text.size());
@@ -67,6 +69,18 @@ boost::system::error_code commit(part_sink& sink, const stored_validators& valid
 }
 
 } // namespace
+
+TEST_CASE("part_sink: a journal is due at 4 MiB of progress, after a second with 256 KiB, after 30 s with any") {
+    using std::chrono::milliseconds;
+    const part_sink::options o;
+    CHECK(part_sink::journal_due(milliseconds(0), 4 * MiB, o));
+    CHECK_FALSE(part_sink::journal_due(milliseconds(999), 4 * MiB - 1, o));
+    CHECK(part_sink::journal_due(milliseconds(1000), 256 * KiB, o));
+    CHECK_FALSE(part_sink::journal_due(milliseconds(1000), 256 * KiB - 1, o)); // a slow file waits
+    CHECK_FALSE(part_sink::journal_due(milliseconds(29'999), 256 * KiB - 1, o));
+    CHECK(part_sink::journal_due(milliseconds(30'000), 1, o));
+    CHECK_FALSE(part_sink::journal_due(milliseconds(60'000), 0, o)); // nothing new to record
+}
 
 TEST_CASE("part_sink: written out of order, checkpointed, resumed, verified and committed with its validators") {
     auto dir = test::make_temp_dir();

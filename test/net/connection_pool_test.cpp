@@ -18,6 +18,10 @@
 #include <string>
 #include <vector>
 
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -418,6 +422,58 @@ TEST_CASE("a cancelled connection attempt does not count against the host") {
     CHECK(*result == asio::error::operation_aborted);
     CHECK(hanging.accepted == 1);
     CHECK(pool.per_origin()[target.origin()].circuit == "closed");
+}
+
+TEST_CASE("running out of descriptors is a shortage of ours: transient, and not counted against the host") {
+    served_origin origin;
+    asio::io_context io;
+    connection_pool pool(io.get_executor(), origin.tls, breaker_config(1, 60s));
+    const auto target = parse(origin.server.url("a"));
+    std::vector<connection_pool::handle> held; // each acquire must open a connection of its own
+    auto acquire_one = [&] {
+        std::optional<boost::system::error_code> result;
+        asio::co_spawn(io, pool.acquire(target), [&](std::exception_ptr, auto got) {
+            result = got ? boost::system::error_code{} : got.error();
+            if (got)
+                held.push_back(std::move(*got));
+        });
+        io.restart();
+        io.run_for(10s);
+        return result;
+    };
+    // The first connection, with descriptors to spare, also looks the name up.
+    auto first = acquire_one();
+    REQUIRE(first);
+    REQUIRE_FALSE(*first);
+
+    // Every descriptor the process may have is taken (a low limit, filled with /dev/null).
+    rlimit saved{};
+    REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
+    std::vector<int> fillers;
+    {
+        rlimit low = saved;
+        low.rlim_cur = static_cast<rlim_t>(std::distance(std::filesystem::directory_iterator("/proc/self/fd"),
+                                                         std::filesystem::directory_iterator{})) + 256;
+        REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+        for (int fd; (fd = ::open("/dev/null", O_RDONLY)) >= 0;)
+            fillers.push_back(fd);
+    }
+    auto short_of_descriptors = acquire_one();
+    for (int fd : fillers)
+        ::close(fd);
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &saved) == 0);
+
+    REQUIRE(short_of_descriptors);
+    CHECK(*short_of_descriptors == asio::error::no_descriptors);
+    CHECK(ferry::is_transient(*short_of_descriptors));
+    CHECK(pool.per_origin()[target.origin()].circuit == "closed"); // one host failure would open it
+    CHECK(origin.server.stats().connections_accepted == 1);
+
+    // With descriptors back, the same pool connects at once.
+    auto connected = acquire_one();
+    REQUIRE(connected);
+    CHECK_FALSE(*connected);
+    CHECK(origin.server.stats().connections_accepted == 2);
 }
 
 TEST_CASE("a raised host cap lets the host's line through, the total growing with it") {
