@@ -628,14 +628,8 @@ asio::awaitable<bool> file_transfer::worker(std::size_t index, std::shared_ptr<o
         io.mirror = *mirror;
     }
     if (io.stream) {
-        try {
-            io.buffer = co_await ctx_.buffers.acquire();
-        } catch (const boost::system::system_error&) {
-            co_return false; // cancelled while waiting for memory
-        }
-        // One stream carries the file: when it breaks off, a new attempt asks again.
-        if (auto v = co_await fetch_stream(io); v && co_await recover(*v, io.mirror))
-            end_attempt(attempt_end::again);
+        auto streaming = stream_worker(io);
+        co_await std::move(streaming);
         co_return false;
     }
 
@@ -676,6 +670,17 @@ asio::awaitable<bool> file_transfer::worker(std::size_t index, std::shared_ptr<o
     }
     drop_next_claim(io);
     co_return false;
+}
+
+asio::awaitable<void> file_transfer::stream_worker(open_response& io) {
+    try {
+        io.buffer = co_await ctx_.buffers.acquire();
+    } catch (const boost::system::system_error&) {
+        co_return; // cancelled while waiting for memory
+    }
+    // One stream carries the file: when it breaks off, a new attempt asks again.
+    if (auto v = co_await fetch_stream(io); v && co_await recover(*v, io.mirror))
+        end_attempt(attempt_end::again);
 }
 
 void file_transfer::drop_next_claim(open_response& io) {

@@ -165,6 +165,9 @@ private:
     boost::asio::awaitable<bool> take_predecessor_connection(open_response& io, const exchange_request& request);
     /// Reads a 200's body: the whole file from byte 0, writing only the bytes still missing.
     boost::asio::awaitable<stop_reason> fetch_stream(open_response& io);
+    /// A worker's part when one stream (a 200) carries the file, apart from the ranged loop so
+    /// that every worker's frame does not hold its state (ten thousand of them wait at once).
+    boost::asio::awaitable<void> stream_worker(open_response& io);
     /// The connections the file starts with when its first answer took `rtt` (nullopt: not
     /// known) and `left` bytes (nullopt: not known) are to come, with the growth settings when
     /// they adapt.
