@@ -870,6 +870,64 @@ asio::awaitable<file_transfer::stop_reason> file_transfer::request_range(open_re
     co_return nullptr;
 }
 
+asio::awaitable<file_transfer::body_taken> file_transfer::take_body(open_response& io, std::size_t id,
+                                                                     std::uint64_t pos, std::size_t granted) {
+    body_taken out;
+    try {
+        io.buffer = co_await ctx_.buffers.acquire();
+    } catch (const boost::system::system_error&) {
+        give_back_all(limiters_, granted);
+        out.stopped = true; // cancelled while waiting for memory
+        co_return out;
+    }
+    // Fill the buffer (TLS hands out 16 KiB records) before one positional write, with what the
+    // connection holds now.
+    std::size_t filled = 0;
+    while (filled < granted) {
+        if (filled > 0 && !io.conn->body_ready())
+            break; // write what came and give the buffer back rather than wait holding it
+        auto n = co_await io.conn->read_body(io.buffer.data() + filled, granted - filled);
+        if (!n || *n == 0) {
+            out.read_error = n ? make_error_code(net_error::body_too_short) : n.error();
+            break;
+        }
+        filled += *n;
+        auto now = std::chrono::steady_clock::now();
+        hedge_.received(id, *n, now);
+        sample_round_trip(*io.conn, now);
+        if (filled >= plan_->end(id) - pos)
+            break; // another worker took the rest of this claim meanwhile
+        if (!plan_->twin(id) && hedge_.slow(id, now, replace_slow_after)) {
+            out.replace = true; // keep what came, then go on over another connection
+            break;
+        }
+    }
+    give_back_all(limiters_, granted - filled);
+    result_.bytes_fetched += filled;
+    // Bytes that arrived before an error are good: keep them.
+    std::size_t usable = static_cast<std::size_t>(std::min<std::uint64_t>(filled, plan_->end(id) - pos));
+    if (usable > 0) {
+        auto storing = store(pos, io.buffer.data(), usable);
+        if (auto ec = co_await std::move(storing)) {
+            fail(ec, describe_write_error(ec));
+            out.stopped = true;
+            co_return out;
+        }
+        // A thief may have cut the claim meanwhile: advance() keeps to its new end (the bytes
+        // past it, the same ones, are the thief's to write and count).
+        plan_->advance(id, usable);
+        out.stored = usable;
+        settle_hedge(id);
+        if (!io.flowing) {
+            io.flowing = true;
+            ++flowing_;
+        }
+        maybe_grow();
+    }
+    io.buffer = {};
+    co_return out;
+}
+
 asio::awaitable<file_transfer::stop_reason> file_transfer::fetch_claim(open_response& io, bool request_open,
                                                                         std::optional<std::uint64_t> ahead_end) {
     const std::size_t id = *io.claim;
@@ -919,60 +977,14 @@ asio::awaitable<file_transfer::stop_reason> file_transfer::fetch_claim(open_resp
                 give_back_all(limiters_, granted);
                 co_return transport_stop(ec);
             }
-            try {
-                io.buffer = co_await ctx_.buffers.acquire();
-            } catch (const boost::system::system_error&) {
-                give_back_all(limiters_, granted);
-                co_return stopped(); // cancelled while waiting for memory
-            }
-            // Fill the buffer (TLS hands out 16 KiB records) before one positional write, with
-            // what the connection holds now.
-            std::size_t filled = 0;
-            error_code read_error;
-            bool replace = false;
-            while (filled < granted) {
-                if (filled > 0 && !io.conn->body_ready())
-                    break; // write what came and give the buffer back rather than wait holding it
-                auto n = co_await io.conn->read_body(io.buffer.data() + filled, granted - filled);
-                if (!n || *n == 0) {
-                    read_error = n ? make_error_code(net_error::body_too_short) : n.error();
-                    break;
-                }
-                filled += *n;
-                auto now = std::chrono::steady_clock::now();
-                hedge_.received(id, *n, now);
-                sample_round_trip(*io.conn, now);
-                if (filled >= plan_->end(id) - pos)
-                    break; // another worker took the rest of this claim meanwhile
-                if (!plan_->twin(id) && hedge_.slow(id, now, replace_slow_after)) {
-                    replace = true; // keep what came, then go on over another connection
-                    break;
-                }
-            }
-            give_back_all(limiters_, granted - filled);
-            result_.bytes_fetched += filled;
-            // Bytes that arrived before an error are good: keep them.
-            std::size_t usable = static_cast<std::size_t>(std::min<std::uint64_t>(filled, plan_->end(id) - pos));
-            if (usable > 0) {
-                auto storing = store(pos, io.buffer.data(), usable);
-                if (auto ec = co_await std::move(storing)) {
-                    fail(ec, describe_write_error(ec));
-                    co_return stopped();
-                }
-                // A thief may have cut the claim meanwhile: advance() keeps to its new end (the
-                // bytes past it, the same ones, are the thief's to write and count).
-                plan_->advance(id, usable);
-                pos += usable;
-                settle_hedge(id);
-                if (!io.flowing) {
-                    io.flowing = true;
-                    ++flowing_;
-                }
-                maybe_grow();
-            }
-            io.buffer = {};
-            if (read_error)
-                co_return transport_stop(read_error);
+            auto taking = take_body(io, id, pos, granted);
+            const body_taken taken = co_await std::move(taking);
+            if (taken.stopped)
+                co_return stopped();
+            pos += taken.stored;
+            if (taken.read_error)
+                co_return transport_stop(taken.read_error);
+            const bool replace = taken.replace;
             if (!ahead_end && !replace)
                 ahead_end = co_await send_ahead(io, id, request_end, pos);
             if (!ahead_end && !replace && plan_->end(id) <= request_end && long_path()) {

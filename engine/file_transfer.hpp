@@ -122,6 +122,18 @@ private:
     /// frame: the exchange's result, 600 bytes, is not kept while the body is read.)
     boost::asio::awaitable<stop_reason> request_range(open_response& io, std::uint64_t begin, std::uint64_t end,
                                                       bool sent_ahead);
+    /// What take_body did with one buffer's worth of a response.
+    struct body_taken {
+        std::size_t stored = 0; ///< bytes written at the claim's position (it moved on as much)
+        boost::system::error_code read_error; ///< the read that ended it (bytes before it are kept)
+        bool replace = false;   ///< the connection is too slow for the tail: go on over another
+        bool stopped = false;   ///< cancelled waiting for a buffer, or the write failed (fail() said why)
+    };
+    /// Takes a buffer, fills it with up to `granted` bytes of the response on io.conn (what it
+    /// holds now), writes them at `pos` of claim `id` and gives the buffer back. Its own frame: a
+    /// worker waiting for its server (thousands at once) holds none of this state.
+    boost::asio::awaitable<body_taken> take_body(open_response& io, std::size_t id, std::uint64_t pos,
+                                                 std::size_t granted);
     /// Fetches a claim to its (moving) end: null when done, else what stopped it. `ahead_end`:
     /// the end of the claim's first request when it went ahead on io.conn.
     boost::asio::awaitable<stop_reason> fetch_claim(open_response& io, bool request_open,
