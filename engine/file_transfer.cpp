@@ -98,8 +98,6 @@ asio::awaitable<void> file_transfer::run() {
         settle_result();
         co_return;
     }
-    retry_.emplace(ctx_.config.retry);
-
     if (co_await already_there()) {
         result_.outcome = file_outcome::skipped;
         emit(event::kind::skipped);
@@ -974,6 +972,7 @@ asio::awaitable<file_transfer::stop_reason> file_transfer::fetch_claim(open_resp
             // Bytes first, then a buffer: a connection waiting for its server (thousands of slow
             // ones, or one between requests) holds none, and takes one back only to read.
             if (auto ec = co_await io.conn->wait_body()) {
+                io.conn->poison();
                 give_back_all(limiters_, granted);
                 co_return transport_stop(ec);
             }
@@ -1161,6 +1160,8 @@ asio::awaitable<bool> file_transfer::back_off(const error_code& ec, std::optiona
     failure.retry_after = retry_after;
     failure.made_progress = bytes_done() > high_water_;
     high_water_ = std::max(high_water_, bytes_done());
+    if (!retry_)
+        retry_ = std::make_unique<retry_policy>(ctx_.config.retry);
     auto delay = retry_->next_delay(failure, std::chrono::steady_clock::now());
     if (!delay) {
         fail(ec);

@@ -242,7 +242,7 @@ private:
     part_sink sink_;
     /// A strand of the engine's write threads: this file's writes, in order (null: in place).
     boost::asio::any_io_executor write_lane_;
-    std::optional<retry_policy> retry_;
+    std::unique_ptr<retry_policy> retry_; ///< made at the first failure (most files have none)
 
     // What is known of the file.
     std::optional<std::uint64_t> size_;

@@ -348,15 +348,18 @@ bool connection::body_ready() {
     return st.body_done || st.buffer.size() > 0 || st.stream.readable_now();
 }
 
+namespace {
+asio::awaitable<error_code> nothing_to_wait_for() {
+    co_return error_code{};
+}
+} // namespace
+
 asio::awaitable<error_code> connection::wait_body() {
     auto& st = *impl_;
     if (st.body_done || st.buffer.size() > 0)
-        co_return error_code{};
+        return nothing_to_wait_for();
     st.arm_stall_timer();
-    auto ec = co_await st.stream.wait_readable();
-    if (ec)
-        broken_ = true;
-    co_return ec;
+    return st.stream.wait_readable();
 }
 
 asio::awaitable<void> connection::discard_body(std::size_t limit) {

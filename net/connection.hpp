@@ -117,7 +117,9 @@ public:
     /// Reads body bytes into [data, data + size); 0 when the body is complete.
     boost::asio::awaitable<boost::system::result<std::size_t>> read_body(void* data, std::size_t size);
     /// Waits until read_body() would find bytes (or the body's end, or an error it then reports)
-    /// without a buffer: a caller takes one only then. The stall timeout applies meanwhile.
+    /// without a buffer: a caller takes one only then. The stall timeout applies meanwhile. The
+    /// stream's own wait, not a coroutine of its own (one frame less for each of thousands of
+    /// connections waiting for their server): after an error the caller poison()s the connection.
     boost::asio::awaitable<boost::system::error_code> wait_body();
     /// Whether read_body() would return at once (bytes, the body's end, or an error).
     bool body_ready();
