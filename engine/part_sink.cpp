@@ -126,10 +126,10 @@ std::atomic<int> checkpoints_queued{0};
 } // namespace
 
 void part_sink::checkpoint(const journal_record& record, std::uint64_t bytes_done, boost::asio::any_io_executor blocking) {
+    if (blocking && checkpoints_queued.load(std::memory_order_relaxed) >= max_checkpoints_queued)
+        return; // (no journal written: one seen missing at the start stays so)
     journal_missing_ = false;
     if (checkpointing_->load(std::memory_order_acquire))
-        return;
-    if (blocking && checkpoints_queued.load(std::memory_order_relaxed) >= max_checkpoints_queued)
         return;
     last_journal_ = std::chrono::steady_clock::now();
     journaled_bytes_ = bytes_done;
