@@ -983,14 +983,13 @@ asio::awaitable<file_transfer::stop_reason> file_transfer::fetch_claim(open_resp
             pos += taken.stored;
             if (taken.read_error)
                 co_return transport_stop(taken.read_error);
-            const bool replace = taken.replace;
-            if (!ahead_end && !replace)
+            if (!ahead_end && !taken.replace)
                 ahead_end = co_await send_ahead(io, id, request_end, pos);
-            if (!ahead_end && !replace && plan_->end(id) <= request_end && long_path()) {
+            if (!ahead_end && !taken.replace && plan_->end(id) <= request_end && long_path()) {
                 auto sending = send_next_claim_ahead(io, request_end, pos);
                 co_await std::move(sending);
             }
-            if (replace) {
+            if (taken.replace) {
                 io.conn->poison();
                 auto slow = std::make_unique<response_verdict>(); // kind::retry, on a fresh connection
                 slow->error = make_error_code(file_error::slow_connection);

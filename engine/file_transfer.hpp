@@ -194,7 +194,7 @@ private:
     /// Asks the pool to open, ahead of need, the connections the file would start with beyond
     /// the first one (connection_pool::warm), those asked before not counted again.
     void warm_connections(const url& where, std::size_t workers);
-    /// While the first request waits for its answer: every 10 ms without one (a long path), the
+    /// While the first request waits for its answer: every 30 ms without one (warm_step), the
     /// file's connections are opened ahead as if the answer came now (the start grows with the
     /// round trip), so they are ready when it comes. Stopped by stop_warm_timer().
     void arm_warm_timer(std::size_t mirror, std::chrono::steady_clock::time_point sent);
