@@ -799,7 +799,10 @@ TEST_CASE("set_max_files while running: raised, more files start at once; lowere
     CHECK(starts == 6);
     CAPTURE(peak_after_change);
     if (raise) {
-        CHECK(peak_after_change == 3);
+        // Three at once, on no more than three connections. (More than three may have started: a
+        // file whose bytes are all in makes room while it is verified and renamed, and under a
+        // sanitizer on a loaded machine that takes long enough for the next to begin.)
+        CHECK(peak_after_change >= 3);
         CHECK(f.server.stats().peak_connections_open == 3);
     } else {
         // The three running went on; every start after the change found none running.

@@ -140,16 +140,17 @@ TEST_CASE("a host whose every connection is capped gets more than its cap while 
         auto seen = f.server.stats(false);
         MESSAGE("peak connections " << seen.peak_connections_open);
         CHECK(seen.peak_connections_open >= 8); // doubled at least once (16 here: twice)
-        CHECK(seen.peak_connections_open <= 16);
+        // The ceiling, and one more at most: a replacement can arrive before the server has seen
+        // the end of the connection the client closed (as below).
+        CHECK(seen.peak_connections_open <= 16 + 1);
         CHECK(seen.body_bytes_sent <= 12 * MiB + 2 * MiB);
     }
     SUBCASE("fixed: no ceiling, no more than the cap") {
         auto r = f.run(c, f.model({{"capped-1.bin", 1 * MiB}, {"capped-2.bin", 1 * MiB}, {"capped-3.bin", 1 * MiB}}));
         for (auto& file : r.files)
             CHECK(file.outcome == file_outcome::done);
-        // One over the cap at most: the server may not yet have seen the end of a connection the
-        // client closed when its replacement arrives.
-        CHECK(f.server.stats(false).peak_connections_open <= 5);
+        // One over the cap at most, for the same reason.
+        CHECK(f.server.stats(false).peak_connections_open <= 4 + 1);
     }
 }
 

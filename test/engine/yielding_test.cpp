@@ -4,6 +4,7 @@
 // them the test says so and checks nothing.
 
 #include "test/engine/engine_fixture.hpp"
+#include "test/sanitized_build.hpp"
 
 #include <doctest/doctest.h>
 
@@ -123,7 +124,10 @@ TEST_CASE("yielding: beside another download on a shaped link it takes the small
                                         << 24 * MiB / 1e6 << " MB");
         // Clearly less than the other's 24 MiB (two engines that do not yield take about 22 MB
         // each): under two thirds of it. 5-12 MB in most runs, 16 once in 16 on a busy machine.
-        CHECK(yielded < 24 * MiB * 2 / 3);
+        // Not under a sanitizer: there the client's own stalls (tens of ms) swamp the queueing
+        // delay it yields to (19 MB seen under ASan in CI).
+        if (!sanitized_build)
+            CHECK(yielded < 24 * MiB * 2 / 3);
         // The yielding engine measured the link: a base delay and a pace (its limit) of its own.
         REQUIRE(yielding_stats.has_value());
         REQUIRE(yielding_stats->yielding.has_value());
