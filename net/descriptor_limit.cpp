@@ -1,8 +1,11 @@
 #include "net/descriptor_limit.hpp"
 
 #include <algorithm>
+#include <cerrno>
 
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 namespace ferry {
 
@@ -18,6 +21,15 @@ std::uint64_t raise_descriptor_limit(std::uint64_t wanted) noexcept {
             return target;
     }
     return limit.rlim_cur;
+}
+
+bool descriptors_exhausted() noexcept {
+    const int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ::close(fd);
+        return false;
+    }
+    return errno == EMFILE || errno == ENFILE;
 }
 
 } // namespace ferry

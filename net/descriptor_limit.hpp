@@ -10,4 +10,8 @@ namespace ferry {
 /// hard one. Never lowers the limit; failures leave it as it was.
 std::uint64_t raise_descriptor_limit(std::uint64_t wanted = UINT64_MAX) noexcept;
 
+/// Whether this process could not open one more descriptor now (its limit, or the system's, is
+/// reached): opens /dev/null and closes it again.
+bool descriptors_exhausted() noexcept;
+
 } // namespace ferry

@@ -1,5 +1,6 @@
 #include "net/happy_eyeballs.hpp"
 
+#include "net/descriptor_limit.hpp"
 #include "net/error.hpp"
 
 #include <algorithm>
@@ -31,6 +32,10 @@ resolve_addresses(asio::any_io_executor executor, const std::string& host, std::
         co_return ec == asio::error::operation_aborted ? ec : make_error_code(net_error::connect_timeout);
     }
     auto [ec, results] = std::get<0>(resolved);
+    // The system resolver says "no such name" when it could open neither /etc/hosts nor a socket
+    // for want of descriptors: a shortage of ours (transient), not the host's fault.
+    if (ec == asio::error::host_not_found && descriptors_exhausted())
+        co_return make_error_code(asio::error::no_descriptors);
     if (ec)
         co_return ec;
     std::vector<tcp::endpoint> out;

@@ -18,7 +18,8 @@
 namespace ferry {
 
 /// Every address of `host` (a name or an IP literal) with `port`, in the resolver's order.
-/// Errors: the resolver's, net_error::connect_timeout when `deadline` passes first,
+/// Errors: the resolver's (asio::error::no_descriptors, not host_not_found, when the process
+/// is out of descriptors), net_error::connect_timeout when `deadline` passes first,
 /// asio::error::operation_aborted when the calling coroutine is cancelled.
 boost::asio::awaitable<boost::system::result<std::vector<boost::asio::ip::tcp::endpoint>>>
 resolve_addresses(boost::asio::any_io_executor executor, const std::string& host, std::uint16_t port,

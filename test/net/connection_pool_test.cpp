@@ -2,6 +2,7 @@
 // circuit breaker fed by failures to establish connections.
 
 #include "net/connection_pool.hpp"
+#include "net/descriptor_limit.hpp"
 #include "net/error.hpp"
 #include "net/tls_context.hpp"
 #include "tools/origin/origin_server.hpp"
@@ -424,44 +425,60 @@ TEST_CASE("a cancelled connection attempt does not count against the host") {
     CHECK(pool.per_origin()[target.origin()].circuit == "closed");
 }
 
-TEST_CASE("running out of descriptors is a shortage of ours: transient, and not counted against the host") {
-    served_origin origin;
-    asio::io_context io;
-    connection_pool pool(io.get_executor(), origin.tls, breaker_config(1, 60s));
-    const auto target = parse(origin.server.url("a"));
-    std::vector<connection_pool::handle> held; // each acquire must open a connection of its own
-    auto acquire_one = [&] {
-        std::optional<boost::system::error_code> result;
-        asio::co_spawn(io, pool.acquire(target), [&](std::exception_ptr, auto got) {
-            result = got ? boost::system::error_code{} : got.error();
-            if (got)
-                held.push_back(std::move(*got));
-        });
-        io.restart();
-        io.run_for(10s);
-        return result;
-    };
-    // The first connection, with descriptors to spare, also looks the name up.
-    auto first = acquire_one();
-    REQUIRE(first);
-    REQUIRE_FALSE(*first);
+/// Runs one acquire of `target` to its end; what it got joins `held`. Its error, none on success.
+std::optional<boost::system::error_code> acquire_and_keep(asio::io_context& io, connection_pool& pool,
+                                                          const url& target,
+                                                          std::vector<connection_pool::handle>& held) {
+    std::optional<boost::system::error_code> result;
+    asio::co_spawn(io, pool.acquire(target), [&](std::exception_ptr, auto got) {
+        result = got ? boost::system::error_code{} : got.error();
+        if (got)
+            held.push_back(std::move(*got));
+    });
+    io.restart();
+    io.run_for(10s);
+    return result;
+}
 
-    // Every descriptor the process may have is taken (a low limit, filled with /dev/null).
+/// While it lives, every descriptor the process may have is taken: a low limit (256 above those
+/// open), filled with /dev/null. Then both are given back.
+struct descriptor_shortage {
     rlimit saved{};
-    REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
     std::vector<int> fillers;
-    {
+    descriptor_shortage() {
+        REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
         rlimit low = saved;
         low.rlim_cur = static_cast<rlim_t>(std::distance(std::filesystem::directory_iterator("/proc/self/fd"),
                                                          std::filesystem::directory_iterator{})) + 256;
         REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
         for (int fd; (fd = ::open("/dev/null", O_RDONLY)) >= 0;)
             fillers.push_back(fd);
+        CHECK(ferry::descriptors_exhausted());
     }
-    auto short_of_descriptors = acquire_one();
-    for (int fd : fillers)
-        ::close(fd);
-    REQUIRE(::setrlimit(RLIMIT_NOFILE, &saved) == 0);
+    ~descriptor_shortage() {
+        for (int fd : fillers)
+            ::close(fd);
+        ::setrlimit(RLIMIT_NOFILE, &saved);
+    }
+};
+
+TEST_CASE("running out of descriptors is a shortage of ours: transient, and not counted against the host") {
+    served_origin origin;
+    asio::io_context io;
+    connection_pool pool(io.get_executor(), origin.tls, breaker_config(1, 60s));
+    const auto target = parse(origin.server.url("a"));
+    std::vector<connection_pool::handle> held; // each acquire must open a connection of its own
+    auto acquire_one = [&] { return acquire_and_keep(io, pool, target, held); };
+    // The first connection, with descriptors to spare, also looks the name up.
+    auto first = acquire_one();
+    REQUIRE(first);
+    REQUIRE_FALSE(*first);
+
+    std::optional<boost::system::error_code> short_of_descriptors;
+    {
+        descriptor_shortage shortage;
+        short_of_descriptors = acquire_one();
+    }
 
     REQUIRE(short_of_descriptors);
     CHECK(*short_of_descriptors == asio::error::no_descriptors);
@@ -474,6 +491,34 @@ TEST_CASE("running out of descriptors is a shortage of ours: transient, and not 
     REQUIRE(connected);
     CHECK_FALSE(*connected);
     CHECK(origin.server.stats().connections_accepted == 2);
+}
+
+TEST_CASE("a name looked up without descriptors to spare: a shortage of ours, not a missing host") {
+    // The system resolver answers "no such name" when it can open neither /etc/hosts nor a
+    // socket; counted against the host, that would open its circuit.
+    served_origin origin;
+    asio::io_context io;
+    connection_pool pool(io.get_executor(), origin.tls, breaker_config(1, 60s));
+    const auto target = parse(origin.server.url("a"));
+    REQUIRE(target.host == "localhost"); // a name: nothing looked up or cached yet
+    CHECK_FALSE(ferry::descriptors_exhausted());
+    std::vector<connection_pool::handle> held;
+    auto acquire_one = [&] { return acquire_and_keep(io, pool, target, held); };
+    std::optional<boost::system::error_code> looked_up;
+    {
+        descriptor_shortage shortage;
+        looked_up = acquire_one();
+    }
+    REQUIRE(looked_up);
+    CHECK(*looked_up == asio::error::no_descriptors);
+    CHECK(ferry::is_transient(*looked_up));
+    CHECK(pool.per_origin()[target.origin()].circuit == "closed");
+    CHECK(origin.server.stats().connections_accepted == 0);
+
+    auto connected = acquire_one();
+    REQUIRE(connected);
+    CHECK_FALSE(*connected);
+    CHECK(origin.server.stats().connections_accepted == 1);
 }
 
 TEST_CASE("a raised host cap lets the host's line through, the total growing with it") {
