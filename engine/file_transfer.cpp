@@ -441,10 +441,17 @@ asio::awaitable<std::optional<file_transfer::open_response>> file_transfer::open
     if (!request.sent_ahead && first_requests_ == 1 && !spec_.redirects &&
         most_workers(spec_.size) > 1)
         arm_warm_timer(io.mirror, std::chrono::steady_clock::now());
-    auto answer = co_await range_exchange(ctx_, io.conn, *mirrors_, request);
+    connection_pool::handle left_for_redirect; // (with the line's requests on it)
+    auto answer = co_await range_exchange(ctx_, io.conn, *mirrors_, request, &left_for_redirect);
     stop_warm_timer();
+    // A redirect led elsewhere (the Hub's to its CDN): the line's answers come next on the
+    // connection it left, which goes on to them.
+    if (left_for_redirect) {
+        auto handing = hand_over(left_for_redirect);
+        co_await std::move(handing);
+    }
     // The line's requests went ahead on the connection taken: they are lost when the answer came
-    // on another one (the first was lost, or a redirect led elsewhere).
+    // on another one (the first was lost).
     if (auto sent = std::count_if(line_.begin(), line_.end(), [](const auto& h) { return h->sent(); });
         sent > 0 && (!io.conn || io.conn->queued_requests() != static_cast<std::size_t>(sent)))
         end_handoffs();

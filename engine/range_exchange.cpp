@@ -73,7 +73,8 @@ asio::awaitable<boost::system::error_code> send_range_ahead(transfer_context& ct
 }
 
 asio::awaitable<exchange_result> range_exchange(transfer_context& ctx, connection_pool::handle& conn,
-                                                mirror_set& mirrors, const exchange_request& request) {
+                                                mirror_set& mirrors, const exchange_request& request,
+                                                connection_pool::handle* left_behind) {
     const std::size_t i = request.mirror;
     std::chrono::steady_clock::duration first_byte{};
     bool sent_ahead = request.sent_ahead;
@@ -173,6 +174,8 @@ asio::awaitable<exchange_result> range_exchange(transfer_context& ctx, connectio
                 co_return exchange_result{refused_redirect(make_error_code(net_error::redirect_to_http)), head.value()};
             mirrors.redirect(i, std::move(*next), std::chrono::system_clock::now());
             sent_ahead = false;
+            if (left_behind && !*left_behind && conn && conn->queued_requests() > 0 && !conn->poisoned())
+                *left_behind = std::move(conn);
             continue;
         }
 

@@ -71,8 +71,11 @@ boost::asio::awaitable<boost::system::error_code> send_range_ahead(transfer_cont
 /// body is ready to be read from `conn`; otherwise the connection is either left reusable (a
 /// small body read to its end) or poisoned. Updates `mirrors` (redirect targets, fresh signed
 /// URLs) and tells the pool what the host did (circuit breaker, Retry-After holds). Sets no
-/// flags: everything is in the result.
+/// flags: everything is in the result. When a redirect leads away from `conn` while requests
+/// sent ahead behind this one wait on it (the files in line), `conn` goes to `*left_behind`
+/// (their answers come next on it) rather than back to the pool, which would close it.
 boost::asio::awaitable<exchange_result> range_exchange(transfer_context& ctx, connection_pool::handle& conn,
-                                                       mirror_set& mirrors, const exchange_request& request);
+                                                       mirror_set& mirrors, const exchange_request& request,
+                                                       connection_pool::handle* left_behind = nullptr);
 
 } // namespace ferry

@@ -135,6 +135,7 @@ public:
     bool reusable() const noexcept;
     /// Marks it unusable (an abandoned body, a cancel): the pool will close it.
     void poison() noexcept { broken_ = true; }
+    bool poisoned() const noexcept { return broken_; }
     /// Body bytes of the current response not read yet (when its length is known).
     std::optional<std::uint64_t> body_remaining() const noexcept;
 

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <set>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -105,6 +106,18 @@ TEST_CASE("engine through the relay: requests grow with the round trip, little i
 
 namespace {
 
+/// One file at a time on one connection, patient with a loaded machine behind a long path: the
+/// next files can only line up on its connection.
+ferry::engine_config one_file_at_a_time(const ferry::test::engine_fixture& f) {
+    auto c = f.config();
+    c.max_files = 1;
+    c.max_files_per_model = 1;
+    c.connections_per_file = 1;
+    c.timeouts.stall = 10s;
+    c.timeouts.first_byte = 10s;
+    return c;
+}
+
 /// `count` files of 128 KiB at /PREFIXi, one at a time over one connection each, through a relay
 /// adding 20 ms: a file's body takes a fraction of the round trip.
 struct line_run {
@@ -124,14 +137,8 @@ struct line_run {
         running_relay relay(f.server.port(), o);
         for (auto& file : m.files)
             file.urls = {"https://localhost:" + std::to_string(relay.port()) + "/" + file.path.string()};
-        auto c = f.config();
-        c.max_files = 1;
-        c.max_files_per_model = 1;
-        c.connections_per_file = 1;
-        c.timeouts.stall = 10s;
-        c.timeouts.first_byte = 10s;
         f.server.reset_stats();
-        result = f.run(c, m);
+        result = f.run(one_file_at_a_time(f), m);
         seen = f.server.stats();
         for (const auto& file : result.files) {
             CAPTURE(file.path);
@@ -181,6 +188,59 @@ TEST_CASE("small files in line behind a server that closes after each response a
     // A reset may take the end of a response along (asked again): never a whole file more each.
     CHECK(seen.body_bytes_sent >= run.files.size() * 128 * 1024);
     CHECK(seen.body_bytes_sent < 2 * run.files.size() * 128 * 1024);
+}
+
+TEST_CASE("files in line behind one a redirect sends elsewhere are answered on their connection, each asked once") {
+    // A Hub: small files served directly, an LFS file redirected to its CDN (another origin). The
+    // redirected file's answer came on the connection that carries the next files' requests.
+    ferry::test::engine_fixture f;
+    std::vector<std::pair<std::string, std::uint64_t>> files;
+    for (std::size_t i = 0; i < 6; ++i)
+        files.emplace_back((i == 1 ? "lfs" : "small") + std::to_string(i), 128 * 1024);
+    f.server.add_synthetic("cdn/lfs1", 128 * 1024);
+    auto m = f.model(files);
+    relay_options o;
+    o.rtt = 20ms;
+    running_relay relay(f.server.port(), o);
+    ferry::origin::fault to_cdn;
+    to_cdn.status = 302;
+    to_cdn.location = "https://127.0.0.1:" + std::to_string(relay.port()) + "/cdn/lfs1";
+    f.server.add_fault("/lfs1", to_cdn);
+    for (auto& file : m.files) {
+        file.urls = {"https://localhost:" + std::to_string(relay.port()) + "/" + file.path.string()};
+        if (file.path == "lfs1") // the CDN's bytes (another synthetic file's)
+            file.sha256 = ferry::origin::synthetic_sha256("cdn/lfs1", 128 * 1024, f.server.config().seed);
+    }
+    f.server.reset_stats();
+    auto result = f.run(one_file_at_a_time(f), m);
+    for (const auto& file : result.files) {
+        CAPTURE(file.path);
+        CHECK(file.outcome == ferry::file_outcome::done);
+    }
+    for (const auto& [name, size] : files)
+        if (name != "lfs1")
+            CHECK(f.matches_synthetic(name, size));
+    CHECK(ferry::sha256_of_file(f.out / "lfs1") ==
+          ferry::origin::synthetic_sha256("cdn/lfs1", 128 * 1024, f.server.config().seed));
+
+    const auto seen = f.server.stats();
+    std::map<std::string, int> asked;
+    std::set<std::uint64_t> hub_connections;
+    for (const auto& r : seen.log) {
+        ++asked[r.path];
+        if (r.host.starts_with("localhost"))
+            hub_connections.insert(r.connection);
+    }
+    // Every request once: none of those in line was lost with the redirect and asked again.
+    for (const auto& [path, times] : asked) {
+        CAPTURE(path);
+        CHECK(times == 1);
+    }
+    CHECK(asked.size() == files.size() + 1);
+    CHECK(seen.body_bytes_sent == (files.size()) * 128 * 1024);
+    // The Hub's files all came on one connection, the CDN's on one of its own.
+    CHECK(hub_connections.size() == 1);
+    CHECK(seen.connections_accepted == 2);
 }
 
 TEST_CASE("a long path: the file's other connections open while its first request waits for the answer") {
