@@ -70,11 +70,11 @@ boost::system::error_code commit(part_sink& sink, const stored_validators& valid
 
 } // namespace
 
-TEST_CASE("part_sink: a journal is due at 4 MiB of progress, after a second with 256 KiB, after 30 s with any") {
+TEST_CASE("part_sink: a journal is due at 64 MiB of progress, after a second with 256 KiB, after 30 s with any") {
     using std::chrono::milliseconds;
     const part_sink::options o;
-    CHECK(part_sink::journal_due(milliseconds(0), 4 * MiB, o));
-    CHECK_FALSE(part_sink::journal_due(milliseconds(999), 4 * MiB - 1, o));
+    CHECK(part_sink::journal_due(milliseconds(0), 64 * MiB, o));
+    CHECK_FALSE(part_sink::journal_due(milliseconds(999), 64 * MiB - 1, o));
     CHECK(part_sink::journal_due(milliseconds(1000), 256 * KiB, o));
     CHECK_FALSE(part_sink::journal_due(milliseconds(1000), 256 * KiB - 1, o)); // a slow file waits
     CHECK_FALSE(part_sink::journal_due(milliseconds(29'999), 256 * KiB - 1, o));
