@@ -462,6 +462,14 @@ struct descriptor_shortage {
     }
 };
 
+/// acquire_and_keep() while every descriptor the process may have is taken.
+std::optional<boost::system::error_code> acquire_without_descriptors(asio::io_context& io, connection_pool& pool,
+                                                                     const url& target,
+                                                                     std::vector<connection_pool::handle>& held) {
+    descriptor_shortage shortage;
+    return acquire_and_keep(io, pool, target, held);
+}
+
 TEST_CASE("running out of descriptors is a shortage of ours: transient, and not counted against the host") {
     served_origin origin;
     asio::io_context io;
@@ -474,11 +482,7 @@ TEST_CASE("running out of descriptors is a shortage of ours: transient, and not 
     REQUIRE(first);
     REQUIRE_FALSE(*first);
 
-    std::optional<boost::system::error_code> short_of_descriptors;
-    {
-        descriptor_shortage shortage;
-        short_of_descriptors = acquire_one();
-    }
+    auto short_of_descriptors = acquire_without_descriptors(io, pool, target, held);
 
     REQUIRE(short_of_descriptors);
     CHECK(*short_of_descriptors == asio::error::no_descriptors);
@@ -503,19 +507,14 @@ TEST_CASE("a name looked up without descriptors to spare: a shortage of ours, no
     REQUIRE(target.host == "localhost"); // a name: nothing looked up or cached yet
     CHECK_FALSE(ferry::descriptors_exhausted());
     std::vector<connection_pool::handle> held;
-    auto acquire_one = [&] { return acquire_and_keep(io, pool, target, held); };
-    std::optional<boost::system::error_code> looked_up;
-    {
-        descriptor_shortage shortage;
-        looked_up = acquire_one();
-    }
+    auto looked_up = acquire_without_descriptors(io, pool, target, held);
     REQUIRE(looked_up);
     CHECK(*looked_up == asio::error::no_descriptors);
     CHECK(ferry::is_transient(*looked_up));
     CHECK(pool.per_origin()[target.origin()].circuit == "closed");
     CHECK(origin.server.stats().connections_accepted == 0);
 
-    auto connected = acquire_one();
+    auto connected = acquire_and_keep(io, pool, target, held);
     REQUIRE(connected);
     CHECK_FALSE(*connected);
     CHECK(origin.server.stats().connections_accepted == 1);
