@@ -56,6 +56,8 @@ public:
     /// Whether an offered request waits to be sent ahead.
     bool wants_sending() const noexcept { return request_ && !sent_on_ && !abandoned_ && !settled_; }
     bool sent() const noexcept { return sent_on_ != nullptr; }
+    /// The connection the request went ahead on (nullptr: not sent).
+    const connection* sent_on() const noexcept { return sent_on_; }
     /// Over: settled or abandoned.
     bool over() const noexcept { return settled_ || abandoned_; }
     /// Sends the offered request ahead on `conn` (send_range_ahead, behind at most `depth` - 1

@@ -669,6 +669,8 @@ asio::awaitable<bool> file_transfer::worker(std::size_t index, std::shared_ptr<o
         if (!v)
             continue;
         drop_next_claim(io); // its request went on the connection given up now
+        if (io.conn && line_connection() == &*io.conn)
+            end_handoffs(); // and so did the line's
         io.conn = {};
         if (!co_await recover(*v, io.mirror))
             break;
@@ -802,8 +804,17 @@ asio::awaitable<void> file_transfer::pass_on(open_response& io, std::size_t clai
     co_await std::move(sending);
 }
 
+const connection* file_transfer::line_connection() const noexcept {
+    for (const auto& handoff : line_)
+        if (handoff->sent())
+            return handoff->sent_on();
+    return nullptr;
+}
+
 asio::awaitable<void> file_transfer::send_line(connection_pool::handle& conn,
                                                std::optional<std::chrono::steady_clock::duration> wait) {
+    if (auto on = line_connection(); on && (!conn || on != &*conn))
+        co_return; // the line rides on another connection of this file
     // The line keeps the order of the wire: those sent first, then the others as they go.
     std::size_t sent = 0;
     while (sent < line_.size() && line_[sent]->sent())
@@ -826,6 +837,8 @@ asio::awaitable<void> file_transfer::send_line(connection_pool::handle& conn,
 asio::awaitable<void> file_transfer::hand_over(connection_pool::handle& conn) {
     if (line_.empty())
         co_return;
+    if (auto on = line_connection(); on && (!conn || on != &*conn))
+        co_return; // another worker's response ends first: the line goes on with its connection
     if (conn && conn->reusable()) {
         // The response came before the next files offered their requests: they are on their
         // way (being started), and go together rather than a round trip apart.

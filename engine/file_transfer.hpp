@@ -168,10 +168,14 @@ private:
                                            std::optional<std::chrono::steady_clock::duration> wait);
     /// A response on `conn` was read to its end: when the line's first request went ahead on it
     /// (or goes now: a file in line about to offer it is waited for a moment), `conn` and the
-    /// line go to that file; otherwise the line ends (its files ask the pool).
+    /// line go to that file; otherwise the line ends (its files ask the pool). Nothing when the
+    /// line rides on another of the file's connections.
     boost::asio::awaitable<void> hand_over(connection_pool::handle& conn);
     /// Ends the line of files after this one without a connection.
     void end_handoffs() noexcept { end_line(line_); }
+    /// The connection the line's requests went ahead on (nullptr: none went yet). Of a file's
+    /// workers, only the one on it sends more of the line or hands it on.
+    const connection* line_connection() const noexcept;
     /// The first request on the connection of the file before, when it sent it ahead: true when
     /// only its answer is left to read on io.conn (and the line behind it is now this file's).
     boost::asio::awaitable<bool> take_predecessor_connection(open_response& io, const exchange_request& request);

@@ -243,6 +243,52 @@ TEST_CASE("files in line behind one a redirect sends elsewhere are answered on t
     CHECK(seen.connections_accepted == 2);
 }
 
+TEST_CASE("a file in line that fetches on several connections passes the line on over the one it came on") {
+    // Files larger than a piece in line behind a small one: the first to be answered starts its
+    // other connections, whose shorter responses end before its first piece does. The next files'
+    // requests went ahead on the connection it came on, and go on with that one.
+    ferry::test::engine_fixture f;
+    std::vector<std::pair<std::string, std::uint64_t>> files{{"small0", 128 * 1024}};
+    for (std::size_t i = 1; i <= 4; ++i)
+        files.emplace_back("large" + std::to_string(i), 3 * MiB);
+    auto m = f.model(files);
+    relay_options o;
+    o.rtt = 20ms;
+    o.rate = 4 * MiB; // per connection: a first piece (1 MiB) takes a quarter of a second
+    o.window = 512 * 1024;
+    running_relay relay(f.server.port(), o);
+    for (auto& file : m.files)
+        file.urls = {"https://localhost:" + std::to_string(relay.port()) + "/" + file.path.string()};
+    auto c = one_file_at_a_time(f);
+    c.connections_per_file = 4;
+    f.server.reset_stats();
+    auto result = f.run(c, m);
+    for (const auto& file : result.files) {
+        CAPTURE(file.path);
+        CHECK(file.outcome == ferry::file_outcome::done);
+    }
+    std::uint64_t payload = 0;
+    for (const auto& [name, size] : files) {
+        CHECK(f.matches_synthetic(name, size));
+        payload += size;
+    }
+
+    const auto seen = f.server.stats();
+    std::map<std::string, int> first_asked;
+    for (const auto& r : seen.log)
+        if (r.range.starts_with("bytes=0-"))
+            ++first_asked[r.path];
+    MESSAGE(seen.requests << " requests, " << seen.body_bytes_sent << " body bytes for " << payload << ", "
+                          << seen.connections_accepted << " connections");
+    // Each file's first request once: none was lost with a connection closed under it.
+    for (const auto& [name, size] : files) {
+        CAPTURE(name);
+        CHECK(first_asked["/" + name] == 1);
+    }
+    // A steal may cut a response short (what was in flight is sent again): never a whole piece.
+    CHECK(seen.body_bytes_sent <= payload + 1 * MiB);
+}
+
 TEST_CASE("a long path: the file's other connections open while its first request waits for the answer") {
     ferry::test::engine_fixture f;
     constexpr std::uint64_t size = 8 * MiB;
