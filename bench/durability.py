@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """The durability benchmark: what fdatasync before each journal write costs on a real disk.
 
-ferry syncs the .part's data (fdatasync) before each journal write (at 64 MiB of progress, or after
-a second with 256 KiB of it: part_sink::journal_due) and before its final rename, unless
+ferry syncs the .part's data (fdatasync) before each journal write (at a fiftieth of the file's
+progress, 4 to 64 MiB, or after a second with 256 KiB of it: part_sink::journal_due) and before its final rename, unless
 `--no-fsync`. A fresh uncapped
 `ferry origin` per run serves one synthetic file (default 2 GiB), and ferry writes it to a
 directory on disk (default: a fresh one under /var/tmp; refused on tmpfs), at its defaults:

@@ -1237,7 +1237,7 @@ std::optional<journal_record> file_transfer::journal_now() const {
 
 void file_transfer::save_journal() {
     // Complete: the commit comes next, a journal would only be deleted again.
-    if (!plan_ || plan_->complete() || !sink_.checkpoint_due(plan_->bytes_done()))
+    if (!plan_ || plan_->complete() || !sink_.checkpoint_due(plan_->bytes_done(), plan_->file_size()))
         return;
     if (auto record = journal_now())
         sink_.checkpoint(*record, plan_->bytes_done(), ctx_.blocking);

@@ -1,5 +1,7 @@
 #include "engine/part_sink.hpp"
 
+#include <algorithm>
+
 #include "engine/blocking_work.hpp"
 #include "engine/file_error.hpp"
 #include "memory/git_blob_id.hpp"
@@ -86,15 +88,20 @@ error_code part_sink::write(std::uint64_t offset, const std::byte* data, std::si
     return {};
 }
 
-bool part_sink::checkpoint_due(std::uint64_t bytes_done) const {
+bool part_sink::checkpoint_due(std::uint64_t bytes_done, std::uint64_t size) const {
     if (checkpointing_->load(std::memory_order_acquire))
         return false;
     return journal_due(std::chrono::steady_clock::now() - last_journal_,
-                       bytes_done - std::min(bytes_done, journaled_bytes_), options_);
+                       bytes_done - std::min(bytes_done, journaled_bytes_), size, options_);
 }
 
-bool part_sink::journal_due(std::chrono::steady_clock::duration since, std::uint64_t fresh, const options& opts) noexcept {
-    return fresh >= opts.journal_bytes || (since >= opts.journal_interval && fresh >= opts.journal_min_bytes) ||
+std::uint64_t part_sink::journal_step(std::uint64_t size, const options& opts) noexcept {
+    return std::clamp<std::uint64_t>(size / 50, opts.journal_least_bytes, opts.journal_most_bytes);
+}
+
+bool part_sink::journal_due(std::chrono::steady_clock::duration since, std::uint64_t fresh, std::uint64_t size,
+                            const options& opts) noexcept {
+    return fresh >= journal_step(size, opts) || (since >= opts.journal_interval && fresh >= opts.journal_min_bytes) ||
            (since >= opts.journal_idle_interval && fresh > 0);
 }
 

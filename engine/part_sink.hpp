@@ -39,10 +39,12 @@ public:
         /// (verify() then hashes from disk whatever it is asked to check).
         bool hash = true;
         std::chrono::milliseconds journal_interval{1000};
-        /// Progress that makes a journal due at once: a fast file syncs its data for each (at
-        /// 4 MiB, a 2 GiB file written to disk at 1 GB/s spent 0.5-0.9 s more, in fdatasync),
-        /// and a crash costs it at most this much to fetch again, or a second's worth.
-        std::uint64_t journal_bytes = 64 * 1024 * 1024;
+        /// Progress that makes a journal due at once: a fiftieth of the file, within these bounds.
+        /// A crash costs a file at most that much to fetch again (besides a second's worth), and a
+        /// fast file syncs its data once per step (at 4 MiB, a 2 GiB file written to disk at 1 GB/s
+        /// spent 0.5-0.9 s more in fdatasync).
+        std::uint64_t journal_least_bytes = 4 * 1024 * 1024;
+        std::uint64_t journal_most_bytes = 64 * 1024 * 1024;
         /// Progress a journal written after journal_interval records at least; less waits for
         /// journal_idle_interval (ten thousand slow files, each a journal a second, made the
         /// disk's queue hold a descriptor for each, and cost more than their transfers).
@@ -50,11 +52,15 @@ public:
         std::chrono::milliseconds journal_idle_interval{30'000};
     };
 
-    /// Whether a journal is due `since` the last one, with `fresh` bytes of progress beyond it:
-    /// at journal_bytes of progress; after journal_interval with journal_min_bytes of it; after
-    /// journal_idle_interval with any. A crash loses at most that much of a file's progress,
-    /// never a byte the journal claims. No I/O.
-    static bool journal_due(std::chrono::steady_clock::duration since, std::uint64_t fresh, const options& opts) noexcept;
+    /// Whether a journal of a file of `size` bytes is due `since` the last one, with `fresh` bytes
+    /// of progress beyond it: at journal_step's progress; after journal_interval with
+    /// journal_min_bytes of it; after journal_idle_interval with any. A crash loses at most that
+    /// much of a file's progress, never a byte the journal claims. No I/O.
+    static bool journal_due(std::chrono::steady_clock::duration since, std::uint64_t fresh, std::uint64_t size,
+                            const options& opts) noexcept;
+    /// The progress that makes a journal due at once: size / 50, within journal_least_bytes and
+    /// journal_most_bytes.
+    static std::uint64_t journal_step(std::uint64_t size, const options& opts) noexcept;
 
     /// Opens (creating) DEST.part beneath `dir`; `dir` itself is created when missing.
     static boost::system::result<part_sink> open(const std::filesystem::path& dir, const std::filesystem::path& relative,
@@ -84,7 +90,7 @@ public:
                                                                const std::byte* data, std::size_t size);
 
     /// Whether a checkpoint is due with `bytes_done` bytes written in all (never while one runs).
-    bool checkpoint_due(std::uint64_t bytes_done) const;
+    bool checkpoint_due(std::uint64_t bytes_done, std::uint64_t size) const;
     /// Syncs the data (when durable) and then replaces the journal with `record`, on `blocking`
     /// while writes go on here: an fdatasync behind a busy disk takes seconds, which the event
     /// loop must not wait for. One at a time. A failure to sync or write the journal is not an

@@ -70,16 +70,22 @@ boost::system::error_code commit(part_sink& sink, const stored_validators& valid
 
 } // namespace
 
-TEST_CASE("part_sink: a journal is due at 64 MiB of progress, after a second with 256 KiB, after 30 s with any") {
+TEST_CASE("part_sink: a journal is due at a fiftieth of the file (4 to 64 MiB), after a second with 256 KiB, after 30 s with any") {
     using std::chrono::milliseconds;
     const part_sink::options o;
-    CHECK(part_sink::journal_due(milliseconds(0), 64 * MiB, o));
-    CHECK_FALSE(part_sink::journal_due(milliseconds(999), 64 * MiB - 1, o));
-    CHECK(part_sink::journal_due(milliseconds(1000), 256 * KiB, o));
-    CHECK_FALSE(part_sink::journal_due(milliseconds(1000), 256 * KiB - 1, o)); // a slow file waits
-    CHECK_FALSE(part_sink::journal_due(milliseconds(29'999), 256 * KiB - 1, o));
-    CHECK(part_sink::journal_due(milliseconds(30'000), 1, o));
-    CHECK_FALSE(part_sink::journal_due(milliseconds(60'000), 0, o)); // nothing new to record
+    CHECK(part_sink::journal_step(100 * MiB, o) == 4 * MiB); // 2 MiB is under the least step
+    CHECK(part_sink::journal_step(512 * MiB, o) == 512 * MiB / 50);
+    CHECK(part_sink::journal_step(100 * 1024 * MiB, o) == 64 * MiB);
+    const std::uint64_t size = 1024 * MiB, step = size / 50;
+    CHECK(part_sink::journal_due(milliseconds(0), step, size, o));
+    CHECK_FALSE(part_sink::journal_due(milliseconds(999), step - 1, size, o));
+    CHECK(part_sink::journal_due(milliseconds(0), 64 * MiB, 100 * 1024 * MiB, o));
+    CHECK_FALSE(part_sink::journal_due(milliseconds(999), 64 * MiB - 1, 100 * 1024 * MiB, o));
+    CHECK(part_sink::journal_due(milliseconds(1000), 256 * KiB, size, o));
+    CHECK_FALSE(part_sink::journal_due(milliseconds(1000), 256 * KiB - 1, size, o)); // a slow file waits
+    CHECK_FALSE(part_sink::journal_due(milliseconds(29'999), 256 * KiB - 1, size, o));
+    CHECK(part_sink::journal_due(milliseconds(30'000), 1, size, o));
+    CHECK_FALSE(part_sink::journal_due(milliseconds(60'000), 0, size, o)); // nothing new to record
 }
 
 TEST_CASE("part_sink: written out of order, checkpointed, resumed, verified and committed with its validators") {
