@@ -524,14 +524,16 @@ class Runner:
         """Progress from the tool's written bytes (/proc/PID/io wchar: write/pwrite, not socket
         sends), or else from the output file sizes when the tool does not preallocate. A verified
         run also gets the point (exit time, all bytes): /proc/PID/io is gone once the tool exits,
-        and tools that cache writes (aria2c --disk-cache) flush the last part at exit."""
+        and tools that cache writes (aria2c --disk-cache) flush the last part at exit. wchar counts
+        from the tool's start: what it wrote before the first sample (a rate limiter's first burst
+        can be 10 MiB within 100 ms) is progress, not an offset (subtracted, it came back as a jump
+        at the end and made the last window 13% fast)."""
         total = sc.total_bytes
         series, source = None, None
         if wchar and len(wchar) > 2:
-            base = wchar[0][1]
-            grown = wchar[-1][1] - base
+            grown = wchar[-1][1]
             if grown <= 1.2 * total and (ok or grown >= 0.95 * total):
-                series = [(t, min(w - base, total)) for t, w in wchar]
+                series = [(t, min(w, total)) for t, w in wchar]
                 source = "wchar"
         if series is None and size and len(size) > 2:
             first_nonzero = next((b for _, b in size if b > 0), 0)
