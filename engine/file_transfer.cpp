@@ -323,6 +323,8 @@ file_transfer::start_plan file_transfer::plan_start(std::optional<std::chrono::s
     if (wanted == 0 && pieces > 1) {
         auto& growth = start.growth.emplace();
         growth.ceiling = ctx_.config.max_connections_per_file;
+        if (rtt)
+            growth.interval = connection_growth::interval_for_round_trip(*rtt, growth.interval);
         // On a long path the start skips doublings, within the file's share of its host (and
         // 16, as many as a peer's most opens per file, when the share is less: the pool's
         // per-host cap still holds, and the small files among those running need one).

@@ -24,6 +24,11 @@ std::size_t connection_growth::initial_for_round_trip(clock::duration rtt, std::
     return workers;
 }
 
+std::chrono::milliseconds connection_growth::interval_for_round_trip(clock::duration rtt,
+                                                                    std::chrono::milliseconds usual) {
+    return rtt < std::chrono::milliseconds(2) ? usual / 2 : usual;
+}
+
 std::size_t connection_growth::initial_workers() const {
     return settings_.initial;
 }

@@ -230,6 +230,14 @@ TEST_CASE("a long round trip starts a file with the doublings a short one takes 
     CHECK(connection_growth::initial_for_round_trip(10s, 4, 0) == 1);
 }
 
+TEST_CASE("a short round trip judges the rate over half an interval") {
+    CHECK(connection_growth::interval_for_round_trip(300us) == 50ms);
+    CHECK(connection_growth::interval_for_round_trip(1900us) == 50ms);
+    CHECK(connection_growth::interval_for_round_trip(2ms) == 100ms);
+    CHECK(connection_growth::interval_for_round_trip(100ms) == 100ms);
+    CHECK(connection_growth::interval_for_round_trip(300us, 200ms) == 100ms);
+}
+
 TEST_CASE("a start that skipped doublings takes no blind one: it grows only on a rise it measured") {
     // 16 workers from the start (a long path); the first interval only sets the rate to beat.
     simulated_file steady({.initial = 16, .ceiling = 32, .interval = 100ms, .rise = 1.25, .double_first = false});
