@@ -32,8 +32,8 @@ struct engine_config {
     /// each connection (as most do) rewards all of them (4 shards growing to 16 each).
     std::size_t max_connections_per_host = 64;
     /// Above max_connections_per_host a host may get up to this many (and the total as many more)
-    /// while raising its cap raises the rate: a host whose line waits at its cap gets twice the
-    /// cap, then twice again while the total rate rises by a quarter over half a second (a CDN
+    /// while raising its cap raises the rate: a host whose line waits at its cap gets a quarter
+    /// more, then twice as many while the total rate rises by a tenth over half a second (a CDN
     /// that caps each connection rewards every one). 0 or not above the cap: the cap is fixed.
     std::size_t max_connections_per_host_ceiling = 0;
     std::size_t max_queued_files = 100'000; ///< add() beyond this fails at once

@@ -1,6 +1,7 @@
 #include "queue/connection_growth.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace ferry {
 
@@ -83,6 +84,7 @@ std::size_t connection_growth::grow(clock::time_point now, std::uint64_t bytes_d
     double seconds = std::chrono::duration<double>(now - interval_start_).count();
     double rate = double(bytes_done - bytes_at_interval_start_) / std::max(seconds, 1e-9);
     const bool baseline = best_rate_ == 0 && !settings_.double_first;
+    const bool blind = best_rate_ == 0 && settings_.double_first;
     bool rising = best_rate_ == 0 || rate > best_rate_ * settings_.rise;
     best_rate_ = std::max(best_rate_, rate);
     interval_start_ = now;
@@ -96,7 +98,8 @@ std::size_t connection_growth::grow(clock::time_point now, std::uint64_t bytes_d
         return workers;
     }
     flat_ = 0;
-    std::size_t wanted = std::min(settings_.ceiling, std::max<std::size_t>(2 * workers, 1));
+    const auto grown = blind ? static_cast<std::size_t>(std::ceil(double(workers) * settings_.first_growth)) : 2 * workers;
+    std::size_t wanted = std::min(settings_.ceiling, std::max<std::size_t>(grown, 1));
     if (wanted >= settings_.ceiling)
         growing_ = false;
     if (wanted > workers)

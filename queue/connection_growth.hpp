@@ -46,6 +46,10 @@ public:
         /// the rate to beat, measured once every worker flows (a start that already skipped
         /// doublings, initial_for_round_trip, has no reason to take one more blind).
         bool double_first = true;
+        /// The factor of that first, blind growth (2: a doubling). A host's cap past its usual
+        /// takes a step of a quarter (host-wide, more connections cost handshakes and may find the
+        /// machine's own limit rather than the server's); the doublings then need a rise.
+        double first_growth = 2.0;
         /// Intervals in a row without a rise that end the growth (at least 1).
         std::size_t flat_to_stop = 2;
     };

@@ -44,6 +44,26 @@ TEST_CASE("connections double while each interval's rate rises, up to the ceilin
     CHECK(f.interval(32 * 10.0 * MiB) == 32);
 }
 
+TEST_CASE("a host's cap takes a quarter more blind, then doubles only on a measured rise") {
+    // The host-wide settings: past its usual cap, the first step is small.
+    const connection_growth::settings host{
+        .initial = 64, .ceiling = 256, .interval = 100ms, .rise = 1.1, .first_growth = 1.25};
+    SUBCASE("every connection capped: the rate follows the connections") {
+        simulated_file f(host);
+        CHECK(f.interval(64 * 10.0 * MiB) == 80);
+        CHECK(f.interval(80 * 10.0 * MiB) == 160); // +25%
+        CHECK(f.interval(160 * 10.0 * MiB) == 256);
+        CHECK_FALSE(f.growth.growing());
+    }
+    SUBCASE("the machine is the limit: the step shows nothing, and growth ends") {
+        simulated_file f(host);
+        CHECK(f.interval(500.0 * MiB) == 80);
+        CHECK(f.interval(520.0 * MiB) == 80); // +4%
+        CHECK(f.interval(510.0 * MiB) == 80);
+        CHECK_FALSE(f.growth.growing());
+    }
+}
+
 TEST_CASE("growth stops for good after two intervals in a row that do not rise by a quarter") {
     simulated_file f({.initial = 4, .ceiling = 64, .interval = 100ms, .rise = 1.25});
     CHECK(f.interval(400.0 * MiB) == 8);  // the first interval always doubles
