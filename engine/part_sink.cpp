@@ -1,7 +1,5 @@
 #include "engine/part_sink.hpp"
 
-#include <algorithm>
-
 #include "engine/blocking_work.hpp"
 #include "engine/file_error.hpp"
 #include "memory/git_blob_id.hpp"
@@ -13,6 +11,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <atomic>
 
 #include <unistd.h>

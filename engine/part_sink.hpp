@@ -40,8 +40,8 @@ public:
         bool hash = true;
         std::chrono::milliseconds journal_interval{1000};
         /// Progress that makes a journal due at once: a fiftieth of the file, within these bounds.
-        /// A crash costs a file at most that much to fetch again (besides a second's worth), and a
-        /// fast file syncs its data once per step (at 4 MiB, a 2 GiB file written to disk at 1 GB/s
+        /// A crash costs a file at most that much progress to fetch again, and a fast file syncs
+        /// its data once per step (at 4 MiB, a 2 GiB file written to disk at 1 GB/s
         /// spent 0.5-0.9 s more in fdatasync).
         std::uint64_t journal_least_bytes = 4 * 1024 * 1024;
         std::uint64_t journal_most_bytes = 64 * 1024 * 1024;

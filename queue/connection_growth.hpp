@@ -16,8 +16,8 @@ namespace ferry {
 /// intervals in a row that do not rise end the growth for good (the link, the server or our CPU
 /// is the limit, and more connections would only cost memory and the server's patience; one
 /// interval alone may be a dip: a server's pacing, a busy moment of this machine). The first
-/// interval with bytes always doubles; an interval without any bytes is not judged. Never more
-/// than `ceiling`.
+/// interval with bytes always grows the workers (doubles them, or by `first_growth`); an
+/// interval without any bytes is not judged. Never more than `ceiling`.
 ///
 /// After the first doubling, an interval is judged only with every worker flowing (its connection has delivered body
 /// bytes): on a path with a long round trip a new connection takes several (connect, TLS
@@ -65,7 +65,7 @@ public:
     /// The interval a file's growth judges its rate over on a path of round trip `rtt`: `usual`,
     /// or half of it on a path under 2 ms (loopback, a LAN), where a new connection delivers
     /// within a few milliseconds and the rate of a half interval is as clear; a file capped per
-    /// connection reaches its share of the host in half the time (model: 1.05 -> 0.97 s).
+    /// connection reaches its share of the host in half the time.
     static std::chrono::milliseconds interval_for_round_trip(clock::duration rtt,
                                                              std::chrono::milliseconds usual = std::chrono::milliseconds(100));
 
