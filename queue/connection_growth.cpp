@@ -90,15 +90,16 @@ std::size_t connection_growth::grow(clock::time_point now, std::uint64_t bytes_d
     interval_start_ = now;
     next_check_ = now + settings_.interval;
     bytes_at_interval_start_ = bytes_done;
-    if (baseline)
+    if (baseline && settings_.after_baseline <= 1.0)
         return workers;
-    if (!rising) {
+    if (!baseline && !rising) {
         if (++flat_ >= std::max<std::size_t>(settings_.flat_to_stop, 1))
             growing_ = false;
         return workers;
     }
     flat_ = 0;
-    const auto grown = blind ? static_cast<std::size_t>(std::ceil(double(workers) * settings_.first_growth)) : 2 * workers;
+    const double factor = blind ? settings_.first_growth : baseline ? settings_.after_baseline : 2.0;
+    const auto grown = static_cast<std::size_t>(std::ceil(double(workers) * factor));
     std::size_t wanted = std::min(settings_.ceiling, std::max<std::size_t>(grown, 1));
     if (wanted >= settings_.ceiling)
         growing_ = false;

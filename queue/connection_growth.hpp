@@ -50,6 +50,11 @@ public:
         /// takes a step of a quarter (host-wide, more connections cost handshakes and may find the
         /// machine's own limit rather than the server's); the doublings then need a rise.
         double first_growth = 2.0;
+        /// Without double_first: the factor of one unmeasured step taken once the rate to beat is
+        /// set (1: none), judged like a doubling. A start that skipped doublings on a long path
+        /// would otherwise never learn whether more connections raise the rate (with the same
+        /// workers it cannot rise), and stays at a peer's count where each connection is capped.
+        double after_baseline = 1.0;
         /// Intervals in a row without a rise that end the growth (at least 1).
         std::size_t flat_to_stop = 2;
     };
