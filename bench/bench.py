@@ -531,8 +531,8 @@ class Runner:
         total = sc.total_bytes
         series, source = None, None
         if wchar and len(wchar) > 2:
-            grown = wchar[-1][1]
-            if grown <= 1.2 * total and (ok or grown >= 0.95 * total):
+            written = wchar[-1][1]
+            if written <= 1.2 * total and (ok or written >= 0.95 * total):
                 series = [(t, min(w, total)) for t, w in wchar]
                 source = "wchar"
         if series is None and size and len(size) > 2:

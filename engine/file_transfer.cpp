@@ -815,9 +815,14 @@ const connection* file_transfer::line_connection() const noexcept {
     return nullptr;
 }
 
+bool file_transfer::line_rides_elsewhere(const connection_pool::handle& conn) const noexcept {
+    auto on = line_connection();
+    return on && (!conn || on != &*conn);
+}
+
 asio::awaitable<void> file_transfer::send_line(connection_pool::handle& conn,
                                                std::optional<std::chrono::steady_clock::duration> wait) {
-    if (auto on = line_connection(); on && (!conn || on != &*conn))
+    if (line_rides_elsewhere(conn))
         co_return; // the line rides on another connection of this file
     // The line keeps the order of the wire: those sent first, then the others as they go.
     std::size_t sent = 0;
@@ -841,7 +846,7 @@ asio::awaitable<void> file_transfer::send_line(connection_pool::handle& conn,
 asio::awaitable<void> file_transfer::hand_over(connection_pool::handle& conn) {
     if (line_.empty())
         co_return;
-    if (auto on = line_connection(); on && (!conn || on != &*conn))
+    if (line_rides_elsewhere(conn))
         co_return; // another worker's response ends first: the line goes on with its connection
     if (conn && conn->reusable()) {
         // The response came before the next files offered their requests: they are on their

@@ -176,6 +176,8 @@ private:
     /// The connection the line's requests went ahead on (nullptr: none went yet). Of a file's
     /// workers, only the one on it sends more of the line or hands it on.
     const connection* line_connection() const noexcept;
+    /// Whether the line's requests went ahead on a connection other than `conn`.
+    bool line_rides_elsewhere(const connection_pool::handle& conn) const noexcept;
     /// The first request on the connection of the file before, when it sent it ahead: true when
     /// only its answer is left to read on io.conn (and the line behind it is now this file's).
     boost::asio::awaitable<bool> take_predecessor_connection(open_response& io, const exchange_request& request);
