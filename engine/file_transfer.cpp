@@ -289,8 +289,8 @@ asio::awaitable<file_transfer::attempt_end> file_transfer::attempt() {
             growth_ = std::make_unique<connection_growth>(*start.growth, std::chrono::steady_clock::now(), bytes_done());
         workers = start.workers;
     }
+    unclaimed_workers_ = workers - 1; // (before the first: it may run at once, and claim)
     start_worker(first);
-    unclaimed_workers_ = workers - 1;
     for (std::size_t i = 1; i < workers; ++i)
         start_worker(nullptr);
 
@@ -336,7 +336,7 @@ file_transfer::start_plan file_transfer::plan_start(std::optional<std::chrono::s
                 *rtt, growth.initial, std::max(growth.initial, std::min(growth.ceiling, share)));
             growth.double_first = initial == growth.initial;
             if (!growth.double_first)
-                growth.after_baseline = 1.5; // then one measured step: a capped server rewards it
+                growth.after_baseline = 2.0; // then one measured doubling: a capped server rewards it
             growth.initial = initial;
         }
         wanted = std::max<std::size_t>(1, std::min(growth.initial, growth.ceiling)); // connection_growth's start
@@ -361,9 +361,9 @@ namespace {
 /// files do not line up (the files in flight keep to max_files), connections are not opened
 /// before the answer asks for them, nor claims taken before the one before ends.
 constexpr std::chrono::milliseconds long_round_trip{10};
-/// How often a first request without an answer opens more connections ahead: the start doubles
-/// per 10 ms of round trip (connection_growth::initial_for_round_trip), and its answer on a new
-/// connection takes three of them.
+/// How often a first request without an answer opens more connections ahead: a first answer on a
+/// new connection takes three round trips, so each 30 ms of waiting shows at least 10 ms more of
+/// round trip, and the start doubles per 6 ms of it (connection_growth::initial_for_round_trip).
 constexpr std::chrono::milliseconds warm_step{30};
 } // namespace
 
@@ -621,14 +621,12 @@ asio::awaitable<bool> file_transfer::worker(std::size_t index, std::shared_ptr<o
         }
     } guard{io, flowing_};
     bool request_open = false;
-    // Workers started together share the free space in equal claims: the first would otherwise
-    // take it all, and each next one steal half of the largest.
-    std::size_t starting_with = 1;
     if (first) {
         io = std::move(*first);
         request_open = !io.stream;
     } else {
-        starting_with = std::max<std::size_t>(1, unclaimed_workers_);
+        // Workers started together share the free space in equal claims (claimants()): the
+        // first would otherwise take it all, and each next one steal half of the largest.
         if (unclaimed_workers_ > 0)
             --unclaimed_workers_;
         auto mirror = mirrors_->pick(index);
@@ -653,7 +651,7 @@ asio::awaitable<bool> file_transfer::worker(std::size_t index, std::shared_ptr<o
             io.claim = std::exchange(io.next_claim, std::nullopt);
             sent_ahead_to = io.next_request_end;
         } else if (!request_open) {
-            auto claim = plan_->acquire(std::exchange(starting_with, 1));
+            auto claim = plan_->acquire(claimants());
             if (!claim)
                 claim = co_await hedge_or_wait();
             if (!claim)
@@ -706,7 +704,7 @@ asio::awaitable<void> file_transfer::send_next_claim_ahead(open_response& io, st
     // same connection, so that the connection does not wait a round trip between claims.
     if (io.next_claim || !ahead_in_time(io, request_end, pos))
         co_return;
-    auto next = plan_->acquire(1);
+    auto next = plan_->acquire(claimants());
     if (!next)
         co_return;
     const std::uint64_t next_end = next_request_end(next->id, next->begin);
@@ -746,6 +744,10 @@ exchange_request file_transfer::range_request(std::size_t mirror, std::uint64_t 
     r.size_from_manifest = spec_.size.has_value();
     r.priority = static_cast<int>(priority_);
     return r;
+}
+
+std::size_t file_transfer::claimants() const {
+    return 1 + unclaimed_workers_;
 }
 
 std::uint64_t file_transfer::least_request() const {
@@ -1047,7 +1049,7 @@ asio::awaitable<file_transfer::stop_reason> file_transfer::fetch_claim(open_resp
 
 asio::awaitable<std::optional<segment_plan::claim>> file_transfer::hedge_or_wait() {
     while (!stopping_ && !plan_->complete()) {
-        if (auto claim = plan_->acquire(1))
+        if (auto claim = plan_->acquire(claimants()))
             co_return claim; // a failed or retiring connection gave its piece back
         std::vector<tail_hedge::candidate> alone; // claims in flight without a twin yet
         for (const auto& [id, worker] : claim_workers_)
@@ -1166,7 +1168,9 @@ bool file_transfer::retiring() const {
 }
 
 void file_transfer::maybe_grow() {
-    if (!growth_ || !growth_->growing())
+    // (Not while workers started together are yet to claim: the first of them may already be
+    // writing, and the count of those to come must stand until they have their shares.)
+    if (!growth_ || !growth_->growing() || unclaimed_workers_ > 0)
         return;
     std::size_t wanted =
         growth_->workers_wanted(std::chrono::steady_clock::now(), bytes_done(), active_workers_, flowing_);

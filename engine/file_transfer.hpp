@@ -147,6 +147,10 @@ private:
     /// Whether a request sent now on io.conn, whose response is at `pos` of `request_end`, goes
     /// ahead in time: about two round trips of data are left.
     bool ahead_in_time(const open_response& io, std::uint64_t request_end, std::uint64_t pos) const;
+    /// Workers about to ask for a claim, the asking one included: a claim is then an equal share
+    /// of the free space, not all of it (the others would steal halves of it, cutting the
+    /// response the first asked for).
+    std::size_t claimants() const;
     /// The smallest request worth its round trip on this file's path.
     std::uint64_t least_request() const;
     /// The end of the claim's next request when it starts at `from`.

@@ -65,7 +65,7 @@ public:
     /// before its connections can be judged, a fraction of a second on a long path: there the
     /// start skips the doublings that cheap paths take one by one.
     static std::size_t initial_for_round_trip(clock::duration rtt, std::size_t base, std::size_t ceiling,
-                                              clock::duration per_doubling = std::chrono::milliseconds(10));
+                                              clock::duration per_doubling = std::chrono::milliseconds(6));
 
     /// The interval a file's growth judges its rate over on a path of round trip `rtt`: `usual`,
     /// or half of it on a path under 2 ms (loopback, a LAN), where a new connection delivers

@@ -4,6 +4,8 @@
 #include "engine_fixture.hpp"
 
 #include <map>
+#include <set>
+#include <vector>
 
 using namespace ferry;
 using ferry::test::engine_fixture;
@@ -81,4 +83,49 @@ TEST_CASE("a server that drops the connection after each response: what was sent
     // response before it along: those bytes were asked again, once per worker at most.
     CHECK(seen.body_bytes_sent >= size);
     CHECK(seen.body_bytes_sent <= size + connections * 256 * KiB);
+}
+
+TEST_CASE("connections started together take equal shares: none cuts the first one's response") {
+    // Every answer waits 15 ms before its first byte: a long path to the start, which opens its
+    // connections together. The first goes on with the first response, whose body then comes at
+    // once and may be read before the others have run: it must still take only its share (were
+    // it to take all the free space, each of the others would steal half of the largest claim,
+    // cutting the response the first had asked for, and its bytes would go twice).
+    engine_fixture f;
+    origin::fault slow_start;
+    slow_start.first_byte_delay = std::chrono::milliseconds(15);
+    f.server.add_fault("/together.bin", slow_start);
+    const std::uint64_t size = 24 * MiB;
+    auto c = f.adaptive_config(32);
+    c.min_piece = 1 * MiB;
+    for (int run = 0; run < 3; ++run) {
+        CAPTURE(run);
+        f.server.reset_stats();
+        std::filesystem::remove_all(f.out);
+        std::filesystem::create_directories(f.out);
+        auto r = only_file(f.run(c, f.model({{"together.bin", size}})));
+        REQUIRE(r.outcome == file_outcome::done);
+        CHECK(f.matches_synthetic("together.bin", size));
+        auto seen = f.server.stats();
+        MESSAGE(seen.requests << " requests on " << seen.connections_accepted << " connections, "
+                              << seen.body_bytes_sent << " bytes sent");
+        CHECK(seen.connections_accepted >= 8); // the start took the long path's doublings
+        // Each connection's first request (a claim of the start) begins where no request before
+        // it reached. (Later ones may: near the end a steal may cut a response on purpose.)
+        std::set<std::uint64_t> connections;
+        std::vector<std::pair<std::uint64_t, std::uint64_t>> asked; // [begin, end), in arrival order
+        for (const auto& q : seen.log) {
+            auto dash = q.range.find('-');
+            REQUIRE(dash != std::string::npos);
+            const std::uint64_t begin = std::stoull(q.range.substr(6, dash - 6));
+            const std::uint64_t end = std::stoull(q.range.substr(dash + 1)) + 1;
+            if (connections.insert(q.connection).second)
+                for (auto [b, e] : asked) {
+                    CAPTURE(q.range);
+                    CHECK_FALSE((begin >= b && begin < e));
+                }
+            asked.emplace_back(begin, end);
+        }
+        CHECK(seen.body_bytes_sent >= size);
+    }
 }

@@ -239,14 +239,17 @@ TEST_CASE("workers that never flow hold the judgement up for settle_limit at mos
 TEST_CASE("a long round trip starts a file with the doublings a short one takes step by step") {
     // Loopback and nearby hosts: the usual start, growth decides the rest.
     CHECK(connection_growth::initial_for_round_trip(300us, 4, 32) == 4);
-    CHECK(connection_growth::initial_for_round_trip(9ms, 4, 32) == 4);
-    // One doubling per 10 ms of round trip: 20 ms skips two, 100 ms all of them.
+    CHECK(connection_growth::initial_for_round_trip(5ms, 4, 32) == 4);
+    // One doubling per 6 ms of round trip: 10 ms skips one, 20 ms three, 100 ms all of them.
+    CHECK(connection_growth::initial_for_round_trip(6ms, 4, 32) == 8);
     CHECK(connection_growth::initial_for_round_trip(10ms, 4, 32) == 8);
-    CHECK(connection_growth::initial_for_round_trip(20ms, 4, 32) == 16);
+    CHECK(connection_growth::initial_for_round_trip(12ms, 4, 32) == 16);
+    CHECK(connection_growth::initial_for_round_trip(20ms, 4, 32) == 32);
+    CHECK(connection_growth::initial_for_round_trip(20ms, 4, 64) == 32);
     CHECK(connection_growth::initial_for_round_trip(100ms, 4, 32) == 32);
     // Never past the ceiling (a --profile, the pool's size), and never below one.
     CHECK(connection_growth::initial_for_round_trip(100ms, 4, 6) == 6);
-    CHECK(connection_growth::initial_for_round_trip(20ms, 0, 32) == 4);
+    CHECK(connection_growth::initial_for_round_trip(20ms, 0, 32) == 8); // (a base of 0 counts as 1)
     CHECK(connection_growth::initial_for_round_trip(10s, 4, 0) == 1);
 }
 
@@ -279,18 +282,18 @@ TEST_CASE("a start that skipped doublings takes no blind one: it grows only on a
 
 TEST_CASE("a start that skipped doublings may take one step after its baseline, kept only on a rise") {
     const connection_growth::settings long_path{
-        .initial = 16, .ceiling = 32, .interval = 100ms, .rise = 1.25, .double_first = false, .after_baseline = 1.5};
+        .initial = 8, .ceiling = 32, .interval = 100ms, .rise = 1.25, .double_first = false, .after_baseline = 2.0};
     SUBCASE("each connection capped: the step shows, and growth goes on") {
         simulated_file f(long_path);
-        CHECK(f.interval(16 * 20.0 * MiB) == 24); // the rate to beat, then the step
-        CHECK(f.interval(24 * 20.0 * MiB) == 32); // +50%: a doubling, within the ceiling
+        CHECK(f.interval(8 * 20.0 * MiB) == 16);  // the rate to beat, then the step
+        CHECK(f.interval(16 * 20.0 * MiB) == 32); // twice the rate: a doubling, to the ceiling
         CHECK_FALSE(f.growth.growing());
     }
     SUBCASE("the link is the limit: the step shows nothing, and growth ends") {
         simulated_file f(long_path);
-        CHECK(f.interval(320.0 * MiB) == 24);
-        CHECK(f.interval(330.0 * MiB) == 24);
-        CHECK(f.interval(325.0 * MiB) == 24);
+        CHECK(f.interval(160.0 * MiB) == 16);
+        CHECK(f.interval(165.0 * MiB) == 16);
+        CHECK(f.interval(162.0 * MiB) == 16);
         CHECK_FALSE(f.growth.growing());
     }
 }
