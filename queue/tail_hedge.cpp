@@ -25,12 +25,12 @@ void tail_hedge::received(std::size_t claim, std::uint64_t bytes, clock::time_po
     m.window_start = now;
     m.window_bytes = 0;
     if (recent_.size() < std::max<std::size_t>(settings_.samples, 1)) {
-        recent_.push_back(m.last_rate);
+        recent_.push_back(static_cast<float>(m.last_rate));
     } else {
-        recent_[oldest_] = m.last_rate;
+        recent_[oldest_] = static_cast<float>(m.last_rate);
         oldest_ = (oldest_ + 1) % recent_.size();
     }
-    std::vector<double> rates(recent_);
+    std::vector<float> rates(recent_);
     std::nth_element(rates.begin(), rates.begin() + rates.size() / 2, rates.end());
     typical_ = rates[rates.size() / 2];
 }
