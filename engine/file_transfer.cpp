@@ -336,7 +336,7 @@ file_transfer::start_plan file_transfer::plan_start(std::optional<std::chrono::s
                 *rtt, growth.initial, std::max(growth.initial, std::min(growth.ceiling, share)));
             growth.double_first = initial == growth.initial;
             if (!growth.double_first)
-                growth.after_baseline = 2.0; // then one measured doubling: a capped server rewards it
+                growth.after_baseline = 1.5; // then one measured step: a capped server rewards it
             growth.initial = initial;
         }
         wanted = std::max<std::size_t>(1, std::min(growth.initial, growth.ceiling)); // connection_growth's start

@@ -282,18 +282,18 @@ TEST_CASE("a start that skipped doublings takes no blind one: it grows only on a
 
 TEST_CASE("a start that skipped doublings may take one step after its baseline, kept only on a rise") {
     const connection_growth::settings long_path{
-        .initial = 8, .ceiling = 32, .interval = 100ms, .rise = 1.25, .double_first = false, .after_baseline = 2.0};
+        .initial = 16, .ceiling = 32, .interval = 100ms, .rise = 1.25, .double_first = false, .after_baseline = 1.5};
     SUBCASE("each connection capped: the step shows, and growth goes on") {
         simulated_file f(long_path);
-        CHECK(f.interval(8 * 20.0 * MiB) == 16);  // the rate to beat, then the step
-        CHECK(f.interval(16 * 20.0 * MiB) == 32); // twice the rate: a doubling, to the ceiling
+        CHECK(f.interval(16 * 20.0 * MiB) == 24); // the rate to beat, then the step
+        CHECK(f.interval(24 * 20.0 * MiB) == 32); // +50%: a doubling, within the ceiling
         CHECK_FALSE(f.growth.growing());
     }
     SUBCASE("the link is the limit: the step shows nothing, and growth ends") {
         simulated_file f(long_path);
-        CHECK(f.interval(160.0 * MiB) == 16);
-        CHECK(f.interval(165.0 * MiB) == 16);
-        CHECK(f.interval(162.0 * MiB) == 16);
+        CHECK(f.interval(320.0 * MiB) == 24);
+        CHECK(f.interval(330.0 * MiB) == 24);
+        CHECK(f.interval(325.0 * MiB) == 24);
         CHECK_FALSE(f.growth.growing());
     }
 }
