@@ -449,8 +449,22 @@ struct engine::state : std::enable_shared_from_this<state> {
     /// Connections opened ahead of need, each by a coroutine of its own that keeps the state
     /// alive (the pool is part of it).
     void warm(const url& where, std::size_t count) {
-        for (auto n = pool.reserve_warm(where.origin(), count); n > 0; --n)
+        const auto origin = where.origin();
+        auto n = pool.reserve_warm(origin, count);
+        if (n < count && raise_host_cap_at_start(origin))
+            n += pool.reserve_warm(origin, count - n);
+        for (; n > 0; --n)
             asio::co_spawn(strand, warm_one(shared_from_this(), where), asio::detached);
+    }
+    /// Files warming up more connections than their host has room for are on a long path (their
+    /// first answers are late): waiting for the host's first look (arm_host_caps) would cost
+    /// round trips, so the first step it would take, a quarter more, is taken now. Once per host.
+    bool raise_host_cap_at_start(const std::string& origin) {
+        const auto cap = pool.host_cap(origin);
+        if (config.max_connections_per_host_ceiling <= cap || cap != config.max_connections_per_host)
+            return false;
+        pool.raise_host_cap(origin, std::min(config.max_connections_per_host_ceiling, cap + (cap + 3) / 4));
+        return true;
     }
     static asio::awaitable<void> warm_one(std::shared_ptr<state> self, url where) {
         co_await self->pool.warm(std::move(where));

@@ -620,15 +620,23 @@ asio::awaitable<bool> file_transfer::worker(std::size_t index, std::shared_ptr<o
                 --flowing;
         }
     } guard{io, flowing_};
+    // Workers started together share the free space in equal claims (claimants()): the first
+    // would otherwise take it all, and each next one steal half of the largest. Each counts
+    // among those to come until its first claim (or its end).
+    struct unclaimed_guard {
+        std::size_t* unclaimed;
+        void claiming() {
+            if (unclaimed && *unclaimed > 0)
+                --*unclaimed;
+            unclaimed = nullptr;
+        }
+        ~unclaimed_guard() { claiming(); }
+    } unclaimed{first ? nullptr : &unclaimed_workers_};
     bool request_open = false;
     if (first) {
         io = std::move(*first);
         request_open = !io.stream;
     } else {
-        // Workers started together share the free space in equal claims (claimants()): the
-        // first would otherwise take it all, and each next one steal half of the largest.
-        if (unclaimed_workers_ > 0)
-            --unclaimed_workers_;
         auto mirror = mirrors_->pick(index);
         if (!mirror)
             co_return false;
@@ -651,6 +659,18 @@ asio::awaitable<bool> file_transfer::worker(std::size_t index, std::shared_ptr<o
             io.claim = std::exchange(io.next_claim, std::nullopt);
             sent_ahead_to = io.next_request_end;
         } else if (!request_open) {
+            // A connection first, then a claim: bytes claimed while a connection opens (round
+            // trips) or waits for room at its host would wait with it, while the connections
+            // already flowing run out of work. (None is opened with nothing to claim.)
+            if (plan_->has_work()) {
+                if (auto refused = co_await connect(io, stop)) {
+                    io.conn = {};
+                    if (plan_->complete() || !co_await recover(*refused, io.mirror))
+                        break;
+                    continue;
+                }
+            }
+            unclaimed.claiming();
             auto claim = plan_->acquire(claimants());
             if (!claim)
                 claim = co_await hedge_or_wait();
@@ -690,6 +710,19 @@ asio::awaitable<void> file_transfer::stream_worker(open_response& io) {
     // One stream carries the file: when it breaks off, a new attempt asks again.
     if (auto v = co_await fetch_stream(io); v && co_await recover(*v, io.mirror))
         end_attempt(attempt_end::again);
+}
+
+asio::awaitable<file_transfer::stop_reason> file_transfer::connect(open_response& io,
+                                                                   asio::cancellation_signal* stop) {
+    if (mirrors_->needs_fresh_url(io.mirror, std::chrono::system_clock::now()))
+        mirrors_->re_resolve(io.mirror);
+    connecting_.push_back(stop);
+    auto readying = ready_connection(ctx_, io.conn, (*mirrors_)[io.mirror].current(), static_cast<int>(priority_));
+    auto ec = co_await std::move(readying);
+    std::erase(connecting_, stop);
+    if (ec)
+        co_return transport_stop(ec);
+    co_return nullptr;
 }
 
 void file_transfer::drop_next_claim(open_response& io) {
@@ -945,6 +978,9 @@ asio::awaitable<file_transfer::body_taken> file_transfer::take_body(open_respons
         // A thief may have cut the claim meanwhile: advance() keeps to its new end (the bytes
         // past it, the same ones, are the thief's to write and count).
         plan_->advance(id, usable);
+        if (plan_->complete())
+            for (auto* waiting : std::exchange(connecting_, {}))
+                waiting->emit(asio::cancellation_type::terminal); // nothing left to connect for
         out.stored = usable;
         settle_hedge(id);
         if (!io.flowing) {

@@ -112,6 +112,10 @@ private:
     /// One connection's loop; true when it retired (the host pushed back).
     boost::asio::awaitable<bool> worker(std::size_t index, std::shared_ptr<open_response> first,
                                         boost::asio::cancellation_signal* stop);
+    /// Readies io.conn for a request to its mirror (a pooled connection when it has none that
+    /// can take one): null when it is, else why not. Ends early when the file's last byte is
+    /// written meanwhile (`stop` is the worker's).
+    boost::asio::awaitable<stop_reason> connect(open_response& io, boost::asio::cancellation_signal* stop);
     /// Work for a worker that found no claim: a duplicate of a claim whose connection went slow
     /// (tail hedging), waiting for one to show while other connections hold the last pieces.
     boost::asio::awaitable<std::optional<segment_plan::claim>> hedge_or_wait();
@@ -285,6 +289,9 @@ private:
     /// The timer of the one idle worker that waits for a claim to hedge; cancelled when the last
     /// claim ends, so that the file is committed at once rather than after the wait.
     boost::asio::steady_timer* hedge_watcher_ = nullptr;
+    /// Workers waiting for a connection before they claim (connect()): stopped when the last
+    /// byte is written, so that one in line at a busy host does not hold the file open.
+    std::vector<boost::asio::cancellation_signal*> connecting_;
 
     std::chrono::steady_clock::time_point last_progress_{};
     /// Adaptive connections (no -x), per attempt of a file with more than a piece to fetch.

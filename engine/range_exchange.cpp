@@ -72,6 +72,18 @@ asio::awaitable<boost::system::error_code> send_range_ahead(transfer_context& ct
     co_return co_await conn->send_ahead(target, make_request(mirrors[i], request, mirrors.origin_fields), depth);
 }
 
+asio::awaitable<boost::system::error_code> ready_connection(transfer_context& ctx, connection_pool::handle& conn,
+                                                            const url& target, int priority) {
+    if (conn && conn->reusable() && conn->origin() == target.origin())
+        co_return boost::system::error_code{};
+    conn = {};
+    auto acquired = co_await ctx.pool.acquire(target, priority);
+    if (!acquired)
+        co_return acquired.error();
+    conn = std::move(*acquired);
+    co_return boost::system::error_code{};
+}
+
 asio::awaitable<exchange_result> range_exchange(transfer_context& ctx, connection_pool::handle& conn,
                                                 mirror_set& mirrors, const exchange_request& request,
                                                 connection_pool::handle* left_behind) {
@@ -108,13 +120,8 @@ asio::awaitable<exchange_result> range_exchange(transfer_context& ctx, connectio
                 sent_at = std::chrono::steady_clock::now();
                 head = co_await conn->read_head();
             } else {
-                if (!conn || !conn->reusable() || conn->origin() != target.origin()) {
-                    conn = {};
-                    auto acquired = co_await ctx.pool.acquire(target, request.priority);
-                    if (!acquired)
-                        co_return exchange_result{transport_verdict(acquired.error()), std::nullopt};
-                    conn = std::move(*acquired);
-                }
+                if (auto ec = co_await ready_connection(ctx, conn, target, request.priority))
+                    co_return exchange_result{transport_verdict(ec), std::nullopt};
                 reused = conn.reused() || conn->requests_served() > 0;
                 conn.start_request();
                 sent_at = std::chrono::steady_clock::now();

@@ -65,6 +65,11 @@ boost::asio::awaitable<boost::system::error_code> send_range_ahead(transfer_cont
                                                                    std::optional<std::chrono::steady_clock::duration> wait,
                                                                    std::size_t depth = 1);
 
+/// Makes `conn` a connection to `target`'s origin that can take a request: kept when it is one,
+/// else a pooled one (waiting in line while the host is at its limit).
+boost::asio::awaitable<boost::system::error_code> ready_connection(transfer_context& ctx, connection_pool::handle& conn,
+                                                                   const url& target, int priority);
+
 /// Sends one request on `conn` (acquiring a pooled connection to the mirror's current URL when
 /// `conn` is empty, stale or to another origin), follows redirects, retries once on a fresh
 /// connection when a kept-alive one turns out closed, and judges the answer. On `accept` the

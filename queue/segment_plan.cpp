@@ -70,9 +70,23 @@ std::optional<segment_plan::claim> segment_plan::acquire(std::size_t idle_worker
         return add_claim(begin, begin + take);
     }
 
-    slot* victim = nullptr;
+    auto cut = next_steal();
+    if (!cut)
+        return std::nullopt;
+    auto& victim = claims_[cut->victim];
+    const std::uint64_t end = victim.end;
+    victim.end = cut->split; // before add_claim: push_back may move the slots
+    return add_claim(cut->split, end);
+}
+
+bool segment_plan::has_work() const {
+    return !free_.empty() || next_steal().has_value();
+}
+
+std::optional<segment_plan::steal> segment_plan::next_steal() const {
+    const slot* victim = nullptr;
     std::uint64_t largest = 0;
-    for (auto& c : claims_) {
+    for (const auto& c : claims_) {
         if (!c.twin && c.end - c.cursor > largest) {
             largest = c.end - c.cursor;
             victim = &c;
@@ -98,16 +112,14 @@ std::optional<segment_plan::claim> segment_plan::acquire(std::size_t idle_worker
     // to (a request of a few bytes would cost it a round trip).
     if (victim->requested > victim->cursor && split > victim->requested && split - victim->requested < min_piece_)
         split = victim->requested;
-    const std::uint64_t end = victim->end;
-    victim->end = split; // before add_claim: push_back may move the slots
-    return add_claim(split, end);
+    return steal{static_cast<std::size_t>(victim - claims_.data()), split};
 }
 
-std::optional<segment_plan::claim> segment_plan::steal_uncut() {
-    slot* victim = nullptr;
+std::optional<segment_plan::steal> segment_plan::steal_uncut() const {
+    const slot* victim = nullptr;
     std::uint64_t best_split = 0;
     std::uint64_t best = 0;
-    for (auto& c : claims_) {
+    for (const auto& c : claims_) {
         if (c.twin)
             continue;
         std::uint64_t split = std::max(c.end - (c.end - c.cursor) / 2, c.requested);
@@ -119,9 +131,7 @@ std::optional<segment_plan::claim> segment_plan::steal_uncut() {
     }
     if (!victim || best < min_uncut_piece_)
         return std::nullopt;
-    const std::uint64_t end = victim->end;
-    victim->end = best_split;
-    return add_claim(best_split, end);
+    return steal{static_cast<std::size_t>(victim - claims_.data()), best_split};
 }
 
 void segment_plan::keep_responses_below(std::uint64_t bytes) { uncut_below_ = bytes; }

@@ -52,6 +52,9 @@ public:
     /// nullopt when nothing is worth taking (and always for a complete or empty file).
     std::optional<claim> acquire(std::size_t idle_workers = 1);
 
+    /// Whether acquire() would return a claim now (free space, or a piece worth stealing).
+    bool has_work() const;
+
     /// Bytes written at the claim's cursor. Bytes past end(id) are ignored (they belong to whoever
     /// stole them): the cursor is clamped to end(id). Throws std::out_of_range for an id that is
     /// not an active claim (a programming error).
@@ -113,10 +116,20 @@ private:
         std::optional<std::size_t> twin; ///< the other claim of a hedged pair
     };
 
+    /// A steal acquire() would make: the claim at claims_[victim] ends at `split`, the thief
+    /// takes the rest.
+    struct steal {
+        std::size_t victim = 0;
+        std::uint64_t split = 0;
+    };
+
     const slot& find(std::size_t id) const;
     slot& find(std::size_t id);
     claim add_claim(std::uint64_t begin, std::uint64_t end);
-    std::optional<claim> steal_uncut();
+    /// Without free space: the far half of the claim with the most left (see acquire()).
+    std::optional<steal> next_steal() const;
+    /// At the tail: the largest piece that cuts no response in flight.
+    std::optional<steal> steal_uncut() const;
 
     std::uint64_t size_;
     std::uint64_t min_piece_;

@@ -154,6 +154,82 @@ TEST_CASE("a host whose every connection is capped gets more than its cap while 
     }
 }
 
+TEST_CASE("files on a long path that warm up more connections than their host allows raise its cap at once") {
+    // Every answer comes 300 ms late, as on a long path: while their first answers wait, three
+    // files warm up the connections they will start with, more than the host's cap of 8. The
+    // looks at hosts' caps would raise it only after an interval with bytes, round trips later:
+    // the cap takes their first step (a quarter more) before any byte comes.
+    using ferry::file_outcome;
+    constexpr std::uint64_t MiB = 1024 * 1024;
+    ferry::test::engine_fixture f;
+    ferry::origin::fault late;
+    late.first_byte_delay = 300ms;
+    f.server.add_fault("/late-*", late);
+    auto c = f.adaptive_config(8);
+    c.max_connections = 8;
+    c.max_connections_per_host = 8;
+    c.max_connections_per_host_ceiling = 32;
+    std::optional<std::uint64_t> open_at_first_bytes;
+    auto r = f.run(c, f.model({{"late-1.bin", 4 * MiB}, {"late-2.bin", 4 * MiB}, {"late-3.bin", 4 * MiB}}),
+                   [&](ferry::engine& e) {
+                       e.subscribe([&](const ferry::event& ev) {
+                           if (ev.what == ferry::event::kind::progress && ev.bytes > 0 && !open_at_first_bytes)
+                               open_at_first_bytes = f.server.stats(false).peak_connections_open;
+                       });
+                   });
+    for (auto& file : r.files)
+        CHECK(file.outcome == file_outcome::done);
+    for (const char* name : {"late-1.bin", "late-2.bin", "late-3.bin"})
+        CHECK(f.matches_synthetic(name, 4 * MiB));
+    REQUIRE(open_at_first_bytes);
+    // 10 (8 and a quarter), and one more at most: a replacement may arrive before the server has
+    // seen the end of the connection the client closed.
+    CHECK(*open_at_first_bytes >= 9);
+    CHECK(*open_at_first_bytes <= 10 + 1);
+    auto seen = f.server.stats(false);
+    CHECK(seen.peak_connections_open <= 32 + 1);
+    CHECK(seen.body_bytes_sent <= 12 * MiB + 2 * MiB);
+}
+
+TEST_CASE("a file ends with its last byte though one of its workers still waits in line at the host") {
+    // The host takes two connections. slow.bin (paced) takes one and waits in line for a second;
+    // quick.bin, whose answer comes a little later, takes the other and joins the line behind.
+    // Its first connection fetches it all: the worker still in line (it claims nothing before
+    // it has a connection) must not keep quick.bin open until slow.bin gives one back.
+    using ferry::file_outcome;
+    constexpr std::uint64_t KiB = 1024, MiB = 1024 * KiB;
+    ferry::test::engine_fixture f;
+    f.cap_rate("/slow.bin", 512 * KiB);
+    ferry::origin::fault later;
+    later.first_byte_delay = 100ms;
+    f.server.add_fault("/quick.bin", later);
+    auto c = f.config();
+    c.connections_per_file = 2;
+    c.max_connections = 2;
+    c.max_connections_per_host = 2;
+    c.min_piece = 256 * KiB;
+    std::uint64_t slow_done = 0;
+    std::optional<std::uint64_t> slow_done_when_quick_completed;
+    auto r = f.run(c, f.model({{"slow.bin", 2 * MiB}, {"quick.bin", 1 * MiB}}), [&](ferry::engine& e) {
+        e.subscribe([&](const ferry::event& ev) {
+            if (ev.file == "slow.bin")
+                slow_done = std::max(slow_done, ev.bytes);
+            else if (ev.what == ferry::event::kind::completed)
+                slow_done_when_quick_completed = slow_done;
+        });
+    });
+    for (auto& file : r.files)
+        CHECK(file.outcome == file_outcome::done);
+    CHECK(f.matches_synthetic("slow.bin", 2 * MiB));
+    CHECK(f.matches_synthetic("quick.bin", 1 * MiB));
+    // slow.bin comes at 1 MiB/s at most: quick.bin (a tenth of a second) did not wait for it.
+    REQUIRE(slow_done_when_quick_completed);
+    CHECK(*slow_done_when_quick_completed < 3 * MiB / 2);
+    auto seen = f.server.stats(false);
+    CHECK(seen.peak_connections_open <= 2 + 1);
+    CHECK(seen.body_bytes_sent <= 3 * MiB + 512 * KiB);
+}
+
 TEST_CASE("an engine whose files have all ended holds no timer: its io_context runs out of work") {
     // The looks at hosts' caps run while files do; one left armed kept `ferry get` (whose
     // io_context runs until it is out of work) alive for a quarter of a second after the last file.

@@ -544,6 +544,29 @@ TEST_CASE("near the end, a piece smaller than min_piece is taken when it cuts no
     CHECK_FALSE(plan.acquire().has_value());
 }
 
+TEST_CASE("has_work: whether acquire() would give a claim, without taking one") {
+    segment_plan plan(2 * MiB, 1 * MiB, {}, 256 * 1024);
+    CHECK(plan.has_work()); // free space
+    auto a = must(plan.acquire(2));
+    auto b = must(plan.acquire(1));
+    CHECK(plan.has_work()); // no free space, but a piece beyond b's request to take uncut
+    plan.set_requested(a.id, a.end);
+    plan.set_requested(b.id, b.begin + 256 * 1024);
+    CHECK(plan.has_work());
+    CHECK(plan.has_work());
+    CHECK(plan.end(b.id) == b.end); // asking took nothing
+    auto c = must(plan.acquire());
+    CHECK(c.begin == b.begin + 512 * 1024);
+    plan.set_requested(c.id, c.end);
+    plan.set_requested(b.id, c.begin);
+    CHECK_FALSE(plan.has_work()); // everything asked for: only a cut would give work
+    CHECK_FALSE(plan.acquire().has_value());
+    plan.release(c.id); // a connection lost: its piece is free again
+    CHECK(plan.has_work());
+    segment_plan done(1 * MiB, 1 * MiB, {{0, 1 * MiB}});
+    CHECK_FALSE(done.has_work());
+}
+
 TEST_CASE("the split point of an uncut steal is never before the requested end") {
     segment_plan plan(4 * MiB, 4 * MiB, {}, 256 * 1024);
     auto a = must(plan.acquire());
