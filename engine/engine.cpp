@@ -17,6 +17,7 @@
 #include "perf/throughput_window.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <atomic>
 #include <cerrno>
 #include <deque>
@@ -46,6 +47,8 @@ namespace asio = boost::asio;
 namespace {
 
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+/// A host cap's first, unmeasured step past max_connections_per_host: a quarter more.
+constexpr double host_cap_first_step = 1.25;
 
 std::string check_model(const model_spec& model) {
     auto prefix = "model '" + model.id + "': ";
@@ -340,7 +343,7 @@ struct engine::state : std::enable_shared_from_this<state> {
             s.initial = cap;
             s.ceiling = config.max_connections_per_host_ceiling;
             s.interval = std::chrono::milliseconds(500);
-            s.first_growth = 1.25;
+            s.first_growth = host_cap_first_step;
             s.rise = 1.1;
             auto it = host_growth.try_emplace(origin, s, now, bytes).first;
             auto wanted = it->second.workers_wanted(now, bytes, cap, std::min(flowing, cap));
@@ -457,13 +460,15 @@ struct engine::state : std::enable_shared_from_this<state> {
             asio::co_spawn(strand, warm_one(shared_from_this(), where), asio::detached);
     }
     /// Files warming up more connections than their host has room for are on a long path (their
-    /// first answers are late): waiting for the host's first look (arm_host_caps) would cost
-    /// round trips, so the first step it would take, a quarter more, is taken now. Once per host.
+    /// first answers are late): waiting for the host's looks (arm_host_caps), which raise a cap
+    /// only after an interval with bytes, would cost round trips, so the cap takes a quarter more
+    /// now, once per host, within the ceiling. The looks then go on from the raised cap.
     bool raise_host_cap_at_start(const std::string& origin) {
         const auto cap = pool.host_cap(origin);
         if (config.max_connections_per_host_ceiling <= cap || cap != config.max_connections_per_host)
             return false;
-        pool.raise_host_cap(origin, std::min(config.max_connections_per_host_ceiling, cap + (cap + 3) / 4));
+        const auto raised = static_cast<std::size_t>(std::ceil(double(cap) * host_cap_first_step));
+        pool.raise_host_cap(origin, std::min(config.max_connections_per_host_ceiling, raised));
         return true;
     }
     static asio::awaitable<void> warm_one(std::shared_ptr<state> self, url where) {
