@@ -339,7 +339,7 @@ file_transfer::start_plan file_transfer::plan_start(std::optional<std::chrono::s
                 growth.after_baseline = 1.5; // then one measured step: a capped server rewards it
             growth.initial = initial;
         }
-        wanted = std::max<std::size_t>(1, std::min(growth.initial, growth.ceiling)); // connection_growth's start
+        wanted = connection_growth::initial_workers(growth);
     }
     start.workers = static_cast<std::size_t>(std::max<std::uint64_t>(1, std::min<std::uint64_t>(wanted, pieces)));
     return start;

@@ -609,15 +609,4 @@ bool hub_error_is_retryable(unsigned status, std::string_view error_code) noexce
     return status == 408 || status == 429 || (status >= 500 && status <= 599);
 }
 
-std::string hub_etag(std::string_view linked_etag, std::string_view etag) {
-    std::string_view value = trim(linked_etag);
-    if (value.empty())
-        value = trim(etag);
-    if (value.starts_with("W/"))
-        value.remove_prefix(2);
-    if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
-        value = value.substr(1, value.size() - 2);
-    return std::string(value);
-}
-
 } // namespace ferry

@@ -102,8 +102,4 @@ std::string describe_hub_error(unsigned status, std::string_view error_code, std
 /// RevisionNotFound, EntryNotFound whatever the status; 401, 403, 404 and other statuses).
 bool hub_error_is_retryable(unsigned status, std::string_view error_code) noexcept;
 
-/// The etag a resolve answer names: X-Linked-Etag, else ETag, without a leading `W/` and the
-/// quotes (and surrounding spaces). Check it with is_blob_etag before it names a blob.
-std::string hub_etag(std::string_view linked_etag, std::string_view etag);
-
 } // namespace ferry

@@ -33,10 +33,6 @@ std::optional<std::size_t> mirror_set::next_after(std::size_t i) const {
     return std::nullopt;
 }
 
-bool mirror_set::all_dropped() const {
-    return std::all_of(mirrors_.begin(), mirrors_.end(), [](const mirror& m) { return m.dropped; });
-}
-
 mirror_knowledge mirror_set::knowledge(std::size_t i, std::optional<std::uint64_t> size, bool size_from_manifest) const {
     const auto& m = mirrors_[i];
     mirror_knowledge k;

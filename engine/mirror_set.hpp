@@ -53,7 +53,6 @@ public:
     std::optional<std::size_t> pick(std::size_t worker) const;
     /// The next usable mirror after `i` (itself when it is the only one left).
     std::optional<std::size_t> next_after(std::size_t i) const;
-    bool all_dropped() const;
 
     /// What judge_response needs to know of mirror `i`.
     mirror_knowledge knowledge(std::size_t i, std::optional<std::uint64_t> size, bool size_from_manifest) const;

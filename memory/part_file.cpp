@@ -358,14 +358,6 @@ error_code part_file::sync() {
     return {};
 }
 
-error_code part_file::sync_data() {
-    if (!is_open())
-        return errc::make_error_code(errc::bad_file_descriptor);
-    if (!in_memory_ && ::fdatasync(fd_) != 0)
-        return write_error(errno);
-    return {};
-}
-
 int part_file::sync_handle() const noexcept {
     if (!is_open() || in_memory_)
         return -1;

@@ -62,8 +62,6 @@ public:
     boost::system::result<std::uint64_t> size_on_disk() const;
     /// fsync (nothing on tmpfs, where fsync does nothing).
     boost::system::error_code sync();
-    /// fdatasync (nothing on tmpfs): the data written so far survives a power cut.
-    boost::system::error_code sync_data();
     /// A second descriptor of the file, for fdatasync on another thread while this one writes on
     /// (the caller closes it); -1 on tmpfs, where there is nothing to sync, or when closed.
     int sync_handle() const noexcept;

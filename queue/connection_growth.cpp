@@ -11,8 +11,8 @@ connection_growth::connection_growth(settings s, clock::time_point start, std::u
       interval_start_(start),
       last_doubling_(start),
       bytes_at_interval_start_(bytes_done) {
+    settings_.initial = initial_workers(s);
     settings_.ceiling = std::max<std::size_t>(settings_.ceiling, 1);
-    settings_.initial = std::clamp<std::size_t>(settings_.initial, 1, settings_.ceiling);
     growing_ = settings_.initial < settings_.ceiling;
     wanted_ = settings_.initial;
 }
@@ -30,8 +30,8 @@ std::chrono::milliseconds connection_growth::interval_for_round_trip(clock::dura
     return rtt < std::chrono::milliseconds(2) ? usual / 2 : usual;
 }
 
-std::size_t connection_growth::initial_workers() const {
-    return settings_.initial;
+std::size_t connection_growth::initial_workers(const settings& s) noexcept {
+    return std::clamp<std::size_t>(s.initial, 1, std::max<std::size_t>(s.ceiling, 1));
 }
 
 std::size_t connection_growth::workers_wanted(clock::time_point now, std::uint64_t bytes_done,

@@ -110,16 +110,6 @@ double arrival_schedule::due_by(std::chrono::nanoseconds t) const noexcept {
     return due;
 }
 
-double arrival_schedule::rate_at(std::chrono::nanoseconds t) const noexcept {
-    const double s = seconds(t);
-    for (auto& seg : segments_)
-        if (s >= seg.begin && s < seg.end) {
-            const double span = seg.end - seg.begin;
-            return seg.rate0 + (seg.rate1 - seg.rate0) * (s - seg.begin) / span;
-        }
-    return 0;
-}
-
 std::optional<std::chrono::nanoseconds> arrival_schedule::send_time(std::uint64_t i) const noexcept {
     const double n = double(i);
     for (auto& seg : segments_) {

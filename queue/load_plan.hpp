@@ -54,8 +54,6 @@ public:
     /// Iterations due before time t (the integral of the rate), and over the whole plan.
     double due_by(std::chrono::nanoseconds t) const noexcept;
     double total() const noexcept { return due_by(length_); }
-    /// The target rate at time t, in iterations per second.
-    double rate_at(std::chrono::nanoseconds t) const noexcept;
     std::chrono::nanoseconds length() const noexcept { return length_; }
 
 private:

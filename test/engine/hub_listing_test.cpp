@@ -400,13 +400,3 @@ TEST_CASE("hub errors: which are final and which are worth a retry") {
     for (unsigned status : {408u, 429u, 500u, 502u, 503u, 504u})
         CHECK(hub_error_is_retryable(status, ""));
 }
-
-TEST_CASE("hub etag: X-Linked-Etag first, without W/ and quotes") {
-    CHECK(hub_etag("\"" + weights_sha256 + "\"", "\"" + weights_oid + "\"") == weights_sha256);
-    CHECK(hub_etag("", "\"" + readme_oid + "\"") == readme_oid);
-    CHECK(hub_etag("", "W/\"" + readme_oid + "\"") == readme_oid);
-    CHECK(hub_etag(" W/\"" + weights_sha256 + "\" ", "x") == weights_sha256);
-    CHECK(hub_etag("", readme_oid) == readme_oid);
-    CHECK(hub_etag("", "") == "");
-    CHECK(hub_etag("", "\"") == "\"");
-}

@@ -20,7 +20,7 @@ struct simulated_file {
     std::size_t workers;
 
     explicit simulated_file(connection_growth::settings s, connection_growth::clock::time_point start = {})
-        : growth(s, start, 0), now(start), workers(growth.initial_workers()) {}
+        : growth(s, start, 0), now(start), workers(connection_growth::initial_workers(s)) {}
 
     /// One interval at `rate` bytes per second in all; returns the workers wanted at its end.
     std::size_t interval(double rate) {
@@ -117,12 +117,12 @@ TEST_CASE("nothing is decided before the interval ends or while no byte has arri
 }
 
 TEST_CASE("the first count and the ceiling are kept sane") {
-    connection_growth tiny({.initial = 8, .ceiling = 3, .interval = 100ms, .rise = 1.25}, {}, 0);
-    CHECK(tiny.initial_workers() == 3);
-    CHECK_FALSE(tiny.growing());
-    connection_growth zero({.initial = 0, .ceiling = 0, .interval = 100ms, .rise = 1.25}, {}, 0);
-    CHECK(zero.initial_workers() == 1);
-    CHECK_FALSE(zero.growing());
+    const connection_growth::settings more_than_ceiling{.initial = 8, .ceiling = 3, .interval = 100ms, .rise = 1.25};
+    CHECK(connection_growth::initial_workers(more_than_ceiling) == 3);
+    CHECK_FALSE(connection_growth(more_than_ceiling, {}, 0).growing());
+    const connection_growth::settings none{.initial = 0, .ceiling = 0, .interval = 100ms, .rise = 1.25};
+    CHECK(connection_growth::initial_workers(none) == 1);
+    CHECK_FALSE(connection_growth(none, {}, 0).growing());
     // Workers already above the doubling target (a caller that started more) are never cut.
     connection_growth g({.initial = 1, .ceiling = 4, .interval = 100ms, .rise = 1.25}, {}, 0);
     CHECK(g.workers_wanted(connection_growth::clock::time_point{} + 100ms, MiB, 6, 6) == 6);

@@ -6,26 +6,33 @@
 
 using namespace ferry::serve;
 
-TEST_CASE("GIDs are 16 lowercase hex digits, unique, mapped both ways") {
+TEST_CASE("GIDs are 16 lowercase hex digits, none handed out while in use") {
     aria2_gid_registry r(42);
     std::set<std::string> seen;
     for (int i = 0; i < 1000; ++i) {
-        auto gid = r.issue("model-" + std::to_string(i));
+        auto gid = r.reserve();
         CHECK(aria2_gid_registry::well_formed(gid));
         CHECK(seen.insert(gid).second);
-        CHECK(r.model_of(gid) == "model-" + std::to_string(i));
-        CHECK(r.gid_of("model-" + std::to_string(i)) == gid);
+        std::string found;
+        CHECK(r.find(gid, found) == gid_lookup::not_found); // reserved, not yet in use
+        r.add(gid);
+        CHECK(r.find(gid, found) == gid_lookup::found);
     }
     CHECK(r.size() == 1000);
+    // The same seed again: every GID it draws is in use, so reserve() draws on past them.
+    aria2_gid_registry again(42);
+    for (const auto& gid : seen)
+        again.add(gid);
+    CHECK_FALSE(seen.contains(again.reserve()));
     CHECK_FALSE(aria2_gid_registry::well_formed("ABCDEF0123456789"));
     CHECK_FALSE(aria2_gid_registry::well_formed("abc"));
 }
 
 TEST_CASE("a GID is found by itself or by a unique prefix, as aria2 does") {
     aria2_gid_registry r;
-    r.bind("abcd000000000001", "m1");
-    r.bind("abcd000000000002", "m2");
-    r.bind("ff00000000000000", "m3");
+    r.add("abcd000000000001");
+    r.add("abcd000000000002");
+    r.add("ff00000000000000");
     std::string gid;
     CHECK(r.find("abcd000000000001", gid) == gid_lookup::found);
     CHECK(gid == "abcd000000000001");
@@ -42,6 +49,6 @@ TEST_CASE("a GID is found by itself or by a unique prefix, as aria2 does") {
     CHECK(r.erase("abcd000000000002"));
     CHECK_FALSE(r.erase("abcd000000000002"));
     CHECK(r.find("abcd", gid) == gid_lookup::found);
-    CHECK_FALSE(r.gid_of("m2"));
-    CHECK(r.in_issue_order() == std::vector<std::string>{"abcd000000000001", "ff00000000000000"});
+    CHECK(gid == "abcd000000000001");
+    CHECK(r.size() == 2);
 }

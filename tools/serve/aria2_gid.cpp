@@ -20,21 +20,12 @@ std::string aria2_gid_registry::reserve() {
         std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(random_()));
         std::string gid(text, 16);
         // aria2 never hands out GID 0; neither a GID in use.
-        if (gid != "0000000000000000" && !by_gid_.contains(gid))
+        if (gid != "0000000000000000" && !in_use_.contains(gid))
             return gid;
     }
 }
 
-void aria2_gid_registry::bind(const std::string& gid, const std::string& model_id) {
-    by_gid_[gid] = entry{model_id, issued_++};
-    by_model_[model_id] = gid;
-}
-
-std::string aria2_gid_registry::issue(const std::string& model_id) {
-    auto gid = reserve();
-    bind(gid, model_id);
-    return gid;
-}
+void aria2_gid_registry::add(const std::string& gid) { in_use_.insert(gid); }
 
 gid_lookup aria2_gid_registry::find(std::string_view text, std::string& gid) const {
     if (text.empty() || text.size() > 16 ||
@@ -42,48 +33,16 @@ gid_lookup aria2_gid_registry::find(std::string_view text, std::string& gid) con
         return gid_lookup::malformed;
     std::string prefix(text);
     std::transform(prefix.begin(), prefix.end(), prefix.begin(), [](unsigned char c) { return std::tolower(c); });
-    auto it = by_gid_.lower_bound(prefix);
-    if (it == by_gid_.end() || !it->first.starts_with(prefix))
+    auto it = in_use_.lower_bound(prefix);
+    if (it == in_use_.end() || !it->starts_with(prefix))
         return gid_lookup::not_found;
     auto next = std::next(it);
-    if (prefix.size() < 16 && next != by_gid_.end() && next->first.starts_with(prefix))
+    if (prefix.size() < 16 && next != in_use_.end() && next->starts_with(prefix))
         return gid_lookup::ambiguous;
-    gid = it->first;
+    gid = *it;
     return gid_lookup::found;
 }
 
-std::optional<std::string> aria2_gid_registry::model_of(const std::string& gid) const {
-    auto it = by_gid_.find(gid);
-    if (it == by_gid_.end())
-        return std::nullopt;
-    return it->second.model;
-}
-
-std::optional<std::string> aria2_gid_registry::gid_of(const std::string& model_id) const {
-    auto it = by_model_.find(model_id);
-    if (it == by_model_.end())
-        return std::nullopt;
-    return it->second;
-}
-
-bool aria2_gid_registry::erase(const std::string& gid) {
-    auto it = by_gid_.find(gid);
-    if (it == by_gid_.end())
-        return false;
-    by_model_.erase(it->second.model);
-    by_gid_.erase(it);
-    return true;
-}
-
-std::vector<std::string> aria2_gid_registry::in_issue_order() const {
-    std::vector<std::pair<std::uint64_t, std::string>> all;
-    for (auto& [gid, e] : by_gid_)
-        all.emplace_back(e.order, gid);
-    std::sort(all.begin(), all.end());
-    std::vector<std::string> out;
-    for (auto& [order, gid] : all)
-        out.push_back(gid);
-    return out;
-}
+bool aria2_gid_registry::erase(const std::string& gid) { return in_use_.erase(gid) > 0; }
 
 } // namespace ferry::serve

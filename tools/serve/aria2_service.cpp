@@ -421,7 +421,7 @@ aria2_service::result aria2_service::add(params p, std::string wanted_gid) {
     auto added = engine_.add(std::move(model));
     if (!added)
         co_return rpc_result::fail(added.error);
-    gids_.bind(d.gid, d.gid);
+    gids_.add(d.gid);
     auto gid = d.gid;
     d.held = paused;
     downloads_.emplace(gid, std::move(d));
