@@ -420,14 +420,17 @@ asio::awaitable<error_code> socket_stream::write_all(const void* data, std::size
 }
 
 std::optional<std::chrono::microseconds> socket_stream::round_trip_time() noexcept {
-    constexpr unsigned fresh_within_ms = 10;
+    constexpr unsigned fresh_within_ms = 100;
     tcp_info info{};
     socklen_t size = sizeof info;
     if (::getsockopt(socket_.native_handle(), IPPROTO_TCP, TCP_INFO, &info, &size) != 0)
         return std::nullopt;
     // The estimate moves only when full-sized segments arrive: one from before a pause, or the
     // same as when last asked, is stale (and, since a lower sample replaces it at once while
-    // higher ones are averaged in, usually too low).
+    // higher ones are averaged in, usually too low). A download held to a pace reads what its
+    // socket took in tens of milliseconds ago (half its reads in the yielding test: 60 ms or
+    // older): with 10 ms here most pace updates had no sample, and the pace crept up over a
+    // queue it no longer saw.
     bool moved = info.tcpi_rcv_rtt != last_rcv_rtt_;
     last_rcv_rtt_ = info.tcpi_rcv_rtt;
     if (info.tcpi_rcv_rtt == 0 || !moved || info.tcpi_last_data_recv > fresh_within_ms)

@@ -80,7 +80,7 @@ public:
     /// The kernel's estimate of the round trip as a receiver sees it (TCP_INFO's rcv_rtt: the
     /// time from an acknowledgement to the data it let the peer send, queues on the way
     /// included); none without one, when it has not moved since the last call, or when no data
-    /// came in the last 10 ms (it is then stale).
+    /// came in the last 100 ms (it is then stale).
     std::optional<std::chrono::microseconds> round_trip_time() noexcept;
     /// Sets the socket's receive buffer (SO_RCVBUF; the kernel no longer sizes it itself).
     void set_receive_buffer(std::size_t bytes) noexcept;

@@ -51,91 +51,116 @@ bool run_on_shaped_loopback(const char* rate, int queue_ms, const std::function<
     return made;
 }
 
-} // namespace
+/// Both engines' bytes at one moment.
+struct byte_mark {
+    std::uint64_t yielding = 0, other = 0;
+};
 
-TEST_CASE("yielding: beside another download on a shaped link it takes the smaller share, then the rest") {
-    // 40 Mbit/s (5 MB/s) with a 300 ms queue. The yielding engine pulls 36 MiB; once it has
-    // learnt the link (3 MiB in), an engine with the default settings pulls 24 MiB. While both
-    // run, the yielding one must take clearly less than the other; then it finishes. Measured
-    // here: 5–12 MB in most runs while the other took its 25 (and 22 MB when the first did not
-    // yield: two engines that do not yield split the link about evenly).
-    bool ran = run_on_shaped_loopback("40mbit", 300, [] {
-        engine_fixture f;
-        auto yielding_config = f.config();
-        yielding_config.yield_delay_target = 25ms;
-        yielding_config.max_connections = yielding_config.max_connections_per_host = 8;
-        auto other_config = f.config();
-        auto yielding_model = f.model({{"yield.bin", 36 * MiB}});
-        yielding_model.id = "yielding";
-        auto other_model = f.model({{"other.bin", 24 * MiB}});
-        other_model.id = "other";
+/// One run of the scenario below on a fresh origin: the yielding engine pulls 36 MiB; once it
+/// has learnt the link (3 MiB in), another engine with the same number of connections and no
+/// yielding pulls 24 MiB. Checks that both files arrive whole, each about once, and that the
+/// yielding engine measured the link; returns the share it took while the other fetched the
+/// middle half of its file (its bytes over the other's). Before that window the other's
+/// connections are still opening, and the yielding one may use what they leave.
+double yielded_share(std::chrono::milliseconds target) {
+    engine_fixture f;
+    auto yielding_config = f.config();
+    yielding_config.yield_delay_target = target;
+    yielding_config.max_connections = yielding_config.max_connections_per_host = 8;
+    auto other_config = f.config();
+    other_config.max_connections = other_config.max_connections_per_host = 8;
+    auto yielding_model = f.model({{"yield.bin", 36 * MiB}});
+    yielding_model.id = "yielding";
+    auto other_model = f.model({{"other.bin", 24 * MiB}});
+    other_model.id = "other";
 
-        asio::io_context io;
-        std::optional<model_result> yielding_result, other_result;
-        std::optional<engine_stats> yielding_stats;
-        std::uint64_t yielded_at_start = 0, yielded_at_end = 0, yielded_now = 0;
-        std::chrono::steady_clock::time_point other_started, other_ended;
-        {
-            engine yielding(io.get_executor(), yielding_config);
-            engine other(io.get_executor(), other_config);
-            bool other_added = false;
-            yielding.subscribe([&](const event& e) {
-                if (e.what != event::kind::progress)
-                    return;
-                yielded_now = e.bytes;
-                if (other_added || e.bytes < 3 * MiB)
-                    return;
-                other_added = true;
-                yielded_at_start = e.bytes;
-                other_started = std::chrono::steady_clock::now();
-                REQUIRE(other.add(other_model));
-                asio::co_spawn(
-                    io,
-                    [&]() -> asio::awaitable<void> {
-                        auto waiting = other.wait("other");
-                        other_result = co_await std::move(waiting);
-                        other_ended = std::chrono::steady_clock::now();
-                        yielded_at_end = yielded_now;
-                        auto snapshot = yielding.stats();
-                        yielding_stats = co_await std::move(snapshot);
-                    },
-                    asio::detached);
-            });
-            REQUIRE(yielding.add(yielding_model));
+    asio::io_context io;
+    std::optional<model_result> yielding_result, other_result;
+    std::optional<engine_stats> yielding_stats;
+    std::uint64_t yielded_now = 0;
+    std::optional<byte_mark> quarter, three_quarters; // when the other had 1/4 and 3/4 of its file
+    {
+        engine yielding(io.get_executor(), yielding_config);
+        engine other(io.get_executor(), other_config);
+        bool other_added = false;
+        yielding.subscribe([&](const event& e) {
+            if (e.what != event::kind::progress)
+                return;
+            yielded_now = e.bytes;
+            if (other_added || e.bytes < 3 * MiB)
+                return;
+            other_added = true;
+            REQUIRE(other.add(other_model));
             asio::co_spawn(
                 io,
                 [&]() -> asio::awaitable<void> {
-                    auto waiting = yielding.wait("yielding");
-                    yielding_result = co_await std::move(waiting);
+                    auto waiting = other.wait("other");
+                    other_result = co_await std::move(waiting);
+                    auto snapshot = yielding.stats();
+                    yielding_stats = co_await std::move(snapshot);
                 },
                 asio::detached);
-            io.run_for(90s);
-        }
-        REQUIRE_MESSAGE(other_result.has_value(), "the other download did not finish in time");
-        REQUIRE_MESSAGE(yielding_result.has_value(), "the yielding download did not finish in time");
-        CHECK(only_file(*other_result).outcome == file_outcome::done);
-        CHECK(only_file(*yielding_result).outcome == file_outcome::done);
-        CHECK(f.matches_synthetic("other.bin", 24 * MiB));
-        CHECK(f.matches_synthetic("yield.bin", 36 * MiB));
+        });
+        other.subscribe([&](const event& e) {
+            if (e.what != event::kind::progress)
+                return;
+            if (!quarter && e.bytes >= 6 * MiB)
+                quarter = byte_mark{yielded_now, e.bytes};
+            if (!three_quarters && e.bytes >= 18 * MiB)
+                three_quarters = byte_mark{yielded_now, e.bytes};
+        });
+        REQUIRE(yielding.add(yielding_model));
+        asio::co_spawn(
+            io,
+            [&]() -> asio::awaitable<void> {
+                auto waiting = yielding.wait("yielding");
+                yielding_result = co_await std::move(waiting);
+            },
+            asio::detached);
+        io.run_for(90s);
+    }
+    REQUIRE_MESSAGE(other_result.has_value(), "the other download did not finish in time");
+    REQUIRE_MESSAGE(yielding_result.has_value(), "the yielding download did not finish in time");
+    CHECK(only_file(*other_result).outcome == file_outcome::done);
+    CHECK(only_file(*yielding_result).outcome == file_outcome::done);
+    CHECK(f.matches_synthetic("other.bin", 24 * MiB));
+    CHECK(f.matches_synthetic("yield.bin", 36 * MiB));
+    // The yielding engine measured the link: a base delay and a pace (its limit) of its own.
+    REQUIRE(yielding_stats.has_value());
+    REQUIRE(yielding_stats->yielding.has_value());
+    CHECK(yielding_stats->yielding->base_delay_us > 0);
+    CHECK(yielding_stats->limit_rate > 0);
+    // The server sent each file about once: yielding cost no refetching to speak of.
+    CHECK(f.server.stats(false).body_bytes_sent <= 60 * MiB + 4 * MiB);
 
-        auto yielded = yielded_at_end - yielded_at_start;
-        auto seconds = std::chrono::duration<double>(other_ended - other_started).count();
-        MESSAGE("while the other ran (" << seconds << " s): yielding " << yielded / 1e6 << " MB, other "
-                                        << 24 * MiB / 1e6 << " MB");
-        // Clearly less than the other's 24 MiB (two engines that do not yield take about 22 MB
-        // each): under two thirds of it. 5-12 MB in most runs, 16 once in 16 on a busy machine.
-        // Not under a sanitizer: there the client's own stalls (tens of ms) swamp the queueing
-        // delay it yields to (19 MB seen under ASan in CI).
+    REQUIRE(quarter.has_value());
+    REQUIRE(three_quarters.has_value());
+    auto yielded = three_quarters->yielding - quarter->yielding;
+    auto other_took = three_quarters->other - quarter->other;
+    MESSAGE("while the other fetched " << other_took / 1e6 << " MB, the yielding engine fetched " << yielded / 1e6
+                                       << " MB");
+    return static_cast<double>(yielded) / static_cast<double>(other_took);
+}
+
+} // namespace
+
+TEST_CASE("yielding: beside another download on a shaped link it takes the smaller share, then the rest") {
+    // 40 Mbit/s (5 MB/s) with a 300 ms queue. The other engine keeps 20-50 ms of it filled
+    // (its receive buffers, not losses, hold it back), so the yielding one aims at 10 ms: under
+    // its usual 25 it would share rather than yield. It must take clearly less than the other,
+    // under half; measured here 0.06-0.30 of the other's bytes in most runs, 0.58 once in 27
+    // (1.0-1.1 when it does not yield: two engines alike split the link evenly). A share that
+    // depends on when round-trip samples come is a distribution: one run over half is tried once
+    // more, and a yield that is missing fails both. Not under a sanitizer: there the client's
+    // own stalls (tens of ms) swamp the queueing delay it yields to.
+    bool ran = run_on_shaped_loopback("40mbit", 300, [] {
+        double share = yielded_share(10ms);
+        if (share >= 0.5 && !sanitized_build) {
+            MESSAGE("over half in one run (" << share << "): once more");
+            share = yielded_share(10ms);
+        }
         if (!sanitized_build)
-            CHECK(yielded < 24 * MiB * 2 / 3);
-        // The yielding engine measured the link: a base delay and a pace (its limit) of its own.
-        REQUIRE(yielding_stats.has_value());
-        REQUIRE(yielding_stats->yielding.has_value());
-        CHECK(yielding_stats->yielding->base_delay_us > 0);
-        CHECK(yielding_stats->limit_rate > 0);
-        // The server sent each file about once: yielding cost no refetching to speak of.
-        auto sent = f.server.stats(false).body_bytes_sent;
-        CHECK(sent <= 60 * MiB + 4 * MiB);
+            CHECK(share < 0.5);
     });
     if (!ran)
         MESSAGE("skipped: no network namespace with tc here (needs root and iproute2)");
