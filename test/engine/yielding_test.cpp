@@ -148,7 +148,7 @@ TEST_CASE("yielding: beside another download on a shaped link it takes the small
     // 40 Mbit/s (5 MB/s) with a 300 ms queue. The other engine keeps 20-50 ms of it filled
     // (its receive buffers, not losses, hold it back), so the yielding one aims at 10 ms: under
     // its usual 25 it would share rather than yield. It must take clearly less than the other,
-    // under half; measured here 0.06-0.30 of the other's bytes in most runs, 0.58 once in 27
+    // under half; measured here 0.06-0.31 of the other's bytes, 0.58 once in 30 runs
     // (1.0-1.1 when it does not yield: two engines alike split the link evenly). A share that
     // depends on when round-trip samples come is a distribution: one run over half is tried once
     // more, and a yield that is missing fails both. Not under a sanitizer: there the client's
