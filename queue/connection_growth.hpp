@@ -59,13 +59,14 @@ public:
         std::size_t flat_to_stop = 2;
     };
 
+    /// Workers a file with settings `s` starts with: min(initial, ceiling), at least 1.
+    static std::size_t initial_workers(const settings& s) noexcept;
+
     /// Workers to start a file with on a path of round trip `rtt` (its first response's time to
     /// first byte), from `base` on a short one: twice as many for every `per_doubling` of round
     /// trip, within `ceiling`. Each doubling costs a few round trips (connect, TLS, the request)
     /// before its connections can be judged, a fraction of a second on a long path: there the
     /// start skips the doublings that cheap paths take one by one.
-    /// Workers a file with settings `s` starts with: min(initial, ceiling), at least 1.
-    static std::size_t initial_workers(const settings& s) noexcept;
     static std::size_t initial_for_round_trip(clock::duration rtt, std::size_t base, std::size_t ceiling,
                                               clock::duration per_doubling = std::chrono::milliseconds(6));
 
@@ -83,7 +84,6 @@ public:
 
     /// The file's workers start at `start`, when `bytes_done` bytes are already done.
     connection_growth(settings s, clock::time_point start, std::uint64_t bytes_done);
-
 
     /// The workers the file should have now that it has `bytes_done` bytes and runs `workers`,
     /// `flowing` of which have delivered body bytes: `workers` itself, or twice as many (within
