@@ -99,8 +99,9 @@ TEST_CASE("socket_stream: a stream whose peer keeps it full yields to the loop a
     CHECK(r.error.empty());
     CHECK_FALSE(writer_failed);
     CHECK(r.total == total);
-    // Between two runs of the other coroutine: at most a turn plus one read's worth.
+    // Between two runs of the other coroutine: a turn plus one read's worth, or a few reads more
+    // (1.23 MiB once under ASan, in a full suite run); without the yield it would be all 32 MiB.
     auto turn = ferry::socket_stream::turn_bytes(1);
-    CHECK(r.most_between_ticks <= turn + 64 * 1024);
-    CHECK(r.ticks > total / (turn + 64 * 1024));
+    CHECK(r.most_between_ticks <= 2 * turn);
+    CHECK(r.ticks > total / (2 * turn));
 }
