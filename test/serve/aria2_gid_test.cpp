@@ -2,53 +2,51 @@
 
 #include <doctest/doctest.h>
 
+#include <map>
 #include <set>
 
 using namespace ferry::serve;
 
 TEST_CASE("GIDs are 16 lowercase hex digits, none handed out while in use") {
-    aria2_gid_registry r(42);
+    std::mt19937_64 random(42);
+    std::map<std::string, int> in_use;
+    auto taken = [&](const std::string& gid) { return in_use.contains(gid); };
     std::set<std::string> seen;
     for (int i = 0; i < 1000; ++i) {
-        auto gid = r.reserve();
-        CHECK(aria2_gid_registry::well_formed(gid));
+        auto gid = fresh_gid(random, taken);
+        CHECK(well_formed_gid(gid));
         CHECK(seen.insert(gid).second);
-        std::string found;
-        CHECK(r.find(gid, found) == gid_lookup::not_found); // reserved, not yet in use
-        r.add(gid);
-        CHECK(r.find(gid, found) == gid_lookup::found);
+        CHECK(find_gid(in_use, gid).first == gid_lookup::not_found); // drawn, not yet in use
+        in_use.emplace(gid, i);
+        auto [lookup, it] = find_gid(in_use, gid);
+        REQUIRE(lookup == gid_lookup::found);
+        CHECK(it->second == i);
     }
-    CHECK(r.size() == 1000);
-    // The same seed again: every GID it draws is in use, so reserve() draws on past them.
-    aria2_gid_registry again(42);
-    for (const auto& gid : seen)
-        again.add(gid);
-    CHECK_FALSE(seen.contains(again.reserve()));
-    CHECK_FALSE(aria2_gid_registry::well_formed("ABCDEF0123456789"));
-    CHECK_FALSE(aria2_gid_registry::well_formed("abc"));
+    // The same seed again: every GID it draws is in use, so it draws on past them.
+    std::mt19937_64 again(42);
+    CHECK_FALSE(seen.contains(fresh_gid(again, taken)));
+    CHECK_FALSE(well_formed_gid("ABCDEF0123456789"));
+    CHECK_FALSE(well_formed_gid("abc"));
 }
 
 TEST_CASE("a GID is found by itself or by a unique prefix, as aria2 does") {
-    aria2_gid_registry r;
-    r.add("abcd000000000001");
-    r.add("abcd000000000002");
-    r.add("ff00000000000000");
-    std::string gid;
-    CHECK(r.find("abcd000000000001", gid) == gid_lookup::found);
-    CHECK(gid == "abcd000000000001");
-    CHECK(r.find("ff", gid) == gid_lookup::found);
-    CHECK(gid == "ff00000000000000");
-    CHECK(r.find("FF0", gid) == gid_lookup::found); // hex digits in either case
-    CHECK(r.find("abcd", gid) == gid_lookup::ambiguous);
-    CHECK(r.find("abcd000000000002", gid) == gid_lookup::found);
-    CHECK(r.find("0", gid) == gid_lookup::not_found);
-    CHECK(r.find("xyz", gid) == gid_lookup::malformed);
-    CHECK(r.find("", gid) == gid_lookup::malformed);
-    CHECK(r.find("abcd0000000000011", gid) == gid_lookup::malformed);
+    std::map<std::string, int> in_use{{"abcd000000000001", 1}, {"abcd000000000002", 2}, {"ff00000000000000", 3}};
+    auto found = [&](std::string_view text) {
+        auto [lookup, it] = find_gid(in_use, text);
+        return lookup == gid_lookup::found ? it->first : std::string(lookup == gid_lookup::ambiguous ? "ambiguous"
+                                                                    : lookup == gid_lookup::malformed ? "malformed"
+                                                                                                      : "not found");
+    };
+    CHECK(found("abcd000000000001") == "abcd000000000001");
+    CHECK(found("ff") == "ff00000000000000");
+    CHECK(found("FF0") == "ff00000000000000"); // hex digits in either case
+    CHECK(found("abcd") == "ambiguous");
+    CHECK(found("abcd000000000002") == "abcd000000000002");
+    CHECK(found("0") == "not found");
+    CHECK(found("xyz") == "malformed");
+    CHECK(found("") == "malformed");
+    CHECK(found("abcd0000000000011") == "malformed");
 
-    CHECK(r.erase("abcd000000000002"));
-    CHECK_FALSE(r.erase("abcd000000000002"));
-    CHECK(r.find("abcd", gid) == gid_lookup::found);
-    CHECK(gid == "abcd000000000001");
-    CHECK(r.size() == 2);
+    in_use.erase("abcd000000000002");
+    CHECK(found("abcd") == "abcd000000000001");
 }

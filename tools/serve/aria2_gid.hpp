@@ -1,44 +1,45 @@
 #pragma once
 
 // aria2's download handles: GIDs of 16 lowercase hex digits (the engine's model is named after its
-// GID).
+// GID). No I/O.
 
-#include <cstdint>
+#include <functional>
+#include <iterator>
+#include <optional>
 #include <random>
-#include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace ferry::serve {
 
 /// What a GID given by a client resolved to.
 enum class gid_lookup { found, not_found, ambiguous, malformed };
 
-/// The GIDs in use: hands out fresh ones and resolves what clients name. A client may name a GID
-/// by any prefix that matches exactly one GID (as aria2 allows). No I/O; not thread-safe.
-class aria2_gid_registry {
-public:
-    aria2_gid_registry();
-    /// A fixed seed, for tests that want the same GIDs every run.
-    explicit aria2_gid_registry(std::uint64_t seed);
+/// True for 16 lowercase hex digits.
+bool well_formed_gid(std::string_view gid) noexcept;
 
-    /// A fresh GID, never 0 and none in use; not in use itself until add()ed.
-    std::string reserve();
-    void add(const std::string& gid);
+/// A random GID, never 0 (aria2 hands out none) and none that `taken` says is in use.
+std::string fresh_gid(std::mt19937_64& random, const std::function<bool(const std::string&)>& taken);
 
-    /// Resolves a full GID or a unique prefix of one: the full GID in `gid` when found.
-    gid_lookup find(std::string_view text, std::string& gid) const;
-    /// Forgets a GID (purged results); true when it was in use.
-    bool erase(const std::string& gid);
+/// A client's text as a GID prefix: 1 to 16 hex digits in either case, lowercased; nullopt when
+/// it is anything else.
+std::optional<std::string> gid_prefix(std::string_view text);
 
-    std::size_t size() const noexcept { return in_use_.size(); }
-
-    /// True for 16 lowercase hex digits.
-    static bool well_formed(std::string_view gid) noexcept;
-
-private:
-    std::mt19937_64 random_;
-    std::set<std::string, std::less<>> in_use_; ///< sorted: a prefix's matches are adjacent
-};
+/// Resolves a full GID or a prefix that matches exactly one GID (as aria2 allows) among the keys
+/// of `by_gid`, a map ordered by GID (a prefix's matches are adjacent there). The entry when
+/// found, else end().
+template <class Map>
+auto find_gid(Map& by_gid, std::string_view text) -> std::pair<gid_lookup, decltype(by_gid.begin())> {
+    auto prefix = gid_prefix(text);
+    if (!prefix)
+        return {gid_lookup::malformed, by_gid.end()};
+    auto it = by_gid.lower_bound(*prefix);
+    if (it == by_gid.end() || !it->first.starts_with(*prefix))
+        return {gid_lookup::not_found, by_gid.end()};
+    if (auto next = std::next(it); prefix->size() < 16 && next != by_gid.end() && next->first.starts_with(*prefix))
+        return {gid_lookup::ambiguous, by_gid.end()};
+    return {gid_lookup::found, it};
+}
 
 } // namespace ferry::serve

@@ -208,7 +208,6 @@ void aria2_service::stopped(aria2_download& d, model_state how) {
     }
     if (kept > config_.max_download_result && oldest) {
         auto gid = oldest->gid;
-        gids_.erase(gid);
         downloads_.erase(gid);
     }
 }
@@ -268,19 +267,14 @@ aria2_download* aria2_service::resolve(const params& p, std::size_t index, std::
         return nullptr;
     }
     std::string text(p[index].get_string());
-    std::string gid;
-    switch (gids_.find(text, gid)) {
-    case gid_lookup::found: break;
+    auto [lookup, it] = find_gid(downloads_, text);
+    switch (lookup) {
+    case gid_lookup::found: return &it->second;
     case gid_lookup::malformed: error = rpc_error{1, "Invalid GID " + text}; return nullptr;
     case gid_lookup::ambiguous: error = rpc_error{1, "GID " + text + " is not unique"}; return nullptr;
     case gid_lookup::not_found: error = rpc_error{1, "GID " + text + " is not found"}; return nullptr;
     }
-    auto it = downloads_.find(gid);
-    if (it == downloads_.end()) {
-        error = rpc_error{1, "GID " + text + " is not found"};
-        return nullptr;
-    }
-    return &it->second;
+    return nullptr;
 }
 
 json::array aria2_service::statuses(const std::vector<std::string>& gids, const model_map& s,
@@ -406,10 +400,9 @@ aria2_service::result aria2_service::add(params p, std::string wanted_gid) {
         co_return rpc_result::fail("cannot create directory " + d.dir.string());
 
     if (wanted_gid.empty()) {
-        d.gid = gids_.reserve();
+        d.gid = fresh_gid(gid_random_, [this](const std::string& gid) { return downloads_.contains(gid); });
     } else {
-        std::string known;
-        if (!aria2_gid_registry::well_formed(wanted_gid) || gids_.find(wanted_gid, known) == gid_lookup::found)
+        if (!well_formed_gid(wanted_gid) || downloads_.contains(wanted_gid))
             co_return rpc_result::fail("GID " + wanted_gid + " is malformed or already in use");
         d.gid = wanted_gid;
     }
@@ -421,7 +414,6 @@ aria2_service::result aria2_service::add(params p, std::string wanted_gid) {
     auto added = engine_.add(std::move(model));
     if (!added)
         co_return rpc_result::fail(added.error);
-    gids_.add(d.gid);
     auto gid = d.gid;
     d.held = paused;
     downloads_.emplace(gid, std::move(d));
@@ -460,7 +452,6 @@ aria2_service::result aria2_service::remove(params p) {
             ++stops_;
             // aria2 keeps no result, and tells nobody, for a download that never started: it is
             // gone at once.
-            gids_.erase(gid);
             downloads_.erase(gid);
         }
         persist_later();
@@ -692,7 +683,6 @@ aria2_service::result aria2_service::purge_download_result(params) {
     for (auto it = downloads_.begin(); it != downloads_.end();) {
         auto st = find_stats(s, it->first);
         if (it->second.stopped_order || !st || is_stopped(st->state)) {
-            gids_.erase(it->first);
             it = downloads_.erase(it);
         } else {
             ++it;
@@ -707,7 +697,6 @@ aria2_service::result aria2_service::remove_download_result(params p) {
         if (!(d.stopped_order || !st || is_stopped(st->state)))
             return rpc_result::fail("Could not remove download result of GID#" + d.gid);
         auto gid = d.gid;
-        gids_.erase(gid);
         downloads_.erase(gid);
         persist_later();
         return rpc_result{json::string("OK"), std::nullopt};

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <random>
 #include <string>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -143,8 +144,8 @@ private:
     std::function<void(std::string)> notify_;
     std::function<void()> shutdown_;
     subscription_id subscription_ = 0;
-    aria2_gid_registry gids_;
-    std::map<std::string, aria2_download> downloads_; ///< by GID
+    std::mt19937_64 gid_random_{std::random_device{}()};
+    std::map<std::string, aria2_download> downloads_; ///< by GID: the GIDs in use
     std::uint64_t stops_ = 0;          ///< downloads stopped so far (numStoppedTotal)
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
     std::string session_id_; ///< getSessionInfo: random, one per process
